@@ -1,0 +1,35 @@
+/* Command-line options of the sagalux tool. */
+#ifndef SAGALUX_CLI_OPTIONS_H
+#define SAGALUX_CLI_OPTIONS_H
+
+#include <stddef.h>
+
+#include "sagalux.h"
+
+typedef struct cli_options {
+    const char *out_dir;
+    const char *model_path;    /* NULL: find the default */
+    const char *format;        /* NULL or "same": keep the input's; "png"; "jpg" */
+    float strength;
+    int threads;
+    int jpeg_quality;
+    int png_bit_depth;         /* 0: keep the input's depth */
+    int overwrite;
+    int quiet, verbose;
+    sagalux_device device;
+    int n_inputs;
+    char **inputs;             /* points into argv */
+} cli_options;
+
+enum { CLI_RUN = 0, CLI_EXIT_OK = 1, CLI_EXIT_USAGE = 2 };
+
+/* Parses argv; prints usage or errors itself. Returns a CLI_* value. */
+int cli_parse(int argc, char **argv, cli_options *opt);
+
+/* The model to use: -m, then $SAGALUX_MODEL, then the shipped default. */
+int cli_find_model(const cli_options *opt, char *path, size_t size);
+
+/* OUTDIR/<input name>, with the extension changed when --format asks. */
+int cli_output_path(const cli_options *opt, const char *input, char *path, size_t size);
+
+#endif

@@ -1,0 +1,135 @@
+/* sagalux — the command-line batch tool.
+ *
+ *   sagalux [options] INPUT... -o OUTDIR
+ *
+ * INPUT is a PNG or JPEG file, or a folder whose PNG/JPEG files are taken
+ * (sorted by name). Each file gets one line on stdout; diagnostics go to
+ * stderr. Exit status: 0 all done, 1 some file failed, 2 bad arguments or no
+ * usable model. */
+#define _POSIX_C_SOURCE 200809L
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli_options.h"
+#include "file_list.h"
+#include "sagalux.h"
+
+static void log_to_stderr(sagalux_log_level level, const char *message, void *user)
+{
+    const cli_options *opt = user;
+    if (level >= SAGALUX_LOG_WARN || opt->verbose) fprintf(stderr, "sagalux: %s\n", message);
+}
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* Returns 0 on success; prints the file's one line either way. */
+static int enhance_one(sagalux_context *ctx, const cli_options *opt, const char *in_path, const char *out_path)
+{
+    char err[512];
+    double t0 = now_seconds();
+    struct stat sb;
+    if (!opt->overwrite && stat(out_path, &sb) == 0) {
+        fprintf(stderr, "sagalux: %s: output %s exists (use --overwrite to replace it)\n", in_path, out_path);
+        return 1;
+    }
+    sagalux_image *img = NULL, *res = NULL;
+    if (sagalux_image_load(in_path, &img, err, sizeof err) != SAGALUX_OK) {
+        fprintf(stderr, "sagalux: %s\n", err);
+        return 1;
+    }
+    sagalux_enhance_options eo = sagalux_enhance_options_default();
+    eo.strength = opt->strength;
+    sagalux_status st = sagalux_enhance(ctx, img, &eo, &res);
+    if (st != SAGALUX_OK) {
+        fprintf(stderr, "sagalux: %s: enhance failed: %s\n", in_path, sagalux_status_string(st));
+        sagalux_image_free(img);
+        return 1;
+    }
+    sagalux_save_options so = sagalux_save_options_default(sagalux_format_from_name(out_path));
+    so.jpeg_quality = opt->jpeg_quality;
+    so.png_bit_depth = opt->png_bit_depth;
+    if (so.format == SAGALUX_FORMAT_JPEG && res->alpha)
+        fprintf(stderr, "sagalux: %s: JPEG has no alpha channel; transparency is dropped\n", in_path);
+    st = sagalux_image_save(res, out_path, &so, err, sizeof err);
+    if (st != SAGALUX_OK) fprintf(stderr, "sagalux: %s\n", err);
+    else if (!opt->quiet)
+        printf("%s -> %s (%dx%d, %.0f ms)\n", in_path, out_path, img->width, img->height, (now_seconds() - t0) * 1e3);
+    sagalux_image_free(img);
+    sagalux_image_free(res);
+    return st == SAGALUX_OK ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+    cli_options opt;
+    int parsed = cli_parse(argc, argv, &opt);
+    if (parsed != CLI_RUN) return parsed == CLI_EXIT_OK ? 0 : 2;
+    sagalux_set_log(log_to_stderr, &opt);
+
+    file_list inputs = {0};
+    int failures = 0;
+    for (int i = 0; i < opt.n_inputs; i++) failures += file_list_add_input(&inputs, opt.inputs[i]);
+    if (inputs.count == 0) {
+        fprintf(stderr, "sagalux: no PNG or JPEG files to enhance\n");
+        file_list_free(&inputs);
+        return failures ? 1 : 2;
+    }
+    if (mkdir(opt.out_dir, 0777) != 0 && errno != EEXIST) {
+        fprintf(stderr, "sagalux: %s: cannot create output folder: %s\n", opt.out_dir, strerror(errno));
+        file_list_free(&inputs);
+        return 2;
+    }
+
+    char model_path[PATH_MAX], err[512];
+    if (cli_find_model(&opt, model_path, sizeof model_path) != 0) {
+        fprintf(stderr, "sagalux: no model found; pass one with -m FILE or set SAGALUX_MODEL\n");
+        file_list_free(&inputs);
+        return 2;
+    }
+    sagalux_model *model = NULL;
+    if (sagalux_model_load(model_path, &model, err, sizeof err) != SAGALUX_OK) {
+        fprintf(stderr, "sagalux: %s\n", err);
+        file_list_free(&inputs);
+        return 2;
+    }
+    sagalux_context_options co = sagalux_context_options_default();
+    co.device = opt.device;
+    co.threads = opt.threads;
+    sagalux_context *ctx = NULL;
+    sagalux_status st = sagalux_context_create(model, &co, &ctx);
+    if (st != SAGALUX_OK) {
+        fprintf(stderr, "sagalux: cannot start the %s backend: %s\n",
+                opt.device == SAGALUX_DEVICE_CUDA ? "CUDA" : "CPU", sagalux_status_string(st));
+        sagalux_model_free(model);
+        file_list_free(&inputs);
+        return 2;
+    }
+
+    for (size_t i = 0; i < inputs.count; i++) {
+        char out_path[PATH_MAX];
+        if (cli_output_path(&opt, inputs.paths[i], out_path, sizeof out_path) != 0) {
+            fprintf(stderr, "sagalux: %s: output path is too long\n", inputs.paths[i]);
+            failures++;
+            continue;
+        }
+        failures += enhance_one(ctx, &opt, inputs.paths[i], out_path);
+    }
+    if (failures) fprintf(stderr, "sagalux: %d of %zu file(s) failed\n", failures, inputs.count);
+
+    sagalux_context_free(ctx);
+    sagalux_model_free(model);
+    file_list_free(&inputs);
+    return failures ? 1 : 0;
+}

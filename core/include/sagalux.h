@@ -1,0 +1,173 @@
+/* sagalux — brighten dark photos with a SAGA U-Net.
+ *
+ * The public C API of libsagalux. Plain C11; no CUDA or BLAS types appear here.
+ *
+ * Conventions
+ * - Every fallible call returns a sagalux_status; SAGALUX_OK is 0.
+ * - Objects are opaque handles with create/free pairs; free(NULL) is a no-op.
+ * - The library never prints and never exits. Diagnostics go to the log
+ *   callback (sagalux_set_log) and, for the last failure on a handle, to
+ *   sagalux_*_error() strings that name the file and the reason.
+ */
+#ifndef SAGALUX_H
+#define SAGALUX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SAGALUX_VERSION_STRING "0.1.0"
+
+typedef enum sagalux_status {
+    SAGALUX_OK = 0,
+    SAGALUX_ERR_INVALID_ARGUMENT, /* a NULL pointer, an option out of range */
+    SAGALUX_ERR_OUT_OF_MEMORY,
+    SAGALUX_ERR_IO,               /* open/read/write/rename failed */
+    SAGALUX_ERR_FORMAT,           /* not a file of the expected kind, or corrupt */
+    SAGALUX_ERR_UNSUPPORTED,      /* a valid file we do not handle (CMYK JPEG, …) */
+    SAGALUX_ERR_TOO_LARGE,        /* dimensions past the caps, or size overflow */
+    SAGALUX_ERR_MODEL,            /* model file valid but unusable (missing tensor, bad shape) */
+    SAGALUX_ERR_DEVICE,           /* the requested device is not available */
+    SAGALUX_STATUS_COUNT
+} sagalux_status;
+
+/* A static, human-readable name for a status ("out of memory", …). */
+const char *sagalux_status_string(sagalux_status status);
+
+/* ---------------------------------------------------------------- logging */
+
+typedef enum sagalux_log_level {
+    SAGALUX_LOG_DEBUG = 0,
+    SAGALUX_LOG_INFO,
+    SAGALUX_LOG_WARN,
+    SAGALUX_LOG_ERROR
+} sagalux_log_level;
+
+typedef void (*sagalux_log_fn)(sagalux_log_level level, const char *message, void *user);
+
+/* Installs a process-wide log sink; NULL (the default) discards messages. */
+void sagalux_set_log(sagalux_log_fn fn, void *user);
+
+/* ----------------------------------------------------------------- images */
+
+/* Hard caps, checked before any allocation. */
+#define SAGALUX_MAX_SIDE 30000
+#define SAGALUX_MAX_PIXELS 500000000ULL
+
+typedef enum sagalux_file_format {
+    SAGALUX_FORMAT_UNKNOWN = 0,
+    SAGALUX_FORMAT_PNG,
+    SAGALUX_FORMAT_JPEG
+} sagalux_file_format;
+
+/* A decoded photo. Pixels are planar float in [0,1]: rgb holds the R plane,
+ * then G, then B, each width*height values, row-major. Grey sources are
+ * expanded to three equal planes. Alpha, when the source has it, is a separate
+ * plane (NULL otherwise) and is never touched by enhancement. */
+typedef struct sagalux_image {
+    int width, height;
+    float *rgb;                 /* 3 * width * height */
+    float *alpha;               /* width * height, or NULL */
+    int bit_depth;              /* 8 or 16: the source's sample depth */
+    int is_grey;                /* the source had one colour channel */
+    sagalux_file_format source_format;
+    unsigned char *exif;        /* raw TIFF-structured EXIF block (no "Exif\0\0"), or NULL */
+    size_t exif_size;
+    unsigned char *icc;         /* ICC profile, or NULL */
+    size_t icc_size;
+    int orientation;            /* EXIF orientation 1..8 (1 when absent) */
+} sagalux_image;
+
+/* A new image with zeroed rgb (and alpha when with_alpha), bit_depth 8. */
+sagalux_status sagalux_image_create(int width, int height, int with_alpha, sagalux_image **out);
+void sagalux_image_free(sagalux_image *image);
+
+/* Decodes a PNG or JPEG (chosen by content, not name). On failure *out is NULL
+ * and, when err is given, a one-line reason is written to it. */
+sagalux_status sagalux_image_load(const char *path, sagalux_image **out, char *err, size_t err_size);
+sagalux_status sagalux_image_load_memory(const void *data, size_t size, sagalux_image **out,
+                                         char *err, size_t err_size);
+
+typedef struct sagalux_save_options {
+    sagalux_file_format format; /* PNG or JPEG */
+    int jpeg_quality;           /* 1..100; 0 means 92 */
+    int png_bit_depth;          /* 8 or 16; 0 means the image's bit_depth */
+    int keep_metadata;          /* write EXIF and ICC when the image has them */
+} sagalux_save_options;
+
+sagalux_save_options sagalux_save_options_default(sagalux_file_format format);
+
+/* Encodes to a temporary file beside path and renames it into place, so a
+ * failure never leaves a partial output. */
+sagalux_status sagalux_image_save(const sagalux_image *image, const char *path,
+                                  const sagalux_save_options *options, char *err, size_t err_size);
+
+/* Format from a file name's extension (.png, .jpg, .jpeg; any case). */
+sagalux_file_format sagalux_format_from_name(const char *path);
+
+/* ------------------------------------------------------------------ model */
+
+typedef struct sagalux_model sagalux_model;
+
+/* The network's configuration, as stored in the model file. */
+typedef struct sagalux_config {
+    int dim;        /* channels at full resolution */
+    int blocks[4];  /* transformer blocks per level */
+    int refine;     /* blocks in each refinement stage */
+    int heads[4];   /* attention heads per level */
+    float ffn;      /* FFN expansion; hidden = floor(C * ffn) */
+} sagalux_config;
+
+/* Loads and validates a .sglx model file: every size is checked against the
+ * file, the checksum verified, every tensor looked up by name and its shape
+ * checked against the configuration. */
+sagalux_status sagalux_model_load(const char *path, sagalux_model **out, char *err, size_t err_size);
+void sagalux_model_free(sagalux_model *model);
+const sagalux_config *sagalux_model_config(const sagalux_model *model);
+size_t sagalux_model_parameter_count(const sagalux_model *model);
+
+/* -------------------------------------------------------------- enhancing */
+
+typedef enum sagalux_device {
+    SAGALUX_DEVICE_AUTO = 0, /* the GPU when one is usable, else the CPU */
+    SAGALUX_DEVICE_CPU,
+    SAGALUX_DEVICE_CUDA
+} sagalux_device;
+
+typedef struct sagalux_context sagalux_context;
+
+typedef struct sagalux_context_options {
+    sagalux_device device;
+    int threads;      /* CPU worker threads; 0 = number of cores */
+    int cuda_device;  /* GPU index when device is CUDA or AUTO */
+} sagalux_context_options;
+
+sagalux_context_options sagalux_context_options_default(void);
+
+/* A context owns worker threads and reusable buffers; use one per thread. */
+sagalux_status sagalux_context_create(const sagalux_model *model, const sagalux_context_options *options,
+                                      sagalux_context **out);
+void sagalux_context_free(sagalux_context *ctx);
+sagalux_device sagalux_context_device(const sagalux_context *ctx);
+
+typedef struct sagalux_enhance_options {
+    float strength;   /* 0 = the input unchanged, 1 = the network's output */
+} sagalux_enhance_options;
+
+sagalux_enhance_options sagalux_enhance_options_default(void);
+
+/* Enhances input into a new image (same size, alpha and metadata copied).
+ * Sides that are not multiples of 16 are reflect-padded and cropped back. */
+sagalux_status sagalux_enhance(sagalux_context *ctx, const sagalux_image *input,
+                               const sagalux_enhance_options *options, sagalux_image **out);
+
+/* Peak bytes of activations the last enhance call used (for benchmarks). */
+size_t sagalux_context_peak_bytes(const sagalux_context *ctx);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* SAGALUX_H */

@@ -1,0 +1,31 @@
+/* Activation buffers reused by liveness.
+ *
+ * The forward pass takes a buffer when a map is born and gives it back when
+ * the map's last reader is done. Freed buffers are kept for reuse (so a second
+ * image of the same size allocates nothing); when no kept buffer is large
+ * enough, the kept ones are released first, so the bytes held never exceed
+ * the live maps plus the one being born. */
+#ifndef SX_BUFPOOL_H
+#define SX_BUFPOOL_H
+
+#include <stddef.h>
+
+typedef struct sx_bufpool sx_bufpool;
+
+sx_bufpool *sx_bufpool_create(void);
+void sx_bufpool_free(sx_bufpool *bp);
+
+/* A buffer of at least n floats, or NULL when memory runs out. */
+float *sx_buf_get(sx_bufpool *bp, size_t n);
+void sx_buf_put(sx_bufpool *bp, float *buf);
+
+/* Marks every buffer unused (the start of a new pass). */
+void sx_bufpool_recycle(sx_bufpool *bp);
+
+/* Releases every kept (unused) buffer. */
+void sx_bufpool_trim(sx_bufpool *bp);
+
+size_t sx_bufpool_peak_bytes(const sx_bufpool *bp);
+void sx_bufpool_reset_peak(sx_bufpool *bp);
+
+#endif

@@ -1,0 +1,237 @@
+/* The image object, size caps, metadata and the load/save front doors. */
+#include "image.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+
+sagalux_status sx_image_check_size(long long width, long long height)
+{
+    if (width <= 0 || height <= 0) return SAGALUX_ERR_FORMAT;
+    if (width > SAGALUX_MAX_SIDE || height > SAGALUX_MAX_SIDE) return SAGALUX_ERR_TOO_LARGE;
+    if ((unsigned long long)width * (unsigned long long)height > SAGALUX_MAX_PIXELS) return SAGALUX_ERR_TOO_LARGE;
+    return SAGALUX_OK;
+}
+
+sagalux_status sagalux_image_create(int width, int height, int with_alpha, sagalux_image **out)
+{
+    if (!out) return SAGALUX_ERR_INVALID_ARGUMENT;
+    *out = NULL;
+    sagalux_status st = sx_image_check_size(width, height);
+    if (st != SAGALUX_OK) return st == SAGALUX_ERR_FORMAT ? SAGALUX_ERR_INVALID_ARGUMENT : st;
+    size_t plane = (size_t)width * (size_t)height; /* <= 5e8 by the cap: no overflow below */
+    sagalux_image *img = calloc(1, sizeof *img);
+    if (!img) return SAGALUX_ERR_OUT_OF_MEMORY;
+    img->width = width;
+    img->height = height;
+    img->bit_depth = 8;
+    img->orientation = 1;
+    img->rgb = calloc(3 * plane, sizeof(float));
+    if (with_alpha) img->alpha = calloc(plane, sizeof(float));
+    if (!img->rgb || (with_alpha && !img->alpha)) {
+        sagalux_image_free(img);
+        return SAGALUX_ERR_OUT_OF_MEMORY;
+    }
+    *out = img;
+    return SAGALUX_OK;
+}
+
+void sagalux_image_free(sagalux_image *image)
+{
+    if (!image) return;
+    free(image->rgb);
+    free(image->alpha);
+    free(image->exif);
+    free(image->icc);
+    free(image);
+}
+
+static unsigned char *dup_bytes(const unsigned char *data, size_t size)
+{
+    if (!data || !size) return NULL;
+    unsigned char *p = malloc(size);
+    if (p) memcpy(p, data, size);
+    return p;
+}
+
+void sx_image_set_exif(sagalux_image *img, const unsigned char *data, size_t size)
+{
+    free(img->exif);
+    img->exif = dup_bytes(data, size);
+    img->exif_size = img->exif ? size : 0;
+    img->orientation = img->exif ? sx_exif_orientation(img->exif, img->exif_size) : 1;
+}
+
+void sx_image_set_icc(sagalux_image *img, const unsigned char *data, size_t size)
+{
+    free(img->icc);
+    img->icc = dup_bytes(data, size);
+    img->icc_size = img->icc ? size : 0;
+}
+
+sagalux_status sx_image_copy_metadata(sagalux_image *dst, const sagalux_image *src)
+{
+    dst->bit_depth = src->bit_depth;
+    dst->is_grey = src->is_grey;
+    dst->source_format = src->source_format;
+    if (src->exif) sx_image_set_exif(dst, src->exif, src->exif_size);
+    if (src->icc) sx_image_set_icc(dst, src->icc, src->icc_size);
+    dst->orientation = src->orientation;
+    if ((src->exif && !dst->exif) || (src->icc && !dst->icc)) return SAGALUX_ERR_OUT_OF_MEMORY;
+    return SAGALUX_OK;
+}
+
+/* ------------------------------------------------------------- EXIF */
+
+static unsigned rd16(const unsigned char *p, int le) { return le ? p[0] | p[1] << 8 : p[0] << 8 | p[1]; }
+static unsigned long rd32(const unsigned char *p, int le)
+{
+    return le ? (unsigned long)p[0] | (unsigned long)p[1] << 8 | (unsigned long)p[2] << 16 | (unsigned long)p[3] << 24
+              : (unsigned long)p[0] << 24 | (unsigned long)p[1] << 16 | (unsigned long)p[2] << 8 | p[3];
+}
+
+int sx_exif_orientation(const unsigned char *tiff, size_t size)
+{
+    if (!tiff || size < 8) return 1;
+    int le;
+    if (tiff[0] == 'I' && tiff[1] == 'I') le = 1;
+    else if (tiff[0] == 'M' && tiff[1] == 'M') le = 0;
+    else return 1;
+    if (rd16(tiff + 2, le) != 42) return 1;
+    unsigned long ifd = rd32(tiff + 4, le);
+    if (ifd > size - 2) return 1;
+    unsigned count = rd16(tiff + ifd, le);
+    for (unsigned i = 0; i < count; i++) {
+        unsigned long e = ifd + 2 + 12ul * i;
+        if (e + 12 > size) return 1;
+        if (rd16(tiff + e, le) == 0x0112 && rd16(tiff + e + 2, le) == 3 /* SHORT */) {
+            unsigned v = rd16(tiff + e + 8, le);
+            return v >= 1 && v <= 8 ? (int)v : 1;
+        }
+    }
+    return 1;
+}
+
+/* ------------------------------------------------------ load and save */
+
+sagalux_file_format sx_sniff_format(const unsigned char *data, size_t size)
+{
+    static const unsigned char png_sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+    if (size >= 8 && memcmp(data, png_sig, 8) == 0) return SAGALUX_FORMAT_PNG;
+    if (size >= 3 && data[0] == 0xff && data[1] == 0xd8 && data[2] == 0xff) return SAGALUX_FORMAT_JPEG;
+    return SAGALUX_FORMAT_UNKNOWN;
+}
+
+sagalux_file_format sagalux_format_from_name(const char *path)
+{
+    const char *dot = path ? strrchr(path, '.') : NULL;
+    if (!dot || strchr(dot, '/')) return SAGALUX_FORMAT_UNKNOWN;
+    if (strcasecmp(dot, ".png") == 0) return SAGALUX_FORMAT_PNG;
+    if (strcasecmp(dot, ".jpg") == 0 || strcasecmp(dot, ".jpeg") == 0) return SAGALUX_FORMAT_JPEG;
+    return SAGALUX_FORMAT_UNKNOWN;
+}
+
+static sagalux_status decode(const unsigned char *data, size_t size, const char *label, sagalux_image **out,
+                             char *err, size_t err_size)
+{
+    if (size == 0) return sx_fail(err, err_size, SAGALUX_ERR_FORMAT, "%s: empty file", label);
+    switch (sx_sniff_format(data, size)) {
+    case SAGALUX_FORMAT_PNG: return sx_png_decode(data, size, out, label, err, err_size);
+    case SAGALUX_FORMAT_JPEG: return sx_jpeg_decode(data, size, out, label, err, err_size);
+    default: return sx_fail(err, err_size, SAGALUX_ERR_FORMAT, "%s: not a PNG or JPEG image", label);
+    }
+}
+
+sagalux_status sagalux_image_load_memory(const void *data, size_t size, sagalux_image **out, char *err,
+                                         size_t err_size)
+{
+    if (!out || (!data && size)) return SAGALUX_ERR_INVALID_ARGUMENT;
+    *out = NULL;
+    return decode(data, size, "(memory)", out, err, err_size);
+}
+
+/* Whole files are read into memory: the caps bound a compressed photo far
+ * below this limit, and decoding from memory keeps one code path. */
+#define MAX_FILE_BYTES ((size_t)2 << 30)
+
+sagalux_status sagalux_image_load(const char *path, sagalux_image **out, char *err, size_t err_size)
+{
+    if (!path || !out) return SAGALUX_ERR_INVALID_ARGUMENT;
+    *out = NULL;
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return sx_fail(err, err_size, SAGALUX_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat sb;
+    if (fstat(fileno(fp), &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        fclose(fp);
+        return sx_fail(err, err_size, SAGALUX_ERR_IO, "%s: not a regular file", path);
+    }
+    if ((unsigned long long)sb.st_size > MAX_FILE_BYTES) {
+        fclose(fp);
+        return sx_fail(err, err_size, SAGALUX_ERR_TOO_LARGE, "%s: file is larger than 2 GiB", path);
+    }
+    size_t size = (size_t)sb.st_size;
+    unsigned char *data = malloc(size ? size : 1);
+    if (!data) {
+        fclose(fp);
+        return sx_fail(err, err_size, SAGALUX_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
+    }
+    size_t got = fread(data, 1, size, fp);
+    int read_error = ferror(fp);
+    fclose(fp);
+    if (got != size || read_error) {
+        free(data);
+        return sx_fail(err, err_size, SAGALUX_ERR_IO, "%s: read error", path);
+    }
+    sagalux_status st = decode(data, size, path, out, err, err_size);
+    free(data);
+    return st;
+}
+
+sagalux_save_options sagalux_save_options_default(sagalux_file_format format)
+{
+    return (sagalux_save_options){format, 92, 0, 1};
+}
+
+sagalux_status sagalux_image_save(const sagalux_image *image, const char *path,
+                                  const sagalux_save_options *options, char *err, size_t err_size)
+{
+    if (!image || !path || !image->rgb) return SAGALUX_ERR_INVALID_ARGUMENT;
+    sagalux_save_options opt = options ? *options : sagalux_save_options_default(sagalux_format_from_name(path));
+    if (opt.format == SAGALUX_FORMAT_UNKNOWN) opt.format = sagalux_format_from_name(path);
+    if (opt.format == SAGALUX_FORMAT_UNKNOWN)
+        return sx_fail(err, err_size, SAGALUX_ERR_INVALID_ARGUMENT, "%s: cannot tell the format (use .png or .jpg)", path);
+    if (opt.jpeg_quality == 0) opt.jpeg_quality = 92;
+    if (opt.jpeg_quality < 1 || opt.jpeg_quality > 100)
+        return sx_fail(err, err_size, SAGALUX_ERR_INVALID_ARGUMENT, "%s: JPEG quality %d is outside 1..100", path, opt.jpeg_quality);
+    if (opt.png_bit_depth == 0) opt.png_bit_depth = image->bit_depth == 16 ? 16 : 8;
+    if (opt.png_bit_depth != 8 && opt.png_bit_depth != 16)
+        return sx_fail(err, err_size, SAGALUX_ERR_INVALID_ARGUMENT, "%s: PNG bit depth must be 8 or 16", path);
+
+    size_t len = strlen(path);
+    char *tmp = malloc(len + 32);
+    if (!tmp) return sx_fail(err, err_size, SAGALUX_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
+    snprintf(tmp, len + 32, "%s.tmp-%ld", path, (long)getpid());
+    FILE *fp = fopen(tmp, "wb");
+    if (!fp) {
+        sagalux_status st = sx_fail(err, err_size, SAGALUX_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
+        free(tmp);
+        return st;
+    }
+    sagalux_status st = opt.format == SAGALUX_FORMAT_PNG ? sx_png_encode(image, fp, &opt, path, err, err_size)
+                                                         : sx_jpeg_encode(image, fp, &opt, path, err, err_size);
+    if (fflush(fp) != 0 && st == SAGALUX_OK)
+        st = sx_fail(err, err_size, SAGALUX_ERR_IO, "%s: write failed: %s", path, strerror(errno));
+    if (fclose(fp) != 0 && st == SAGALUX_OK)
+        st = sx_fail(err, err_size, SAGALUX_ERR_IO, "%s: write failed: %s", path, strerror(errno));
+    if (st == SAGALUX_OK && rename(tmp, path) != 0)
+        st = sx_fail(err, err_size, SAGALUX_ERR_IO, "%s: cannot rename into place: %s", path, strerror(errno));
+    if (st != SAGALUX_OK) remove(tmp);
+    free(tmp);
+    return st;
+}

@@ -1,0 +1,194 @@
+/* JPEG decode and encode with libjpeg-turbo.
+ *
+ * Baseline and progressive, colour and grey decode to planar float RGB; the
+ * EXIF (APP1) block and the ICC profile (APP2 chunks) are kept. CMYK/YCCK
+ * sources are refused with a clear message. A truncated file is an error
+ * (libjpeg would otherwise pad it with grey and call it a success), and a
+ * progress monitor caps the number of scans (a known decompression bomb). */
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jerror.h>
+#include <jpeglib.h>
+
+#include "image.h"
+#include "log.h"
+
+enum { MAX_SCANS = 1000, EXIF_MARKER = JPEG_APP0 + 1, ICC_MARKER = JPEG_APP0 + 2 };
+
+typedef struct jpeg_err {
+    struct jpeg_error_mgr mgr;
+    jmp_buf jmp;
+    char message[JMSG_LENGTH_MAX];
+} jpeg_err;
+
+static void on_error(j_common_ptr cinfo)
+{
+    jpeg_err *e = (jpeg_err *)cinfo->err;
+    cinfo->err->format_message(cinfo, e->message);
+    longjmp(e->jmp, 1);
+}
+
+/* Warnings: a premature end of data is fatal; the rest are logged. */
+static void on_message(j_common_ptr cinfo, int level)
+{
+    if (level < 0 && cinfo->err->msg_code == JWRN_JPEG_EOF) on_error(cinfo);
+    if (level < 0) {
+        char buf[JMSG_LENGTH_MAX];
+        cinfo->err->format_message(cinfo, buf);
+        sx_log(SAGALUX_LOG_WARN, "libjpeg: %s", buf);
+    }
+}
+
+static void on_progress(j_common_ptr cinfo)
+{
+    if (cinfo->is_decompressor && ((j_decompress_ptr)cinfo)->input_scan_number > MAX_SCANS) {
+        jpeg_err *e = (jpeg_err *)cinfo->err;
+        snprintf(e->message, sizeof e->message, "more than %d scans", MAX_SCANS);
+        longjmp(e->jmp, 1);
+    }
+}
+
+static void keep_exif(sagalux_image *img, j_decompress_ptr cinfo)
+{
+    static const unsigned char tag[6] = {'E', 'x', 'i', 'f', 0, 0};
+    for (jpeg_saved_marker_ptr m = cinfo->marker_list; m; m = m->next)
+        if (m->marker == EXIF_MARKER && m->data_length > 6 && memcmp(m->data, tag, 6) == 0) {
+            sx_image_set_exif(img, m->data + 6, m->data_length - 6);
+            return;
+        }
+}
+
+sagalux_status sx_jpeg_decode(const unsigned char *data, size_t size, sagalux_image **out, const char *label,
+                              char *err, size_t err_size)
+{
+    struct jpeg_decompress_struct cinfo;
+    struct jpeg_progress_mgr progress = {.progress_monitor = on_progress};
+    jpeg_err e;
+    cinfo.err = jpeg_std_error(&e.mgr);
+    e.mgr.error_exit = on_error;
+    e.mgr.emit_message = on_message;
+    unsigned char *volatile row = NULL;
+    sagalux_image *volatile img = NULL;
+    volatile sagalux_status status = SAGALUX_ERR_FORMAT;
+    if (setjmp(e.jmp)) {
+        jpeg_destroy_decompress(&cinfo);
+        free(row);
+        sagalux_image_free(img);
+        if (status == SAGALUX_ERR_FORMAT)
+            return sx_fail(err, err_size, status, "%s: corrupt or truncated JPEG (%s)", label, e.message);
+        return sx_fail(err, err_size, status, "%s: %s", label, e.message);
+    }
+    jpeg_create_decompress(&cinfo);
+    cinfo.progress = &progress;
+    jpeg_mem_src(&cinfo, data, (unsigned long)size);
+    jpeg_save_markers(&cinfo, EXIF_MARKER, 0xffff);
+    jpeg_save_markers(&cinfo, ICC_MARKER, 0xffff);
+    jpeg_read_header(&cinfo, TRUE);
+
+    sagalux_status size_ok = sx_image_check_size(cinfo.image_width, cinfo.image_height);
+    if (size_ok != SAGALUX_OK) {
+        status = size_ok;
+        snprintf(e.message, sizeof e.message, "image is %ux%u, larger than the %dx%d / %llu-pixel cap",
+                 cinfo.image_width, cinfo.image_height, SAGALUX_MAX_SIDE, SAGALUX_MAX_SIDE,
+                 (unsigned long long)SAGALUX_MAX_PIXELS);
+        longjmp(e.jmp, 1);
+    }
+    if (cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK) {
+        status = SAGALUX_ERR_UNSUPPORTED;
+        snprintf(e.message, sizeof e.message, "CMYK JPEG is not supported; convert it to RGB first");
+        longjmp(e.jmp, 1);
+    }
+    int grey = cinfo.jpeg_color_space == JCS_GRAYSCALE;
+    cinfo.out_color_space = grey ? JCS_GRAYSCALE : JCS_RGB;
+    jpeg_start_decompress(&cinfo);
+
+    int w = (int)cinfo.output_width, h = (int)cinfo.output_height, comps = cinfo.output_components;
+    status = SAGALUX_ERR_OUT_OF_MEMORY;
+    snprintf(e.message, sizeof e.message, "out of memory for a %dx%d image", w, h);
+    if (sagalux_image_create(w, h, 0, (sagalux_image **)&img) != SAGALUX_OK ||
+        !(row = malloc((size_t)w * comps)))
+        longjmp(e.jmp, 1);
+    status = SAGALUX_ERR_FORMAT;
+
+    size_t plane = (size_t)w * h;
+    while (cinfo.output_scanline < cinfo.output_height) {
+        int y = (int)cinfo.output_scanline;
+        JSAMPROW rp = row;
+        jpeg_read_scanlines(&cinfo, &rp, 1);
+        for (int x = 0; x < w; x++)
+            for (int ch = 0; ch < 3; ch++)
+                img->rgb[ch * plane + (size_t)y * w + x] = row[(size_t)x * comps + (grey ? 0 : ch)] * (1.0f / 255.0f);
+    }
+    keep_exif(img, &cinfo);
+    JOCTET *icc = NULL;
+    unsigned int icc_len = 0;
+    if (jpeg_read_icc_profile(&cinfo, &icc, &icc_len) && icc) {
+        sx_image_set_icc(img, icc, icc_len);
+        free(icc);
+    }
+    jpeg_finish_decompress(&cinfo);
+    jpeg_destroy_decompress(&cinfo);
+    free(row);
+    img->bit_depth = 8;
+    img->is_grey = grey;
+    img->source_format = SAGALUX_FORMAT_JPEG;
+    *out = img;
+    return SAGALUX_OK;
+}
+
+sagalux_status sx_jpeg_encode(const sagalux_image *img, FILE *fp, const sagalux_save_options *opt,
+                              const char *label, char *err, size_t err_size)
+{
+    struct jpeg_compress_struct cinfo;
+    jpeg_err e;
+    cinfo.err = jpeg_std_error(&e.mgr);
+    e.mgr.error_exit = on_error;
+    unsigned char *volatile row = malloc((size_t)img->width * 3);
+    if (!row) return sx_fail(err, err_size, SAGALUX_ERR_OUT_OF_MEMORY, "%s: out of memory", label);
+    if (setjmp(e.jmp)) {
+        jpeg_destroy_compress(&cinfo);
+        free(row);
+        return sx_fail(err, err_size, SAGALUX_ERR_IO, "%s: cannot write JPEG (%s)", label, e.message);
+    }
+    jpeg_create_compress(&cinfo);
+    jpeg_stdio_dest(&cinfo, fp);
+    cinfo.image_width = (JDIMENSION)img->width;
+    cinfo.image_height = (JDIMENSION)img->height;
+    cinfo.input_components = 3;
+    cinfo.in_color_space = JCS_RGB;
+    jpeg_set_defaults(&cinfo);
+    jpeg_set_quality(&cinfo, opt->jpeg_quality, TRUE);
+    jpeg_start_compress(&cinfo, TRUE);
+    if (opt->keep_metadata && img->exif) {
+        /* One APP1 segment holds at most 65533 bytes, "Exif\0\0" included. */
+        if (img->exif_size + 6 <= 65533) {
+            unsigned char *seg = malloc(img->exif_size + 6);
+            if (seg) {
+                memcpy(seg, "Exif\0\0", 6);
+                memcpy(seg + 6, img->exif, img->exif_size);
+                jpeg_write_marker(&cinfo, EXIF_MARKER, seg, (unsigned)(img->exif_size + 6));
+                free(seg);
+            }
+        } else {
+            sx_log(SAGALUX_LOG_WARN, "%s: EXIF block of %zu bytes is too large for JPEG; dropped", label, img->exif_size);
+        }
+    }
+    if (opt->keep_metadata && img->icc) jpeg_write_icc_profile(&cinfo, img->icc, (unsigned)img->icc_size);
+
+    size_t plane = (size_t)img->width * img->height;
+    while (cinfo.next_scanline < cinfo.image_height) {
+        size_t y = cinfo.next_scanline;
+        for (int x = 0; x < img->width; x++)
+            for (int ch = 0; ch < 3; ch++)
+                row[(size_t)x * 3 + ch] = (unsigned char)sx_quantize(img->rgb[ch * plane + y * img->width + x], 255);
+        JSAMPROW rp = row;
+        jpeg_write_scanlines(&cinfo, &rp, 1);
+    }
+    jpeg_finish_compress(&cinfo);
+    jpeg_destroy_compress(&cinfo);
+    free(row);
+    return SAGALUX_OK;
+}

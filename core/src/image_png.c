@@ -1,0 +1,192 @@
+/* PNG decode and encode with libpng.
+ *
+ * Every PNG variant (grey, palette, tRNS, alpha, 1..16 bits, interlaced) is
+ * normalised by libpng's transforms to 8- or 16-bit RGB(A); we turn that into
+ * planar float. iCCP and eXIf chunks are kept. libpng errors longjmp back
+ * here; the message is kept for the caller. */
+#include <png.h>
+#include <setjmp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "image.h"
+#include "log.h"
+
+/* Ancillary chunks (iCCP, eXIf, text) above this are refused by libpng. */
+#define PNG_CHUNK_CAP (64u << 20)
+
+typedef struct png_ctx {
+    jmp_buf jmp;
+    char message[200];
+    const unsigned char *data;
+    size_t size, pos;
+} png_ctx;
+
+static void on_error(png_structp png, png_const_charp msg)
+{
+    png_ctx *c = png_get_error_ptr(png);
+    snprintf(c->message, sizeof c->message, "%s", msg);
+    longjmp(c->jmp, 1);
+}
+
+static void on_warning(png_structp png, png_const_charp msg)
+{
+    (void)png;
+    sx_log(SAGALUX_LOG_DEBUG, "libpng: %s", msg);
+}
+
+static void read_memory(png_structp png, png_bytep out, png_size_t n)
+{
+    png_ctx *c = png_get_io_ptr(png);
+    if (n > c->size - c->pos) png_error(png, "file is truncated");
+    memcpy(out, c->data + c->pos, n);
+    c->pos += n;
+}
+
+sagalux_status sx_png_decode(const unsigned char *data, size_t size, sagalux_image **out, const char *label,
+                             char *err, size_t err_size)
+{
+    png_ctx c = {.data = data, .size = size};
+    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &c, on_error, on_warning);
+    png_infop info = png ? png_create_info_struct(png) : NULL;
+    if (!info) {
+        png_destroy_read_struct(&png, NULL, NULL);
+        return sx_fail(err, err_size, SAGALUX_ERR_OUT_OF_MEMORY, "%s: out of memory", label);
+    }
+    /* volatile: these change between setjmp and a possible longjmp. */
+    unsigned char *volatile pixels = NULL;
+    png_bytep *volatile rows = NULL;
+    sagalux_image *volatile img = NULL;
+    sagalux_status status = SAGALUX_ERR_FORMAT;
+
+    if (setjmp(c.jmp)) {
+        free(pixels);
+        free(rows);
+        sagalux_image_free(img);
+        png_destroy_read_struct(&png, &info, NULL);
+        if (status == SAGALUX_ERR_FORMAT)
+            return sx_fail(err, err_size, status, "%s: corrupt or truncated PNG (%s)", label, c.message);
+        return sx_fail(err, err_size, status, "%s: %s", label, c.message);
+    }
+    png_set_read_fn(png, &c, read_memory);
+    png_set_user_limits(png, SAGALUX_MAX_SIDE, SAGALUX_MAX_SIDE);
+    png_set_chunk_malloc_max(png, PNG_CHUNK_CAP);
+    png_read_info(png, info);
+
+    png_uint_32 width, height;
+    int depth, color, interlace;
+    png_get_IHDR(png, info, &width, &height, &depth, &color, &interlace, NULL, NULL);
+    sagalux_status size_ok = sx_image_check_size(width, height);
+    if (size_ok != SAGALUX_OK) {
+        status = size_ok;
+        snprintf(c.message, sizeof c.message, "image is %ux%u, larger than the %dx%d / %llu-pixel cap",
+                 (unsigned)width, (unsigned)height, SAGALUX_MAX_SIDE, SAGALUX_MAX_SIDE,
+                 (unsigned long long)SAGALUX_MAX_PIXELS);
+        longjmp(c.jmp, 1);
+    }
+    int grey = !(color & PNG_COLOR_MASK_COLOR) && color != PNG_COLOR_TYPE_PALETTE;
+    png_set_expand(png);                 /* palette -> RGB, low-bit grey -> 8, tRNS -> alpha */
+    if (grey) png_set_gray_to_rgb(png);
+    png_set_interlace_handling(png);
+    png_read_update_info(png, info);
+
+    int channels = png_get_channels(png, info), bits = png_get_bit_depth(png, info);
+    size_t rowbytes = png_get_rowbytes(png, info);
+    if ((channels != 3 && channels != 4) || (bits != 8 && bits != 16) ||
+        rowbytes != (size_t)width * channels * (bits / 8)) {
+        snprintf(c.message, sizeof c.message, "unexpected layout after expansion");
+        longjmp(c.jmp, 1);
+    }
+    status = SAGALUX_ERR_OUT_OF_MEMORY;
+    if (sagalux_image_create((int)width, (int)height, channels == 4, (sagalux_image **)&img) != SAGALUX_OK ||
+        !(pixels = malloc(rowbytes * height)) || !(rows = malloc(height * sizeof *rows))) {
+        snprintf(c.message, sizeof c.message, "out of memory for a %ux%u image", (unsigned)width, (unsigned)height);
+        longjmp(c.jmp, 1);
+    }
+    status = SAGALUX_ERR_FORMAT;
+    for (png_uint_32 y = 0; y < height; y++) rows[y] = pixels + y * rowbytes;
+    png_read_image(png, rows);
+    png_read_end(png, info); /* eXIf may follow the image data */
+
+    size_t plane = (size_t)width * height;
+    float scale = 1.0f / (bits == 16 ? 65535.0f : 255.0f);
+    for (png_uint_32 y = 0; y < height; y++) {
+        const unsigned char *row = rows[y];
+        for (png_uint_32 x = 0; x < width; x++) {
+            size_t i = (size_t)y * width + x;
+            for (int ch = 0; ch < channels; ch++) {
+                const unsigned char *s = row + ((size_t)x * channels + ch) * (bits / 8);
+                float v = (bits == 16 ? (float)(s[0] << 8 | s[1]) : (float)s[0]) * scale;
+                if (ch < 3) img->rgb[ch * plane + i] = v;
+                else img->alpha[i] = v;
+            }
+        }
+    }
+    img->bit_depth = bits;
+    img->is_grey = grey;
+    img->source_format = SAGALUX_FORMAT_PNG;
+
+    png_charp icc_name;
+    int compression;
+    png_bytep icc;
+    png_uint_32 icc_len;
+    if (png_get_iCCP(png, info, &icc_name, &compression, &icc, &icc_len) && icc_len)
+        sx_image_set_icc(img, icc, icc_len);
+    png_bytep exif;
+    png_uint_32 exif_len;
+    if (png_get_eXIf_1(png, info, &exif_len, &exif) && exif_len) sx_image_set_exif(img, exif, exif_len);
+
+    free(pixels);
+    free(rows);
+    png_destroy_read_struct(&png, &info, NULL);
+    *out = img;
+    return SAGALUX_OK;
+}
+
+sagalux_status sx_png_encode(const sagalux_image *img, FILE *fp, const sagalux_save_options *opt,
+                             const char *label, char *err, size_t err_size)
+{
+    png_ctx c = {0};
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &c, on_error, on_warning);
+    png_infop info = png ? png_create_info_struct(png) : NULL;
+    if (!info) {
+        png_destroy_write_struct(&png, NULL);
+        return sx_fail(err, err_size, SAGALUX_ERR_OUT_OF_MEMORY, "%s: out of memory", label);
+    }
+    int channels = img->alpha ? 4 : 3, bits = opt->png_bit_depth;
+    size_t rowbytes = (size_t)img->width * channels * (bits / 8);
+    unsigned char *volatile row = malloc(rowbytes);
+    if (!row || setjmp(c.jmp)) {
+        free(row);
+        png_destroy_write_struct(&png, &info);
+        return sx_fail(err, err_size, row ? SAGALUX_ERR_IO : SAGALUX_ERR_OUT_OF_MEMORY, "%s: cannot write PNG (%s)",
+                       label, row ? c.message : "out of memory");
+    }
+    png_init_io(png, fp);
+    png_set_IHDR(png, info, (png_uint_32)img->width, (png_uint_32)img->height, bits,
+                 img->alpha ? PNG_COLOR_TYPE_RGB_ALPHA : PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
+                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    if (opt->keep_metadata && img->icc)
+        png_set_iCCP(png, info, "ICC profile", PNG_COMPRESSION_TYPE_BASE, img->icc, (png_uint_32)img->icc_size);
+    if (opt->keep_metadata && img->exif) png_set_eXIf_1(png, info, (png_uint_32)img->exif_size, img->exif);
+    png_write_info(png, info);
+
+    size_t plane = (size_t)img->width * img->height;
+    unsigned maxval = bits == 16 ? 65535u : 255u;
+    for (int y = 0; y < img->height; y++) {
+        unsigned char *p = row;
+        for (int x = 0; x < img->width; x++) {
+            size_t i = (size_t)y * img->width + x;
+            for (int ch = 0; ch < channels; ch++) {
+                unsigned v = sx_quantize(ch < 3 ? img->rgb[ch * plane + i] : img->alpha[i], maxval);
+                if (bits == 16) *p++ = (unsigned char)(v >> 8);
+                *p++ = (unsigned char)v;
+            }
+        }
+        png_write_row(png, row);
+    }
+    png_write_end(png, info);
+    free(row);
+    png_destroy_write_struct(&png, &info);
+    return SAGALUX_OK;
+}

@@ -1,0 +1,20 @@
+/* Internal logging and error-reporting helpers. */
+#ifndef SX_LOG_H
+#define SX_LOG_H
+
+#include "sagalux.h"
+
+#if defined(__GNUC__)
+#define SX_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define SX_PRINTF(a, b)
+#endif
+
+/* Sends a formatted message to the user's log sink, if any. */
+void sx_log(sagalux_log_level level, const char *fmt, ...) SX_PRINTF(2, 3);
+
+/* Writes a one-line reason into err (when given), logs it, returns status. */
+sagalux_status sx_fail(char *err, size_t err_size, sagalux_status status, const char *fmt, ...)
+    SX_PRINTF(4, 5);
+
+#endif
