@@ -32,7 +32,7 @@ static void on_error(png_structp png, png_const_charp msg)
 static void on_warning(png_structp png, png_const_charp msg)
 {
     (void)png;
-    sx_log(SAGALUX_LOG_DEBUG, "libpng: %s", msg);
+    sx_log(SAGALUX_LOG_WARN, "libpng: %s", msg);
 }
 
 static void read_memory(png_structp png, png_bytep out, png_size_t n)
@@ -46,6 +46,15 @@ static void read_memory(png_structp png, png_bytep out, png_size_t n)
 sagalux_status sx_png_decode(const unsigned char *data, size_t size, sagalux_image **out, const char *label,
                              char *err, size_t err_size)
 {
+    /* IHDR must come first: check the caps before libpng allocates anything. */
+    if (size >= 24 && memcmp(data + 12, "IHDR", 4) == 0) {
+        unsigned long w = (unsigned long)data[16] << 24 | data[17] << 16 | data[18] << 8 | data[19];
+        unsigned long h = (unsigned long)data[20] << 24 | data[21] << 16 | data[22] << 8 | data[23];
+        if (sx_image_check_size((long long)w, (long long)h) == SAGALUX_ERR_TOO_LARGE)
+            return sx_fail(err, err_size, SAGALUX_ERR_TOO_LARGE,
+                           "%s: image is %lux%lu, larger than the %dx%d / %llu-pixel cap", label, w, h,
+                           SAGALUX_MAX_SIDE, SAGALUX_MAX_SIDE, (unsigned long long)SAGALUX_MAX_PIXELS);
+    }
     png_ctx c = {.data = data, .size = size};
     png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &c, on_error, on_warning);
     png_infop info = png ? png_create_info_struct(png) : NULL;
@@ -69,7 +78,7 @@ sagalux_status sx_png_decode(const unsigned char *data, size_t size, sagalux_ima
         return sx_fail(err, err_size, status, "%s: %s", label, c.message);
     }
     png_set_read_fn(png, &c, read_memory);
-    png_set_user_limits(png, SAGALUX_MAX_SIDE, SAGALUX_MAX_SIDE);
+    png_set_user_limits(png, 0x7fffffffL, 0x7fffffffL); /* our own cap, below, gives the clearer message */
     png_set_chunk_malloc_max(png, PNG_CHUNK_CAP);
     png_read_info(png, info);
 
@@ -163,6 +172,9 @@ sagalux_status sx_png_encode(const sagalux_image *img, FILE *fp, const sagalux_s
                        label, row ? c.message : "out of memory");
     }
     png_init_io(png, fp);
+    /* An ICC profile libpng finds malformed (say, carried from a JPEG) is
+     * dropped with a warning instead of failing the whole save. */
+    png_set_benign_errors(png, 1);
     png_set_IHDR(png, info, (png_uint_32)img->width, (png_uint_32)img->height, bits,
                  img->alpha ? PNG_COLOR_TYPE_RGB_ALPHA : PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
                  PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);

@@ -1,0 +1,410 @@
+/* Image decode/encode: every PNG and JPEG variant the issue names, metadata
+ * round trips, and bad input (empty, truncated, not an image, absurd sizes,
+ * CMYK). Test images are written here with libpng/libjpeg directly so each
+ * variant is exactly what it claims to be. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <cmocka.h>
+#include <jpeglib.h>
+#include <png.h>
+
+#include "sagalux.h"
+
+static char dir[256];
+
+static const char *tmp(const char *name)
+{
+    static char path[4][512];
+    static int slot;
+    slot = (slot + 1) % 4;
+    snprintf(path[slot], sizeof path[slot], "%s/%s", dir, name);
+    return path[slot];
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(dir, sizeof dir, "/tmp/sagalux-test-io-%ld", (long)getpid());
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "mkdir -p %s", dir);
+    return system(cmd);
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    return system(cmd);
+}
+
+/* Pixel (x, y) channel c of the test pattern, 0..maxval. */
+static unsigned pattern(int x, int y, int c, unsigned maxval) { return (unsigned)((x * 37 + y * 11 + c * 101) % (maxval + 1)); }
+
+/* Writes a PNG with libpng: color_type/bit depth as given, interlace optional. */
+static void write_png(const char *path, int w, int h, int color_type, int depth, int interlace,
+                      const unsigned char *exif, size_t exif_len)
+{
+    FILE *fp = fopen(path, "wb");
+    assert_non_null(fp);
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+    png_infop info = png_create_info_struct(png);
+    png_init_io(png, fp);
+    png_set_IHDR(png, info, w, h, depth, color_type, interlace ? PNG_INTERLACE_ADAM7 : PNG_INTERLACE_NONE,
+                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    if (color_type == PNG_COLOR_TYPE_PALETTE) {
+        png_color pal[4] = {{255, 0, 0}, {0, 255, 0}, {0, 0, 255}, {10, 20, 30}};
+        png_byte trans[4] = {255, 128, 0, 255};
+        png_set_PLTE(png, info, pal, 4);
+        png_set_tRNS(png, info, trans, 4, NULL);
+    }
+    if (exif) png_set_eXIf_1(png, info, (png_uint_32)exif_len, (png_bytep)exif);
+    png_write_info(png, info);
+    int channels = png_get_channels(png, info);
+    size_t rowbytes = png_get_rowbytes(png, info);
+    unsigned char *rows = calloc(h, rowbytes);
+    png_bytep *rp = malloc(h * sizeof *rp);
+    unsigned maxval = (1u << depth) - 1;
+    for (int y = 0; y < h; y++) {
+        rp[y] = rows + y * rowbytes;
+        for (int x = 0; x < w; x++)
+            for (int c = 0; c < channels; c++) {
+                unsigned v = color_type == PNG_COLOR_TYPE_PALETTE ? (unsigned)(x + y) % 4 : pattern(x, y, c, maxval);
+                if (depth == 16) {
+                    rp[y][(x * channels + c) * 2] = (unsigned char)(v >> 8);
+                    rp[y][(x * channels + c) * 2 + 1] = (unsigned char)v;
+                } else if (depth == 8) {
+                    rp[y][x * channels + c] = (unsigned char)v;
+                } else { /* packed low-bit: one channel */
+                    int per = 8 / depth, shift = 8 - depth * (x % per + 1);
+                    rp[y][x / per] |= (unsigned char)(v << shift);
+                }
+            }
+    }
+    png_write_image(png, rp);
+    png_write_end(png, info);
+    png_destroy_write_struct(&png, &info);
+    fclose(fp);
+    free(rows);
+    free(rp);
+}
+
+static void write_jpeg(const char *path, int w, int h, J_COLOR_SPACE space, int progressive,
+                       const unsigned char *exif, size_t exif_len, const unsigned char *icc, size_t icc_len)
+{
+    FILE *fp = fopen(path, "wb");
+    assert_non_null(fp);
+    struct jpeg_compress_struct cinfo;
+    struct jpeg_error_mgr jerr;
+    cinfo.err = jpeg_std_error(&jerr);
+    jpeg_create_compress(&cinfo);
+    jpeg_stdio_dest(&cinfo, fp);
+    cinfo.image_width = w;
+    cinfo.image_height = h;
+    cinfo.input_components = space == JCS_GRAYSCALE ? 1 : space == JCS_CMYK ? 4 : 3;
+    cinfo.in_color_space = space;
+    jpeg_set_defaults(&cinfo);
+    jpeg_set_quality(&cinfo, 95, TRUE);
+    if (progressive) jpeg_simple_progression(&cinfo);
+    jpeg_start_compress(&cinfo, TRUE);
+    if (exif) {
+        unsigned char seg[256];
+        memcpy(seg, "Exif\0\0", 6);
+        memcpy(seg + 6, exif, exif_len);
+        jpeg_write_marker(&cinfo, JPEG_APP0 + 1, seg, (unsigned)(exif_len + 6));
+    }
+    if (icc) jpeg_write_icc_profile(&cinfo, icc, (unsigned)icc_len);
+    unsigned char *row = malloc(w * cinfo.input_components);
+    while (cinfo.next_scanline < cinfo.image_height) {
+        for (int x = 0; x < w; x++)
+            for (int c = 0; c < cinfo.input_components; c++)
+                row[x * cinfo.input_components + c] = (unsigned char)pattern(x / 8 * 8, (int)cinfo.next_scanline / 8 * 8, c, 255);
+        jpeg_write_scanlines(&cinfo, &row, 1);
+    }
+    jpeg_finish_compress(&cinfo);
+    jpeg_destroy_compress(&cinfo);
+    fclose(fp);
+    free(row);
+}
+
+/* A big-endian TIFF block whose IFD0 holds Orientation = value. */
+static size_t make_exif(unsigned char *out, int orientation)
+{
+    static const unsigned char base[] = {'M', 'M', 0, 42, 0, 0, 0, 8, 0, 1, 0x01, 0x12, 0, 3, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0};
+    memcpy(out, base, sizeof base);
+    out[19] = (unsigned char)orientation;
+    return sizeof base;
+}
+
+/* A structurally valid RGB display profile (libpng checks these): header,
+ * no tags, then padding bytes. */
+static void make_icc(unsigned char *p, size_t n)
+{
+    memset(p, 0, n);
+    for (int i = 0; i < 4; i++) p[i] = (unsigned char)(n >> (24 - 8 * i));
+    memcpy(p + 4, "none", 4);
+    p[8] = 2; p[9] = 0x10;           /* version 2.1 */
+    memcpy(p + 12, "mntr", 4);
+    memcpy(p + 16, "RGB ", 4);
+    memcpy(p + 20, "XYZ ", 4);
+    memcpy(p + 36, "acsp", 4);
+    static const unsigned char d50[12] = {0, 0, 0xf6, 0xd6, 0, 1, 0, 0, 0, 0, 0xd3, 0x2d};
+    memcpy(p + 68, d50, 12);
+    for (size_t i = 132; i < n; i++) p[i] = (unsigned char)(i * 7); /* tag count stays 0 */
+}
+
+static sagalux_image *load_ok(const char *path)
+{
+    sagalux_image *img = NULL;
+    char err[512];
+    sagalux_status st = sagalux_image_load(path, &img, err, sizeof err);
+    if (st != SAGALUX_OK) fail_msg("%s: %s", path, err);
+    return img;
+}
+
+static void expect_load_failure(const char *path, sagalux_status want, const char *needle)
+{
+    sagalux_image *img = NULL;
+    char err[512] = "";
+    sagalux_status st = sagalux_image_load(path, &img, err, sizeof err);
+    assert_null(img);
+    if (st != want || !strstr(err, needle) || !strstr(err, path))
+        fail_msg("%s: status %s '%s'; wanted %s with '%s'", path, sagalux_status_string(st), err, sagalux_status_string(want), needle);
+}
+
+static void test_png_variants(void **state)
+{
+    (void)state;
+    struct { int type, depth, interlace, alpha, grey; } cases[] = {
+        {PNG_COLOR_TYPE_RGB, 8, 0, 0, 0},        {PNG_COLOR_TYPE_RGB, 16, 0, 0, 0},
+        {PNG_COLOR_TYPE_RGB_ALPHA, 8, 0, 1, 0},  {PNG_COLOR_TYPE_RGB_ALPHA, 16, 1, 1, 0},
+        {PNG_COLOR_TYPE_GRAY, 8, 0, 0, 1},       {PNG_COLOR_TYPE_GRAY, 16, 1, 0, 1},
+        {PNG_COLOR_TYPE_GRAY, 1, 0, 0, 1},       {PNG_COLOR_TYPE_GRAY_ALPHA, 8, 0, 1, 1},
+        {PNG_COLOR_TYPE_PALETTE, 8, 1, 1, 0},    {PNG_COLOR_TYPE_RGB, 8, 1, 0, 0},
+    };
+    const int w = 33, h = 21;
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        const char *path = tmp("variant.png");
+        write_png(path, w, h, cases[i].type, cases[i].depth, cases[i].interlace, NULL, 0);
+        sagalux_image *img = load_ok(path);
+        assert_int_equal(img->width, w);
+        assert_int_equal(img->height, h);
+        assert_int_equal(img->alpha != NULL, cases[i].alpha);
+        assert_int_equal(img->is_grey, cases[i].grey);
+        assert_int_equal(img->bit_depth, cases[i].depth == 16 ? 16 : 8);
+        size_t plane = (size_t)w * h;
+        int x = 5, y = 7;
+        if (cases[i].type == PNG_COLOR_TYPE_PALETTE) {
+            /* index (x+y)%4 = 0: red, opaque */
+            assert_float_equal(img->rgb[y * w + x], 1.0f, 1e-6);
+            assert_float_equal(img->rgb[plane + y * w + x], 0.0f, 1e-6);
+            assert_float_equal(img->alpha[y * w + x], 1.0f, 1e-6);
+            assert_float_equal(img->alpha[y * w + x + 1], 128.0f / 255.0f, 1e-6);
+        } else if (cases[i].depth >= 8) {
+            unsigned maxval = (1u << cases[i].depth) - 1;
+            for (int c = 0; c < 3; c++) {
+                int src_c = cases[i].grey ? 0 : c;
+                assert_float_equal(img->rgb[c * plane + y * w + x], pattern(x, y, src_c, maxval) / (float)maxval, 1e-6);
+            }
+        }
+        sagalux_image_free(img);
+    }
+}
+
+static void test_png_roundtrip_16bit_alpha_metadata(void **state)
+{
+    (void)state;
+    unsigned char exif[64];
+    size_t exif_len = make_exif(exif, 6);
+    write_png(tmp("src16.png"), 19, 13, PNG_COLOR_TYPE_RGB_ALPHA, 16, 0, exif, exif_len);
+    sagalux_image *img = load_ok(tmp("src16.png"));
+    assert_int_equal(img->orientation, 6);
+    unsigned char icc[300];
+    make_icc(icc, sizeof icc);
+    img->icc = malloc(300);
+    memcpy(img->icc, icc, 300);
+    img->icc_size = 300;
+    char err[512];
+    sagalux_save_options opt = sagalux_save_options_default(SAGALUX_FORMAT_PNG);
+    if (sagalux_image_save(img, tmp("out16.png"), &opt, err, sizeof err) != SAGALUX_OK) fail_msg("%s", err);
+    sagalux_image *back = load_ok(tmp("out16.png"));
+    assert_int_equal(back->bit_depth, 16);
+    assert_non_null(back->alpha);
+    assert_memory_equal(back->rgb, img->rgb, 3 * 19 * 13 * sizeof(float)); /* 16-bit survives exactly */
+    assert_memory_equal(back->alpha, img->alpha, 19 * 13 * sizeof(float));
+    assert_int_equal(back->exif_size, exif_len);
+    assert_memory_equal(back->exif, exif, exif_len);
+    assert_int_equal(back->orientation, 6);
+    assert_int_equal(back->icc_size, 300);
+    assert_memory_equal(back->icc, icc, 300);
+    /* 8-bit output when asked */
+    opt.png_bit_depth = 8;
+    assert_int_equal(sagalux_image_save(img, tmp("out8.png"), &opt, err, sizeof err), SAGALUX_OK);
+    sagalux_image *eight = load_ok(tmp("out8.png"));
+    assert_int_equal(eight->bit_depth, 8);
+    for (size_t i = 0; i < 3 * 19 * 13; i++) assert_float_equal(eight->rgb[i], img->rgb[i], 0.5 / 255 + 1e-6);
+    /* A malformed profile is dropped, the save still succeeds. */
+    img->icc[40] ^= 0xff;
+    img->icc[0] = 0x7f;
+    assert_int_equal(sagalux_image_save(img, tmp("badicc.png"), &opt, err, sizeof err), SAGALUX_OK);
+    sagalux_image *no_icc = load_ok(tmp("badicc.png"));
+    assert_null(no_icc->icc);
+    sagalux_image_free(no_icc);
+    sagalux_image_free(img);
+    sagalux_image_free(back);
+    sagalux_image_free(eight);
+}
+
+static void test_jpeg_variants_and_metadata(void **state)
+{
+    (void)state;
+    unsigned char exif[64], icc[70000];
+    size_t exif_len = make_exif(exif, 8);
+    for (size_t i = 0; i < sizeof icc; i++) icc[i] = (unsigned char)(i * 13 + 1); /* > one APP2 segment */
+    const int w = 40, h = 24;
+    for (int progressive = 0; progressive < 2; progressive++)
+        for (int grey = 0; grey < 2; grey++) {
+            write_jpeg(tmp("v.jpg"), w, h, grey ? JCS_GRAYSCALE : JCS_RGB, progressive, exif, exif_len, icc, sizeof icc);
+            sagalux_image *img = load_ok(tmp("v.jpg"));
+            assert_int_equal(img->width, w);
+            assert_int_equal(img->height, h);
+            assert_int_equal(img->is_grey, grey);
+            assert_null(img->alpha);
+            assert_int_equal(img->orientation, 8);
+            assert_int_equal(img->icc_size, sizeof icc);
+            assert_memory_equal(img->icc, icc, sizeof icc);
+            /* flat 8x8 blocks decode close to their value (JPEG is lossy) */
+            size_t plane = (size_t)w * h;
+            for (int c = 0; c < 3; c++)
+                assert_float_equal(img->rgb[c * plane + 11 * w + 12], pattern(8, 8, grey ? 0 : c, 255) / 255.0f, 12.0 / 255);
+            /* JPEG -> JPEG keeps EXIF and ICC */
+            char err[512];
+            sagalux_save_options opt = sagalux_save_options_default(SAGALUX_FORMAT_JPEG);
+            opt.jpeg_quality = 90;
+            assert_int_equal(sagalux_image_save(img, tmp("o.jpg"), &opt, err, sizeof err), SAGALUX_OK);
+            sagalux_image *back = load_ok(tmp("o.jpg"));
+            assert_int_equal(back->orientation, 8);
+            assert_int_equal(back->exif_size, exif_len);
+            assert_int_equal(back->icc_size, sizeof icc);
+            sagalux_image_free(back);
+            sagalux_image_free(img);
+        }
+}
+
+static void write_bytes(const char *path, const void *data, size_t n)
+{
+    FILE *fp = fopen(path, "wb");
+    assert_non_null(fp);
+    if (n) assert_int_equal(fwrite(data, 1, n, fp), n);
+    fclose(fp);
+}
+
+static unsigned char *read_all(const char *path, size_t *n)
+{
+    FILE *fp = fopen(path, "rb");
+    assert_non_null(fp);
+    fseek(fp, 0, SEEK_END);
+    *n = (size_t)ftell(fp);
+    rewind(fp);
+    unsigned char *d = malloc(*n);
+    assert_int_equal(fread(d, 1, *n, fp), *n);
+    fclose(fp);
+    return d;
+}
+
+/* A PNG whose IHDR claims width x height (valid CRC), followed by nothing useful. */
+static void write_png_header_only(const char *path, uint32_t width, uint32_t height)
+{
+    unsigned char b[33] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0, 0, 13, 'I', 'H', 'D', 'R'};
+    for (int i = 0; i < 4; i++) {
+        b[16 + i] = (unsigned char)(width >> (24 - 8 * i));
+        b[20 + i] = (unsigned char)(height >> (24 - 8 * i));
+    }
+    b[24] = 8; /* depth */
+    b[25] = 2; /* RGB */
+    uLong crc = crc32(0, b + 12, 17);
+    for (int i = 0; i < 4; i++) b[29 + i] = (unsigned char)(crc >> (24 - 8 * i));
+    write_bytes(path, b, sizeof b);
+}
+
+static void test_bad_input(void **state)
+{
+    (void)state;
+    write_bytes(tmp("empty.png"), "", 0);
+    expect_load_failure(tmp("empty.png"), SAGALUX_ERR_FORMAT, "empty file");
+    write_bytes(tmp("text.jpg"), "hello, I am not a picture\n", 26);
+    expect_load_failure(tmp("text.jpg"), SAGALUX_ERR_FORMAT, "not a PNG or JPEG");
+    expect_load_failure(tmp("does-not-exist.png"), SAGALUX_ERR_IO, "cannot open");
+
+    write_png_header_only(tmp("huge.png"), 29000, 29000); /* under the side cap, over the pixel cap */
+    expect_load_failure(tmp("huge.png"), SAGALUX_ERR_TOO_LARGE, "larger than");
+    write_png_header_only(tmp("wide.png"), 40000, 10);
+    expect_load_failure(tmp("wide.png"), SAGALUX_ERR_TOO_LARGE, "larger than");
+
+    /* Truncated PNG and JPEG, at several cut points. */
+    write_png(tmp("full.png"), 64, 48, PNG_COLOR_TYPE_RGB, 8, 0, NULL, 0);
+    write_jpeg(tmp("full.jpg"), 64, 48, JCS_RGB, 1, NULL, 0, NULL, 0);
+    const char *full[2] = {"full.png", "full.jpg"};
+    for (int f = 0; f < 2; f++) {
+        size_t n;
+        unsigned char *d = read_all(tmp(full[f]), &n);
+        size_t cuts[] = {3, 8, 20, 40, n / 3, n / 2, n - 20, n - 2};
+        for (size_t i = 0; i < sizeof cuts / sizeof *cuts; i++) {
+            write_bytes(tmp("cut"), d, cuts[i]);
+            sagalux_image *img = NULL;
+            char err[512] = "";
+            sagalux_status st = sagalux_image_load(tmp("cut"), &img, err, sizeof err);
+            if (st == SAGALUX_OK || !strstr(err, tmp("cut")))
+                fail_msg("%s cut to %zu of %zu bytes: %s '%s'", full[f], cuts[i], n, sagalux_status_string(st), err);
+        }
+        /* Flipped bytes in the compressed data must not crash. */
+        for (size_t i = 0; i < 200; i++) {
+            unsigned char *bad = malloc(n);
+            memcpy(bad, d, n);
+            bad[(i * 7919) % n] ^= (unsigned char)(1 + i);
+            sagalux_image *img = NULL;
+            char err[512];
+            if (sagalux_image_load_memory(bad, n, &img, err, sizeof err) == SAGALUX_OK) sagalux_image_free(img);
+            free(bad);
+        }
+        free(d);
+    }
+
+    write_jpeg(tmp("cmyk.jpg"), 16, 16, JCS_CMYK, 0, NULL, 0, NULL, 0);
+    expect_load_failure(tmp("cmyk.jpg"), SAGALUX_ERR_UNSUPPORTED, "CMYK");
+}
+
+static void test_save_errors_leave_nothing(void **state)
+{
+    (void)state;
+    sagalux_image *img;
+    assert_int_equal(sagalux_image_create(8, 8, 0, &img), SAGALUX_OK);
+    char err[512];
+    assert_int_equal(sagalux_image_save(img, tmp("x.bmp"), NULL, err, sizeof err), SAGALUX_ERR_INVALID_ARGUMENT);
+    assert_int_equal(sagalux_image_save(img, "/nonexistent-dir/x.png", NULL, err, sizeof err), SAGALUX_ERR_IO);
+    assert_non_null(strstr(err, "/nonexistent-dir/x.png"));
+    assert_int_equal(access(tmp("x.bmp"), F_OK), -1);
+    assert_int_equal(sagalux_image_create(0, 5, 0, &img) == SAGALUX_OK, 0);
+    assert_int_equal(sagalux_image_create(SAGALUX_MAX_SIDE + 1, 5, 0, &img), SAGALUX_ERR_TOO_LARGE);
+    sagalux_image_free(NULL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_png_variants),
+        cmocka_unit_test(test_png_roundtrip_16bit_alpha_metadata),
+        cmocka_unit_test(test_jpeg_variants_and_metadata),
+        cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_save_errors_leave_nothing),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,299 @@
+/* The model loader against corrupt files: truncation at every region, flipped
+ * bytes, and files whose checksum is valid but whose contents lie (bad counts,
+ * offsets, shapes, names), so the checks behind the CRC are reached too.
+ * Every case must fail with a status and a message, never crash (this test
+ * also runs under ASan/UBSan in CI). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <cmocka.h>
+
+#include "model_file.h"
+#include "sagalux.h"
+#include "test_util.h"
+
+typedef struct blob {
+    unsigned char *data;
+    size_t size;
+} blob;
+
+static blob original;
+static char tmp_path[256];
+
+static int setup(void **state)
+{
+    (void)state;
+    FILE *fp = fopen(tu_data("golden_tiny.sglx"), "rb");
+    if (!fp) return -1;
+    fseek(fp, 0, SEEK_END);
+    original.size = (size_t)ftell(fp);
+    rewind(fp);
+    original.data = malloc(original.size);
+    if (fread(original.data, 1, original.size, fp) != original.size) return -1;
+    fclose(fp);
+    snprintf(tmp_path, sizeof tmp_path, "/tmp/sagalux-test-model-%ld.sglx", (long)getpid());
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    free(original.data);
+    remove(tmp_path);
+    return 0;
+}
+
+static blob clone(void)
+{
+    blob b = {malloc(original.size), original.size};
+    memcpy(b.data, original.data, original.size);
+    return b;
+}
+
+static void fix_crc(blob *b)
+{
+    uLong crc = crc32(0L, Z_NULL, 0);
+    crc = crc32(crc, b->data, (uInt)(b->size - 4));
+    for (int i = 0; i < 4; i++) b->data[b->size - 4 + i] = (unsigned char)(crc >> (8 * i));
+}
+
+static void put32(unsigned char *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static void put64(unsigned char *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++) p[i] = (unsigned char)(v >> (8 * i));
+}
+
+/* Loads b through the public API; returns the status, message in err. */
+static sagalux_status load(const blob *b, char *err, size_t err_size)
+{
+    FILE *fp = fopen(tmp_path, "wb");
+    assert_non_null(fp);
+    assert_int_equal(fwrite(b->data, 1, b->size, fp), b->size);
+    fclose(fp);
+    sagalux_model *m = NULL;
+    err[0] = 0;
+    sagalux_status st = sagalux_model_load(tmp_path, &m, err, err_size);
+    if (st == SAGALUX_OK) assert_non_null(m);
+    else assert_null(m);
+    sagalux_model_free(m);
+    return st;
+}
+
+static void expect_failure(const blob *b, sagalux_status want, const char *needle)
+{
+    char err[512];
+    sagalux_status st = load(b, err, sizeof err);
+    if (st != want || !strstr(err, needle) || !strstr(err, tmp_path)) {
+        fprintf(stderr, "status %s, message '%s'; wanted %s containing '%s'\n", sagalux_status_string(st), err,
+                sagalux_status_string(want), needle);
+        fail();
+    }
+}
+
+/* Where the tensor entry for name starts (its u16 length), in the header. */
+static unsigned char *entry_of(blob *b, const char *name)
+{
+    size_t len = strlen(name);
+    for (size_t i = 32; i + len + 2 < b->size; i++)
+        if (b->data[i] == (len & 0xff) && b->data[i + 1] == (len >> 8) && memcmp(b->data + i + 2, name, len) == 0)
+            return b->data + i;
+    fail_msg("tensor entry %s not found", name);
+    return NULL;
+}
+
+static void test_valid_file_loads(void **state)
+{
+    (void)state;
+    char err[512];
+    assert_int_equal(load(&original, err, sizeof err), SAGALUX_OK);
+}
+
+static void test_missing_file(void **state)
+{
+    (void)state;
+    sagalux_model *m = NULL;
+    char err[512];
+    assert_int_equal(sagalux_model_load("/nonexistent/model.sglx", &m, err, sizeof err), SAGALUX_ERR_IO);
+    assert_non_null(strstr(err, "/nonexistent/model.sglx"));
+}
+
+static void test_truncations(void **state)
+{
+    (void)state;
+    /* Every length through the header and metadata, then a sweep of the data. */
+    size_t lengths[600], count = 0;
+    for (size_t n = 0; n < 400; n++) lengths[count++] = n;
+    for (size_t k = 1; k < 200; k++) lengths[count++] = original.size * k / 200;
+    lengths[count++] = original.size - 1;
+    for (size_t i = 0; i < count; i++) {
+        blob b = {original.data, lengths[i]};
+        char err[512];
+        sagalux_status st = load(&b, err, sizeof err);
+        if (st != SAGALUX_ERR_FORMAT) fail_msg("truncated to %zu bytes: status %s (%s)", lengths[i], sagalux_status_string(st), err);
+    }
+}
+
+static void test_zero_bytes_and_garbage(void **state)
+{
+    (void)state;
+    blob b = {original.data, 0};
+    expect_failure(&b, SAGALUX_ERR_FORMAT, "too short");
+    unsigned char text[] = "this is not a model file, just some text that is long enough";
+    b = (blob){text, sizeof text};
+    expect_failure(&b, SAGALUX_ERR_FORMAT, "bad magic");
+}
+
+static void test_bad_version(void **state)
+{
+    (void)state;
+    blob b = clone();
+    put32(b.data + 4, 99);
+    fix_crc(&b);
+    expect_failure(&b, SAGALUX_ERR_FORMAT, "version 99");
+    free(b.data);
+}
+
+static void test_checksum(void **state)
+{
+    (void)state;
+    /* One flipped bit anywhere: in the header, in a tensor, in the trailer. */
+    size_t where[] = {40, original.size / 2, original.size - 10, original.size - 1};
+    for (size_t i = 0; i < 4; i++) {
+        blob b = clone();
+        b.data[where[i]] ^= 0x10;
+        expect_failure(&b, SAGALUX_ERR_FORMAT, "checksum");
+        free(b.data);
+    }
+}
+
+static void test_lying_header(void **state)
+{
+    (void)state;
+    blob b = clone();
+    put32(b.data + 12, 0xffffffffu); /* n_tensors */
+    fix_crc(&b);
+    expect_failure(&b, SAGALUX_ERR_FORMAT, "implausible");
+    free(b.data);
+
+    b = clone();
+    put32(b.data + 12, 5000); /* more tensors than entries: runs into the data */
+    fix_crc(&b);
+    expect_failure(&b, SAGALUX_ERR_FORMAT, "tensor entry");
+    free(b.data);
+
+    b = clone();
+    put64(b.data + 16, 1ull << 62); /* data_offset */
+    fix_crc(&b);
+    expect_failure(&b, SAGALUX_ERR_FORMAT, "truncated or inconsistent");
+    free(b.data);
+
+    b = clone();
+    put64(b.data + 24, 12345); /* data_size */
+    fix_crc(&b);
+    expect_failure(&b, SAGALUX_ERR_FORMAT, "truncated or inconsistent");
+    free(b.data);
+}
+
+static void test_lying_tensor_entry(void **state)
+{
+    (void)state;
+    const char *name = "embed.weight"; /* dtype, ndim 4, dims (4,3,3,3), offset */
+    size_t after_name = 2 + strlen(name);
+
+    blob b = clone();
+    put64(entry_of(&b, name) + after_name + 2 + 16, 1ull << 40);
+    fix_crc(&b);
+    expect_failure(&b, SAGALUX_ERR_FORMAT, "outside the data section");
+    free(b.data);
+
+    b = clone();
+    put32(entry_of(&b, name) + after_name + 2, 0x7fffffff);
+    fix_crc(&b);
+    expect_failure(&b, SAGALUX_ERR_FORMAT, "embed.weight");
+    free(b.data);
+
+    b = clone();
+    entry_of(&b, name)[after_name] = 7; /* dtype */
+    fix_crc(&b);
+    expect_failure(&b, SAGALUX_ERR_FORMAT, "bad dtype");
+    free(b.data);
+
+    b = clone();
+    put32(entry_of(&b, name) + after_name + 2, 2); /* 2x3x3x3 instead of 4x3x3x3 */
+    fix_crc(&b);
+    expect_failure(&b, SAGALUX_ERR_MODEL, "has shape 2x3x3x3, expected 4x3x3x3");
+    free(b.data);
+
+    b = clone();
+    entry_of(&b, name)[2 + 4] = 'X'; /* "embeX.weight" */
+    fix_crc(&b);
+    expect_failure(&b, SAGALUX_ERR_MODEL, "tensor 'embed.weight' is missing");
+    free(b.data);
+}
+
+static void test_bad_config(void **state)
+{
+    (void)state;
+    /* The key "dim" (u16 3, "dim", type u32, count 1, value 4). */
+    blob b = clone();
+    unsigned char *p = NULL;
+    for (size_t i = 32; i < 200 && !p; i++)
+        if (memcmp(b.data + i, "\x03\x00" "dim", 5) == 0) p = b.data + i;
+    assert_non_null(p);
+    put32(p + 5 + 1 + 4, 3); /* odd dim */
+    fix_crc(&b);
+    expect_failure(&b, SAGALUX_ERR_MODEL, "dim 3");
+    put32(p + 5 + 1 + 4, 8); /* valid config, but every tensor shape now differs */
+    fix_crc(&b);
+    expect_failure(&b, SAGALUX_ERR_MODEL, "has shape");
+    p[2] = 'x'; /* "xim": the key is gone */
+    fix_crc(&b);
+    expect_failure(&b, SAGALUX_ERR_MODEL, "'dim' is missing");
+    free(b.data);
+}
+
+/* Random byte damage in the header and metadata with a repaired checksum:
+ * every outcome is allowed except a crash or a success with a broken model. */
+static void test_fuzz_metadata(void **state)
+{
+    (void)state;
+    uint64_t rng = 7;
+    size_t meta_end = 2048 < original.size ? 2048 : original.size;
+    for (int iter = 0; iter < 300; iter++) {
+        blob b = clone();
+        int flips = 1 + iter % 4;
+        for (int k = 0; k < flips; k++) {
+            rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+            size_t at = (size_t)(rng >> 33) % meta_end;
+            b.data[at] = (unsigned char)(rng >> 13);
+        }
+        fix_crc(&b);
+        sglx_file *f = NULL;
+        char err[512];
+        if (sglx_parse(b.data, b.size, "fuzz", &f, err, sizeof err) == SAGALUX_OK) sglx_close(f);
+        if (iter % 10 == 0) (void)load(&b, err, sizeof err);
+        free(b.data);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_valid_file_loads),   cmocka_unit_test(test_missing_file),
+        cmocka_unit_test(test_truncations),        cmocka_unit_test(test_zero_bytes_and_garbage),
+        cmocka_unit_test(test_bad_version),        cmocka_unit_test(test_checksum),
+        cmocka_unit_test(test_lying_header),       cmocka_unit_test(test_lying_tensor_entry),
+        cmocka_unit_test(test_bad_config),         cmocka_unit_test(test_fuzz_metadata),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
