@@ -56,7 +56,22 @@ static int is(const char *arg, size_t len, const char *s, const char *l)
     return (s && strlen(s) == len && strncmp(arg, s, len) == 0) || (l && strlen(l) == len && strncmp(arg, l, len) == 0);
 }
 
+void cli_options_free(cli_options *opt)
+{
+    free(opt->inputs);
+    opt->inputs = NULL;
+}
+
+static int parse_args(int argc, char **argv, cli_options *opt);
+
 int cli_parse(int argc, char **argv, cli_options *opt)
+{
+    int rc = parse_args(argc, argv, opt);
+    if (rc != CLI_RUN) cli_options_free(opt);
+    return rc;
+}
+
+static int parse_args(int argc, char **argv, cli_options *opt)
 {
     *opt = (cli_options){.strength = 1.0f, .jpeg_quality = 92, .device = SAGALUX_DEVICE_AUTO};
     opt->inputs = calloc((size_t)argc, sizeof(char *));

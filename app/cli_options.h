@@ -26,6 +26,8 @@ enum { CLI_RUN = 0, CLI_EXIT_OK = 1, CLI_EXIT_USAGE = 2 };
 /* Parses argv; prints usage or errors itself. Returns a CLI_* value. */
 int cli_parse(int argc, char **argv, cli_options *opt);
 
+void cli_options_free(cli_options *opt);
+
 /* The model to use: -m, then $SAGALUX_MODEL, then the shipped default. */
 int cli_find_model(const cli_options *opt, char *path, size_t size);
 

@@ -71,12 +71,22 @@ static int enhance_one(sagalux_context *ctx, const cli_options *opt, const char 
     return st == SAGALUX_OK ? 0 : 1;
 }
 
+static int run(cli_options *opt);
+
 int main(int argc, char **argv)
 {
     cli_options opt;
     int parsed = cli_parse(argc, argv, &opt);
     if (parsed != CLI_RUN) return parsed == CLI_EXIT_OK ? 0 : 2;
     sagalux_set_log(log_to_stderr, &opt);
+    int rc = run(&opt);
+    cli_options_free(&opt);
+    return rc;
+}
+
+static int run(cli_options *opt_in)
+{
+    const cli_options opt = *opt_in;
 
     file_list inputs = {0};
     int failures = 0;

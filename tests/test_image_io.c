@@ -392,6 +392,7 @@ static void test_save_errors_leave_nothing(void **state)
     assert_int_equal(sagalux_image_save(img, "/nonexistent-dir/x.png", NULL, err, sizeof err), SAGALUX_ERR_IO);
     assert_non_null(strstr(err, "/nonexistent-dir/x.png"));
     assert_int_equal(access(tmp("x.bmp"), F_OK), -1);
+    sagalux_image_free(img);
     assert_int_equal(sagalux_image_create(0, 5, 0, &img) == SAGALUX_OK, 0);
     assert_int_equal(sagalux_image_create(SAGALUX_MAX_SIDE + 1, 5, 0, &img), SAGALUX_ERR_TOO_LARGE);
     sagalux_image_free(NULL);
