@@ -171,8 +171,15 @@ int cli_find_model(const cli_options *opt, char *path, size_t size)
         if (slash) *slash = 0;
         static const char *const rel[] = {"/../../assets/sagalux.sglx", "/../assets/sagalux.sglx",
                                           "/../share/sagalux/sagalux.sglx"};
-        for (size_t i = 0; i < sizeof rel / sizeof *rel; i++)
-            if (snprintf(path, size, "%s%s", exe, rel[i]) < (int)size && readable(path)) return 0;
+        for (size_t i = 0; i < sizeof rel / sizeof *rel; i++) {
+            char joined[PATH_MAX + 64], *resolved;
+            snprintf(joined, sizeof joined, "%s%s", exe, rel[i]);
+            if (readable(joined) && (resolved = realpath(joined, NULL))) {
+                int fits = snprintf(path, size, "%s", resolved) < (int)size;
+                free(resolved);
+                if (fits) return 0;
+            }
+        }
     }
     if (snprintf(path, size, "%s", SAGALUX_DEFAULT_MODEL) < (int)size && readable(path)) return 0;
     return -1;

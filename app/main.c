@@ -114,6 +114,11 @@ static int run(cli_options *opt_in)
         file_list_free(&inputs);
         return 2;
     }
+    if (!sagalux_model_is_trained(model))
+        fprintf(stderr,
+                "sagalux: warning: %s holds UNTRAINED weights (%s); its output is not an enhancement.\n"
+                "sagalux: a trained model comes from train/ (see README.md)\n",
+                model_path, sagalux_model_description(model));
     sagalux_context_options co = sagalux_context_options_default();
     co.device = opt.device;
     co.threads = opt.threads;

@@ -56,7 +56,8 @@ def write(path: str, kv: Dict[str, object], tensors: Dict[str, np.ndarray]) -> N
 
 def read(path: str) -> Tuple[Dict[str, object], Dict[str, np.ndarray]]:
     """The inverse of write (for tests and tools; the C loader is the strict one)."""
-    buf = open(path, "rb").read()
+    with open(path, "rb") as f:
+        buf = f.read()
     if buf[:4] != MAGIC:
         raise ValueError(f"{path}: bad magic")
     version, n_kv, n_t, data_offset, data_size = struct.unpack_from("<IIIQQ", buf, 4)

@@ -128,6 +128,10 @@ sagalux_status sagalux_model_load(const char *path, sagalux_model **out, char *e
 void sagalux_model_free(sagalux_model *model);
 const sagalux_config *sagalux_model_config(const sagalux_model *model);
 size_t sagalux_model_parameter_count(const sagalux_model *model);
+/* 0 when the file says its weights are untrained (random), else 1. */
+int sagalux_model_is_trained(const sagalux_model *model);
+/* The file's free-text description ("" when absent). */
+const char *sagalux_model_description(const sagalux_model *model);
 
 /* -------------------------------------------------------------- enhancing */
 

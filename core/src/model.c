@@ -160,6 +160,21 @@ static sagalux_status read_config(const sglx_file *f, sagalux_config *cfg, char 
     return SAGALUX_OK;
 }
 
+/* Optional keys: "trained" (u32) and "description" (string). */
+static void read_provenance(const sglx_file *f, sagalux_model *m)
+{
+    uint32_t trained = 1;
+    const sglx_kv *kv = sglx_find_kv(f, "trained");
+    if (kv && kv->type == SGLX_KV_U32 && kv->count == 1) sglx_get_u32(f, "trained", &trained, 1, NULL, 0);
+    m->trained = trained != 0;
+    kv = sglx_find_kv(f, "description");
+    if (kv && kv->type == SGLX_KV_STR) {
+        size_t n = kv->count < sizeof m->description - 1 ? kv->count : sizeof m->description - 1;
+        memcpy(m->description, kv->value, n);
+        m->description[n] = 0;
+    }
+}
+
 static sagalux_status bind_model(sagalux_model *m, const sglx_file *f, char *err, size_t err_size)
 {
     const sagalux_config *cfg = &m->cfg;
@@ -231,6 +246,7 @@ sagalux_status sagalux_model_load(const char *path, sagalux_model **out, char *e
         return sx_fail(err, err_size, SAGALUX_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
     }
     st = read_config(f, &m->cfg, err, err_size);
+    read_provenance(f, m);
     if (st == SAGALUX_OK) st = bind_model(m, f, err, err_size);
     sglx_close(f);
     if (st != SAGALUX_OK) {
@@ -254,3 +270,7 @@ void sagalux_model_free(sagalux_model *model)
 const sagalux_config *sagalux_model_config(const sagalux_model *model) { return model ? &model->cfg : NULL; }
 
 size_t sagalux_model_parameter_count(const sagalux_model *model) { return model ? model->params : 0; }
+
+int sagalux_model_is_trained(const sagalux_model *model) { return model ? model->trained : 0; }
+
+const char *sagalux_model_description(const sagalux_model *model) { return model ? model->description : ""; }

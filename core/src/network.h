@@ -44,6 +44,8 @@ typedef struct sx_skip {
 
 struct sagalux_model {
     sagalux_config cfg;
+    int trained;           /* the file's "trained" key; 1 when absent */
+    char description[256];
     float *arena;          /* every weight, fp32 */
     size_t params;
     sx_block *block_store; /* every block of every stage */
