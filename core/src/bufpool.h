@@ -2,9 +2,11 @@
  *
  * The forward pass takes a buffer when a map is born and gives it back when
  * the map's last reader is done. Freed buffers are kept for reuse (so a second
- * image of the same size allocates nothing); when no kept buffer is large
- * enough, the kept ones are released first, so the bytes held never exceed
- * the live maps plus the one being born. */
+ * image of the same size allocates little). A kept buffer is reused only when
+ * it is at most 25% larger than asked; otherwise kept buffers are released,
+ * largest first, until the new one fits within the budget: the largest
+ * liveness peak of earlier passes, or what is live now. So the bytes held
+ * stay at the liveness peak of the graph, not the sum of its maps. */
 #ifndef SX_BUFPOOL_H
 #define SX_BUFPOOL_H
 
@@ -26,6 +28,8 @@ void sx_bufpool_recycle(sx_bufpool *bp);
 void sx_bufpool_trim(sx_bufpool *bp);
 
 size_t sx_bufpool_peak_bytes(const sx_bufpool *bp);
+/* The largest sum of requested sizes in use at once: the liveness floor. */
+size_t sx_bufpool_live_peak_bytes(const sx_bufpool *bp);
 void sx_bufpool_reset_peak(sx_bufpool *bp);
 
 #endif
