@@ -233,6 +233,24 @@ static sagalux_status bind_model(sagalux_model *m, const sglx_file *f, char *err
     return b.status;
 }
 
+sagalux_status sx_model_from_file(const sglx_file *f, sagalux_model **out, char *err, size_t err_size)
+{
+    *out = NULL;
+    sagalux_model *m = calloc(1, sizeof *m);
+    if (!m) return sx_fail(err, err_size, SAGALUX_ERR_OUT_OF_MEMORY, "%s: out of memory", f->path);
+    sagalux_status st = read_config(f, &m->cfg, err, err_size);
+    read_provenance(f, m);
+    if (st == SAGALUX_OK) st = bind_model(m, f, err, err_size);
+    if (st != SAGALUX_OK) {
+        sagalux_model_free(m);
+        return st;
+    }
+    sx_log(SAGALUX_LOG_INFO, "%s: dim %d, blocks %d,%d,%d,%d, refine %d, %zu parameters", f->path, m->cfg.dim,
+           m->cfg.blocks[0], m->cfg.blocks[1], m->cfg.blocks[2], m->cfg.blocks[3], m->cfg.refine, m->params);
+    *out = m;
+    return SAGALUX_OK;
+}
+
 sagalux_status sagalux_model_load(const char *path, sagalux_model **out, char *err, size_t err_size)
 {
     if (!path || !out) return SAGALUX_ERR_INVALID_ARGUMENT;
@@ -240,23 +258,9 @@ sagalux_status sagalux_model_load(const char *path, sagalux_model **out, char *e
     sglx_file *f;
     sagalux_status st = sglx_open(path, &f, err, err_size);
     if (st != SAGALUX_OK) return st;
-    sagalux_model *m = calloc(1, sizeof *m);
-    if (!m) {
-        sglx_close(f);
-        return sx_fail(err, err_size, SAGALUX_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
-    }
-    st = read_config(f, &m->cfg, err, err_size);
-    read_provenance(f, m);
-    if (st == SAGALUX_OK) st = bind_model(m, f, err, err_size);
+    st = sx_model_from_file(f, out, err, err_size); /* weights are copied: the mapping can go */
     sglx_close(f);
-    if (st != SAGALUX_OK) {
-        sagalux_model_free(m);
-        return st;
-    }
-    sx_log(SAGALUX_LOG_INFO, "%s: dim %d, blocks %d,%d,%d,%d, refine %d, %zu parameters", path, m->cfg.dim,
-           m->cfg.blocks[0], m->cfg.blocks[1], m->cfg.blocks[2], m->cfg.blocks[3], m->cfg.refine, m->params);
-    *out = m;
-    return SAGALUX_OK;
+    return st;
 }
 
 void sagalux_model_free(sagalux_model *model)

@@ -64,6 +64,10 @@ struct sagalux_model {
     sx_fuse fuse_out;
 };
 
+struct sglx_file;
+/* Builds a model from an opened container (sagalux_model_load = sglx_open + this). */
+sagalux_status sx_model_from_file(const struct sglx_file *f, sagalux_model **out, char *err, size_t err_size);
+
 /* Heads used at channel level l (0..4): heads[min(l, 3)]. */
 int sx_level_heads(const sagalux_config *cfg, int level);
 /* Hidden width of the FFN at C channels: floor(C * ffn). */
