@@ -1,0 +1,195 @@
+"""Scores a model with the C program on the held-out validation photos.
+
+  /usr/bin/python3 train/evaluate.py MODEL.sglx [--long-side 1024] [--sheet docs/images/x.jpg]
+      [--bin build/app/sagalux] [--threads 2] [--twin 3]
+
+1. Inputs: every validation photo (train/val_split.txt), resized to at most
+   --long-side, darkened with degrade.py from a fixed seed per photo (dark
+   inputs only), saved as lossless PNG; the originals are the references.
+2. Runs `sagalux` (the C CPU path) on them, 16-bit PNG out.
+3. Scores PSNR (RGB) and SSIM (Gaussian window, sigma 1.5, mean over RGB)
+   against the originals, beside baselines that need no reference: the input
+   itself, a global auto-gain (linear light, mean luminance to 0.18), an
+   auto-gamma (mean to 0.5) and luminance histogram equalisation.
+4. Runs `sagalux` on the well-lit originals and scores output vs input.
+5. With --twin N, runs the PyTorch twin on N dark inputs and reports the
+   largest |C - PyTorch| (target 1e-3).
+Prints a Markdown table; --sheet writes a before/after contact sheet.
+"""
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+from PIL import Image
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import degrade  # noqa: E402
+
+
+def val_ids():
+    with open(os.path.join(HERE, "val_split.txt")) as f:
+        return [l.strip() for l in f if l.strip() and not l.startswith("#")]
+
+
+def load(path):
+    im = Image.open(path)
+    a = np.asarray(im)
+    return (a.astype(np.float64) / (65535.0 if a.dtype == np.uint16 else 255.0))[..., :3]
+
+
+def save_png(a, path):
+    Image.fromarray(np.round(np.clip(a, 0, 1) * 255).astype(np.uint8)).save(path)
+
+
+def psnr(a, b):
+    return 10 * np.log10(1.0 / max(np.mean((a - b) ** 2), 1e-12))
+
+
+def _blur(x, sigma=1.5, radius=5):
+    k = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
+    k /= k.sum()
+    x = np.apply_along_axis(lambda r: np.convolve(r, k, mode="valid"), 0, x)
+    return np.apply_along_axis(lambda r: np.convolve(r, k, mode="valid"), 1, x)
+
+
+def ssim(a, b):
+    c1, c2, vals = 0.01 ** 2, 0.03 ** 2, []
+    for ch in range(3):
+        x, y = a[..., ch], b[..., ch]
+        mx, my = _blur(x), _blur(y)
+        sxx, syy, sxy = _blur(x * x) - mx * mx, _blur(y * y) - my * my, _blur(x * y) - mx * my
+        vals.append(np.mean(((2 * mx * my + c1) * (2 * sxy + c2)) / ((mx * mx + my * my + c1) * (sxx + syy + c2))))
+    return float(np.mean(vals))
+
+
+def luminance(a):
+    return a @ np.array([0.2126, 0.7152, 0.0722])
+
+
+def auto_gain(a):
+    lin = degrade.srgb_to_linear(a)
+    return degrade.linear_to_srgb(lin * 0.18 / max(luminance(lin).mean(), 1e-6))
+
+
+def auto_gamma(a):
+    m = min(max(a.mean(), 1e-4), 0.9999)
+    return np.clip(a, 0, 1) ** (np.log(0.5) / np.log(m))
+
+
+def hist_eq(a):
+    y = luminance(a)
+    q = np.clip(np.round(y * 255), 0, 255).astype(int)
+    cdf = np.cumsum(np.bincount(q.ravel(), minlength=256)).astype(np.float64)
+    cdf = (cdf - cdf.min()) / max(cdf.max() - cdf.min(), 1)
+    return np.clip(a * (cdf[q] / np.maximum(y, 1e-4))[..., None], 0, 1)
+
+
+BASELINES = [("input (no change)", lambda a: a), ("global auto-gain", auto_gain), ("auto-gamma", auto_gamma),
+             ("histogram equalisation", hist_eq)]
+
+
+def run_c(binary, model, src, dst, threads):
+    subprocess.run([binary, "-m", model, "-t", str(threads), "-f", "png", "-b", "16", "--quiet", "--overwrite",
+                    src, "-o", dst], check=True)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("model")
+    ap.add_argument("--data", default=os.path.join(HERE, "data", "photos"))
+    ap.add_argument("--bin", default=os.path.join(HERE, "..", "build", "app", "sagalux"))
+    ap.add_argument("--long-side", type=int, default=1024)
+    ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--twin", type=int, default=0)
+    ap.add_argument("--sheet")
+    ap.add_argument("--skip-bright", action="store_true")
+    args = ap.parse_args()
+
+    ids = val_ids()
+    with tempfile.TemporaryDirectory() as tmp:
+        dirs = {k: os.path.join(tmp, k) for k in ("dark", "clean", "out_dark", "out_clean")}
+        for d in dirs.values():
+            os.makedirs(d)
+        for i, pid in enumerate(ids):
+            im = Image.open(os.path.join(args.data, pid + ".jpg")).convert("RGB")
+            if max(im.size) > args.long_side:
+                s = args.long_side / max(im.size)
+                im = im.resize((round(im.size[0] * s), round(im.size[1] * s)), Image.LANCZOS)
+            clean = np.asarray(im, np.float32) / 255
+            rng = np.random.default_rng(5000 + i)
+            p = degrade.sample_params(rng)
+            while p.exposure == 1.0:
+                p = degrade.sample_params(rng)
+            dark = degrade.darken(clean, p.exposure, p.shot, p.read, p.cast, rng, p.jpeg_quality)
+            save_png(clean, os.path.join(dirs["clean"], pid + ".png"))
+            save_png(dark, os.path.join(dirs["dark"], pid + ".png"))
+        run_c(args.bin, args.model, dirs["dark"], dirs["out_dark"], args.threads)
+        if not args.skip_bright:
+            run_c(args.bin, args.model, dirs["clean"], dirs["out_clean"], args.threads)
+
+        scores = {name: [] for name, _ in BASELINES}
+        scores["sagalux (C CPU)"] = []
+        bright = []
+        for pid in ids:
+            clean = load(os.path.join(dirs["clean"], pid + ".png"))
+            dark = load(os.path.join(dirs["dark"], pid + ".png"))
+            for name, fn in BASELINES:
+                out = fn(dark)
+                scores[name].append((psnr(out, clean), ssim(out, clean)))
+            out = load(os.path.join(dirs["out_dark"], pid + ".png"))
+            scores["sagalux (C CPU)"].append((psnr(out, clean), ssim(out, clean)))
+            if not args.skip_bright:
+                passed = load(os.path.join(dirs["out_clean"], pid + ".png"))
+                bright.append((psnr(passed, clean), ssim(passed, clean)))
+
+        print(f"model {os.path.basename(args.model)}; {len(ids)} validation photos, long side <= {args.long_side}\n")
+        print("| method (dark inputs vs originals) | PSNR dB | SSIM |")
+        print("| --- | ---: | ---: |")
+        for name, v in scores.items():
+            v = np.array(v)
+            print(f"| {name} | {v[:, 0].mean():.2f} | {v[:, 1].mean():.3f} |")
+        if bright:
+            b = np.array(bright)
+            print(f"| well-lit photos through sagalux (output vs input) | {b[:, 0].mean():.2f} | {b[:, 1].mean():.3f} |")
+            print(f"\nwell-lit: worst photo {b[:, 0].min():.2f} dB")
+
+        if args.twin:
+            import torch
+            import sglx
+            from model import Config, SAGANet
+            kv, t = sglx.read(args.model)
+            net = SAGANet(Config(kv["dim"], kv["blocks"], kv["refine"], kv["heads"], kv["ffn"])).eval()
+            net.load_state_dict({k: torch.from_numpy(v.astype(np.float32)) for k, v in t.items()})
+            worst = 0.0
+            for pid in ids[:args.twin]:
+                dark = load(os.path.join(dirs["dark"], pid + ".png"))
+                with torch.no_grad():
+                    ref = net(torch.from_numpy(dark.astype(np.float32)).permute(2, 0, 1)[None])[0]
+                ref = ref.clamp(0, 1).permute(1, 2, 0).numpy()
+                c_out = load(os.path.join(dirs["out_dark"], pid + ".png"))
+                # the C output is a 16-bit PNG: quantisation adds up to 0.5/65535
+                worst = max(worst, float(np.abs(c_out - ref).max()))
+            print(f"\nC vs PyTorch twin on {args.twin} dark inputs: max |diff| = {worst:.2e} (16-bit PNG quantisation 7.6e-06)")
+
+        if args.sheet:
+            rows = []
+            for pid in ids[::max(1, len(ids) // 6)][:6]:
+                ims = [Image.open(os.path.join(dirs[k], pid + ".png")).convert("RGB") for k in ("dark", "out_dark", "clean")]
+                w = 300
+                rows.append([im.resize((w, round(w * im.size[1] / im.size[0]))) for im in ims])
+            sheet = Image.new("RGB", (900, sum(r[0].size[1] for r in rows)), "white")
+            y = 0
+            for r in rows:
+                for j, im in enumerate(r):
+                    sheet.paste(im, (300 * j, y))
+                y += r[0].size[1]
+            sheet.save(args.sheet, quality=88)
+            print(f"\ncontact sheet (input | sagalux | original): {args.sheet}")
+
+
+if __name__ == "__main__":
+    main()
