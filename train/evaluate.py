@@ -6,7 +6,7 @@
 1. Inputs: every validation photo (train/val_split.txt), resized to at most
    --long-side, darkened with degrade.py from a fixed seed per photo (dark
    inputs only), saved as lossless PNG; the originals are the references.
-2. Runs `sagalux` (the C CPU path) on them, 16-bit PNG out.
+2. Runs `sagalux` (the C CPU path) on them, 8-bit PNG out (what users get).
 3. Scores PSNR (RGB) and SSIM (Gaussian window, sigma 1.5, mean over RGB)
    against the originals, beside baselines that need no reference: the input
    itself, a global auto-gain (linear light, mean luminance to 0.18), an
@@ -36,9 +36,56 @@ def val_ids():
 
 
 def load(path):
-    im = Image.open(path)
-    a = np.asarray(im)
-    return (a.astype(np.float64) / (65535.0 if a.dtype == np.uint16 else 255.0))[..., :3]
+    """An 8-bit image as float64 in [0, 1] (Pillow is exact for 8-bit)."""
+    return np.asarray(Image.open(path).convert("RGB"), np.float64) / 255.0
+
+
+def load_png16(path):
+    """A 16-bit RGB/RGBA non-interlaced PNG (what `sagalux -b 16` writes) as
+    float64. Pillow would keep only the high byte of each sample."""
+    import struct
+    import zlib
+    with open(path, "rb") as f:
+        buf = f.read()
+    pos, idat, w = 8, b"", 0
+    while pos < len(buf):
+        n, kind = struct.unpack(">I4s", buf[pos:pos + 8])
+        body = buf[pos + 8:pos + 8 + n]
+        if kind == b"IHDR":
+            w, h, depth, ctype, _, _, interlace = struct.unpack(">IIBBBBB", body)
+            if depth != 16 or ctype not in (2, 6) or interlace:
+                raise ValueError(f"{path}: not a 16-bit non-interlaced RGB(A) PNG")
+            ch = 3 if ctype == 2 else 4
+        elif kind == b"IDAT":
+            idat += body
+        pos += 12 + n
+    raw = np.frombuffer(zlib.decompress(idat), np.uint8)
+    bpp, stride = 2 * ch, w * 2 * ch
+    out = np.zeros((h, stride), np.int64)
+    prev = np.zeros(stride, np.int64)
+    for y in range(h):
+        f, line = raw[y * (stride + 1)], raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)].astype(np.int64)
+        if f == 0:
+            cur = line
+        elif f == 2:
+            cur = (line + prev) & 255
+        elif f == 1:  # x[i] = f[i] + x[i - bpp]: a running sum per byte position
+            cur = np.cumsum(line.reshape(-1, bpp), axis=0).reshape(-1) & 255
+        else:
+            cur = line.copy()
+            for i in range(stride):
+                a = cur[i - bpp] if i >= bpp else 0
+                b, c = prev[i], (prev[i - bpp] if i >= bpp else 0)
+                if f == 3:
+                    cur[i] = (cur[i] + ((a + b) >> 1)) & 255
+                else:  # Paeth
+                    p = a + b - c
+                    pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                    pred = a if pa <= pb and pa <= pc else (b if pb <= pc else c)
+                    cur[i] = (cur[i] + pred) & 255
+        out[y], prev = cur, cur
+    samples = (out[:, 0::2] << 8 | out[:, 1::2]).reshape(h, w, ch)
+    return samples[..., :3].astype(np.float64) / 65535.0
 
 
 def save_png(a, path):
@@ -92,8 +139,8 @@ BASELINES = [("input (no change)", lambda a: a), ("global auto-gain", auto_gain)
              ("histogram equalisation", hist_eq)]
 
 
-def run_c(binary, model, src, dst, threads):
-    subprocess.run([binary, "-m", model, "-t", str(threads), "-f", "png", "-b", "16", "--quiet", "--overwrite",
+def run_c(binary, model, src, dst, threads, bits=8):
+    subprocess.run([binary, "-m", model, "-t", str(threads), "-f", "png", "-b", str(bits), "--quiet", "--overwrite",
                     src, "-o", dst], check=True)
 
 
@@ -165,12 +212,15 @@ def main():
             net = SAGANet(Config(kv["dim"], kv["blocks"], kv["refine"], kv["heads"], kv["ffn"])).eval()
             net.load_state_dict({k: torch.from_numpy(v.astype(np.float32)) for k, v in t.items()})
             worst = 0.0
+            twin_dir = os.path.join(tmp, "out_twin")
+            os.makedirs(twin_dir)
             for pid in ids[:args.twin]:
+                run_c(args.bin, args.model, os.path.join(dirs["dark"], pid + ".png"), twin_dir, args.threads, bits=16)
                 dark = load(os.path.join(dirs["dark"], pid + ".png"))
                 with torch.no_grad():
                     ref = net(torch.from_numpy(dark.astype(np.float32)).permute(2, 0, 1)[None])[0]
                 ref = ref.clamp(0, 1).permute(1, 2, 0).numpy()
-                c_out = load(os.path.join(dirs["out_dark"], pid + ".png"))
+                c_out = load_png16(os.path.join(twin_dir, pid + ".png"))
                 # the C output is a 16-bit PNG: quantisation adds up to 0.5/65535
                 worst = max(worst, float(np.abs(c_out - ref).max()))
             print(f"\nC vs PyTorch twin on {args.twin} dark inputs: max |diff| = {worst:.2e} (16-bit PNG quantisation 7.6e-06)")
