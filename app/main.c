@@ -7,7 +7,6 @@
  * stderr. Exit status: 0 all done, 1 some file failed, 2 bad arguments or no
  * usable model. */
 #define _POSIX_C_SOURCE 200809L
-#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -15,7 +14,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "cli_options.h"
 #include "file_list.h"

@@ -20,7 +20,8 @@ except ImportError as e:  # pragma: no cover
 
 import sglx  # noqa: E402
 from make_golden import TAPS, TINY  # noqa: E402
-from model import LLFORMER, Config, SAGANet, parameter_count  # noqa: E402
+from export import load_sglx  # noqa: E402
+from model import LLFORMER, SAGANet, parameter_count  # noqa: E402
 
 
 class TwinTest(unittest.TestCase):
@@ -29,12 +30,10 @@ class TwinTest(unittest.TestCase):
         self.assertEqual(parameter_count(SAGANet(LLFORMER)), 21_262_850)
 
     def test_twin_matches_golden_file(self):
-        kv, t = sglx.read(os.path.join(HERE, "data", "golden_tiny.sglx"))
-        cfg = Config(kv["dim"], kv["blocks"], kv["refine"], kv["heads"], kv["ffn"])
-        self.assertEqual(cfg, TINY)
-        net = SAGANet(cfg)
-        net.load_state_dict({k: torch.from_numpy(v.astype(np.float32)) for k, v in t.items()
-                             if not k.startswith("golden.")})
+        path = os.path.join(HERE, "data", "golden_tiny.sglx")
+        _, t = sglx.read(path)
+        net = load_sglx(path)
+        self.assertEqual(net.cfg, TINY)
         taps = {}
         with torch.no_grad():
             out = net(torch.from_numpy(t["golden.input"].copy())[None], taps)

@@ -27,15 +27,11 @@ CONFIGS = {
 
 def torch_child(model_path, size, threads, runs):
     """Runs in a fresh process: loads the .sglx into the twin, times it."""
-    import numpy as np
     import torch
     sys.path.insert(0, HERE)
-    import sglx
-    from model import Config, SAGANet
+    from export import load_sglx
     torch.set_num_threads(threads)
-    kv, t = sglx.read(model_path)
-    net = SAGANet(Config(kv["dim"], kv["blocks"], kv["refine"], kv["heads"], kv["ffn"])).eval()
-    net.load_state_dict({k: torch.from_numpy(v.astype(np.float32)) for k, v in t.items()})
+    net = load_sglx(model_path)
     img = torch.rand(1, 3, size, size) * 0.3
     times = []
     with torch.inference_mode():

@@ -56,6 +56,15 @@ def sample_params(rng: np.random.Generator) -> Params:
                   cast, jpeg)
 
 
+def sample_dark_params(rng: np.random.Generator) -> Params:
+    """sample_params, redrawn until the input is actually darkened (for the
+    low-light validation scores)."""
+    p = sample_params(rng)
+    while p.exposure == 1.0:
+        p = sample_params(rng)
+    return p
+
+
 def darken(img, exposure, shot=0.01, read=0.002, cast=(1.0, 1.0, 1.0), rng=None, jpeg_quality=0):
     """img in [0, 1] sRGB -> a dark, noisy, 8-bit-quantised sRGB image.
 

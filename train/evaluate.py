@@ -168,9 +168,7 @@ def main():
                 im = im.resize((round(im.size[0] * s), round(im.size[1] * s)), Image.LANCZOS)
             clean = np.asarray(im, np.float32) / 255
             rng = np.random.default_rng(5000 + i)
-            p = degrade.sample_params(rng)
-            while p.exposure == 1.0:
-                p = degrade.sample_params(rng)
+            p = degrade.sample_dark_params(rng)
             dark = degrade.darken(clean, p.exposure, p.shot, p.read, p.cast, rng, p.jpeg_quality)
             save_png(clean, os.path.join(dirs["clean"], pid + ".png"))
             save_png(dark, os.path.join(dirs["dark"], pid + ".png"))
@@ -206,11 +204,8 @@ def main():
 
         if args.twin:
             import torch
-            import sglx
-            from model import Config, SAGANet
-            kv, t = sglx.read(args.model)
-            net = SAGANet(Config(kv["dim"], kv["blocks"], kv["refine"], kv["heads"], kv["ffn"])).eval()
-            net.load_state_dict({k: torch.from_numpy(v.astype(np.float32)) for k, v in t.items()})
+            from export import load_sglx
+            net = load_sglx(args.model)
             worst = 0.0
             twin_dir = os.path.join(tmp, "out_twin")
             os.makedirs(twin_dir)

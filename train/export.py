@@ -35,6 +35,16 @@ def export(net: SAGANet, path: str, fp16: bool = False, description: str = "", t
     sglx.write(path, config_kv(net.cfg, description, trained), tensors)
 
 
+def load_sglx(path: str) -> SAGANet:
+    """The twin with a .sglx file's configuration and weights (fp32, eval mode);
+    tensors the network does not have (golden.*) are ignored."""
+    kv, tensors = sglx.read(path)
+    net = SAGANet(Config(kv["dim"], kv["blocks"], kv["refine"], kv["heads"], kv["ffn"])).eval()
+    net.load_state_dict({k: torch.from_numpy(v.astype(np.float32)) for k, v in tensors.items()
+                         if k in net.state_dict()})
+    return net
+
+
 def parse_ints(s):
     return tuple(int(v) for v in s.split(","))
 

@@ -101,9 +101,7 @@ def validation_pairs(data, size=256):
         s = min(size, h, w)
         clean = p[(h - s) // 2:(h - s) // 2 + s, (w - s) // 2:(w - s) // 2 + s].astype(np.float32) / 255
         rng = np.random.default_rng(1000 + i)
-        params = degrade.sample_params(rng)
-        while params.exposure == 1.0:  # the low-light score: dark inputs only
-            params = degrade.sample_params(rng)
+        params = degrade.sample_dark_params(rng)  # the low-light score: dark inputs only
         dark = degrade.darken(clean, params.exposure, params.shot, params.read, params.cast, rng, params.jpeg_quality)
         pairs.append((torch.from_numpy(dark).permute(2, 0, 1), torch.from_numpy(clean).permute(2, 0, 1)))
     return pairs

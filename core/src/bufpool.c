@@ -17,9 +17,6 @@ struct sx_bufpool {
     size_t budget;                /* largest live peak of earlier passes */
 };
 
-struct sx_bufpool;
-static void note_live(struct sx_bufpool *bp, size_t n);
-
 sx_bufpool *sx_bufpool_create(void) { return calloc(1, sizeof(sx_bufpool)); }
 
 void sx_bufpool_free(sx_bufpool *bp)
@@ -37,10 +34,10 @@ static void drop(sx_bufpool *bp, size_t i)
     bp->e[i] = bp->e[--bp->count];
 }
 
-void sx_bufpool_trim(sx_bufpool *bp)
+static void note_live(sx_bufpool *bp, size_t n)
 {
-    for (size_t i = bp->count; i-- > 0;)
-        if (!bp->e[i].in_use) drop(bp, i);
+    bp->live_bytes += n * sizeof(float);
+    if (bp->live_bytes > bp->live_peak) bp->live_peak = bp->live_bytes;
 }
 
 float *sx_buf_get(sx_bufpool *bp, size_t n)
@@ -84,12 +81,6 @@ float *sx_buf_get(sx_bufpool *bp, size_t n)
     bp->held_bytes += n * sizeof(float);
     if (bp->held_bytes > bp->peak_bytes) bp->peak_bytes = bp->held_bytes;
     return p;
-}
-
-static void note_live(sx_bufpool *bp, size_t n)
-{
-    bp->live_bytes += n * sizeof(float);
-    if (bp->live_bytes > bp->live_peak) bp->live_peak = bp->live_bytes;
 }
 
 void sx_buf_put(sx_bufpool *bp, float *buf)

@@ -24,9 +24,6 @@ void sx_buf_put(sx_bufpool *bp, float *buf);
 /* Marks every buffer unused (the start of a new pass). */
 void sx_bufpool_recycle(sx_bufpool *bp);
 
-/* Releases every kept (unused) buffer. */
-void sx_bufpool_trim(sx_bufpool *bp);
-
 size_t sx_bufpool_peak_bytes(const sx_bufpool *bp);
 /* The largest sum of requested sizes in use at once: the liveness floor. */
 size_t sx_bufpool_live_peak_bytes(const sx_bufpool *bp);
