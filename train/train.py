@@ -13,7 +13,9 @@ joins them. A resume without the optimizer state (a compact checkpoint,
 Data: the training photos (manifest.tsv, split "train") are decoded once into
 memory; workers cut random crops, flip and turn them, and darken each with
 degrade.degrade (a fresh random exposure, noise, cast, JPEG). Loss:
-Charbonnier. AdamW with linear warm-up and cosine decay over --total-steps.
+Charbonnier, plus --ssim-weight x (1 - SSIM) when that weight is set (SSIM as
+train/evaluate.py scores it: 11-tap Gaussian window, sigma 1.5, per channel).
+Validation reports PSNR and SSIM on fixed 256-px crops. AdamW with linear warm-up and cosine decay over --total-steps.
 bf16 autocast on CUDA; the long sums stay fp32 inside the model.
 """
 import argparse
@@ -107,17 +109,40 @@ def validation_pairs(data, size=256):
     return pairs
 
 
+def _gaussian_blur(x, sigma=1.5, radius=5):
+    """Separable Gaussian, 'valid' borders, per channel: the window of
+    evaluate.ssim, so the loss term and the reported score are one measure."""
+    t = torch.arange(-radius, radius + 1, dtype=torch.float32, device=x.device)
+    k = torch.exp(-0.5 * (t / sigma) ** 2)
+    k = k / k.sum()
+    c = x.shape[1]
+    x = F.conv2d(x, k.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
+    return F.conv2d(x, k.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
+
+
+def ssim(a, b):
+    """Mean SSIM of NCHW images in [0, 1] (fp32), averaged over channels."""
+    c1, c2 = 0.01 ** 2, 0.03 ** 2
+    mx, my = _gaussian_blur(a), _gaussian_blur(b)
+    sxx = _gaussian_blur(a * a) - mx * mx
+    syy = _gaussian_blur(b * b) - my * my
+    sxy = _gaussian_blur(a * b) - mx * my
+    return (((2 * mx * my + c1) * (2 * sxy + c2)) / ((mx * mx + my * my + c1) * (sxx + syy + c2))).mean()
+
+
 @torch.no_grad()
 def validate(net, pairs, device):
+    """(PSNR dB, SSIM) means over the fixed validation crops."""
     net.eval()
-    psnrs = []
+    psnrs, ssims = [], []
     for dark, clean in pairs:
         with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
             out = net(dark[None].to(device)).float().clamp(0, 1)
-        mse = F.mse_loss(out, clean[None].to(device)).item()
-        psnrs.append(10 * math.log10(1 / max(mse, 1e-10)))
+        ref = clean[None].to(device)
+        psnrs.append(10 * math.log10(1 / max(F.mse_loss(out, ref).item(), 1e-10)))
+        ssims.append(ssim(out, ref).item())
     net.train()
-    return float(np.mean(psnrs))
+    return float(np.mean(psnrs)), float(np.mean(ssims))
 
 
 def charbonnier(a, b, eps=1e-3):
@@ -167,6 +192,8 @@ def main():
     ap.add_argument("--resume", action="store_true")
     ap.add_argument("--compact", action="store_true", help="checkpoint without optimizer state (smaller)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--ssim-weight", type=float, default=0.0, help="loss = Charbonnier + W * (1 - SSIM)")
+    ap.add_argument("--init", help="start from this run folder's checkpoint weights (fresh optimizer, its step)")
     args = ap.parse_args()
 
     t_start = time.time()
@@ -174,9 +201,18 @@ def main():
     os.makedirs(args.out, exist_ok=True)
     cfg = PRESETS[args.preset]
     ckpt_path = os.path.join(args.out, "last.pt")
-    ck = load_parts(ckpt_path) if args.resume else None
-    if args.resume and ck is None:
-        sys.exit(f"train: --resume but no checkpoint parts at {ckpt_path}.part*")
+    if args.resume and args.init:
+        sys.exit("train: --resume and --init exclude each other")
+    ck = None
+    if args.resume:
+        ck = load_parts(ckpt_path)
+        if ck is None:
+            sys.exit(f"train: --resume but no checkpoint parts at {ckpt_path}.part*")
+    elif args.init:
+        ck = load_parts(os.path.join(args.init, "last.pt"))
+        if ck is None:
+            sys.exit(f"train: --init {args.init} has no checkpoint parts (last.pt.part*)")
+        ck.pop("opt", None)  # a new run: fresh AdamW moments, short warm-up
     if ck is not None and Config(**ck["config"]) != cfg:
         sys.exit(f"train: checkpoint {ckpt_path} is for {ck['config']}, not preset {args.preset} ({cfg.as_dict()})")
 
@@ -201,8 +237,11 @@ def main():
     val = validation_pairs(args.data)
     print(f"preset {args.preset} {cfg.as_dict()}: {parameter_count(net):,} parameters; "
           f"{len(photos)} train photos, {len(val)} val; device {device}", flush=True)
-    if step == 0:
-        history.append({"step": 0, "val_psnr": validate(net, val, device), "minutes": 0.0})
+    if step == 0 or args.init:
+        p0, s0 = validate(net, val, device)
+        history.append({"step": step, "val_psnr": p0, "val_ssim": s0,
+                        "minutes": history[-1]["minutes"] if history else 0.0, "start": True})
+        print(f"start: step {step}, val PSNR {p0:.2f} dB, SSIM {s0:.4f}", flush=True)
 
     budget = args.minutes * 60 - (time.time() - t_start) - 20  # leave time to validate and save
     t0, seen, loss_avg = time.time(), 0, None
@@ -214,7 +253,10 @@ def main():
         for g in opt.param_groups:
             g["lr"] = lr_at(step, args.total_steps, args.lr, args.warmup, restart_at)
         with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
-            loss = charbonnier(net(dark).float(), clean)
+            out = net(dark).float()
+        loss = charbonnier(out, clean)
+        if args.ssim_weight > 0:
+            loss = loss + args.ssim_weight * (1 - ssim(out, clean))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
@@ -226,10 +268,12 @@ def main():
             print(f"step {step} loss {loss_avg:.4f} lr {opt.param_groups[0]['lr']:.2e} "
                   f"{seen / (time.time() - t0):.1f} steps/s", flush=True)
     minutes = (time.time() - t0) / 60
-    psnr = validate(net, val, device)
+    psnr, ssim_v = validate(net, val, device)
     prev_minutes = history[-1]["minutes"] if history else 0.0
-    history.append({"step": step, "val_psnr": psnr, "minutes": prev_minutes + minutes, "loss": loss_avg})
-    print(f"chunk done: step {step}, {seen} steps in {minutes:.1f} min, val PSNR {psnr:.2f} dB (256 px crops)")
+    history.append({"step": step, "val_psnr": psnr, "val_ssim": ssim_v, "minutes": prev_minutes + minutes,
+                    "loss": loss_avg, "ssim_weight": args.ssim_weight})
+    print(f"chunk done: step {step}, {seen} steps in {minutes:.1f} min, "
+          f"val PSNR {psnr:.2f} dB, SSIM {ssim_v:.4f} (256 px crops)")
 
     state = {"config": cfg.as_dict(), "model": net.state_dict(), "step": step, "history": history,
              "preset": args.preset, "total_steps": args.total_steps}
@@ -237,7 +281,8 @@ def main():
         state["opt"] = opt.state_dict()
     save_parts(state, ckpt_path)
     desc = (f"preset {args.preset}, {step} steps ({history[-1]['minutes']:.0f} GPU-minutes), "
-            f"val PSNR {psnr:.2f} dB on 256-px crops; synthetic low light from Debian photos")
+            f"val PSNR {psnr:.2f} dB / SSIM {ssim_v:.3f} on 256-px crops; loss Charbonnier"
+            f"{f' + {args.ssim_weight:g}(1-SSIM)' if args.ssim_weight > 0 else ''}; synthetic low light from Debian photos")
     export(net.float().cpu(), os.path.join(args.out, f"sagalux-{args.preset}.sglx"), fp16=True,
            description=desc, trained=True)
     with open(os.path.join(args.out, "history.json"), "w") as f:
