@@ -203,18 +203,19 @@ def main():
     ckpt_path = os.path.join(args.out, "last.pt")
     if args.resume and args.init:
         sys.exit("train: --resume and --init exclude each other")
-    ck = None
+    ck, ck_from = None, ckpt_path
     if args.resume:
         ck = load_parts(ckpt_path)
         if ck is None:
             sys.exit(f"train: --resume but no checkpoint parts at {ckpt_path}.part*")
     elif args.init:
-        ck = load_parts(os.path.join(args.init, "last.pt"))
+        ck_from = os.path.join(args.init, "last.pt")
+        ck = load_parts(ck_from)
         if ck is None:
             sys.exit(f"train: --init {args.init} has no checkpoint parts (last.pt.part*)")
         ck.pop("opt", None)  # a new run: fresh AdamW moments, short warm-up
     if ck is not None and Config(**ck["config"]) != cfg:
-        sys.exit(f"train: checkpoint {ckpt_path} is for {ck['config']}, not preset {args.preset} ({cfg.as_dict()})")
+        sys.exit(f"train: checkpoint {ck_from} is for {ck['config']}, not preset {args.preset} ({cfg.as_dict()})")
 
     torch.manual_seed(args.seed)
     net = SAGANet(cfg).to(device)
