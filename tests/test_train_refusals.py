@@ -32,6 +32,15 @@ def expect_refusal(what, args, needle):
     return ok
 
 
+def manifest_only(tmp, name, split):
+    """A data folder whose manifest lists one photo, photo-1, in SPLIT, and no image files."""
+    folder = os.path.join(tmp, name)
+    os.makedirs(folder)
+    with open(os.path.join(folder, "manifest.tsv"), "w") as f:
+        f.write(f"id\tsplit\tpackage\tlicence\twidth\theight\nphoto-1\t{split}\tp\tl\t640\t480\n")
+    return folder
+
+
 def main():
     ok = True
     with tempfile.TemporaryDirectory() as tmp:
@@ -40,17 +49,11 @@ def main():
         ok &= expect_refusal("empty data folder", ["--data", empty, "--out", os.path.join(tmp, "o1")],
                              "no manifest.tsv")
         # A manifest that lists only validation photos: nothing to train on.
-        val_only = os.path.join(tmp, "val_only")
-        os.makedirs(val_only)
-        with open(os.path.join(val_only, "manifest.tsv"), "w") as f:
-            f.write("id\tsplit\tpackage\tlicence\twidth\theight\nphoto-1\tval\tp\tl\t640\t480\n")
+        val_only = manifest_only(tmp, "val_only", "val")
         ok &= expect_refusal("no training photos", ["--data", val_only, "--out", os.path.join(tmp, "o2")],
                              "no 'train' photos")
         # A manifest naming a photo that is not there.
-        missing = os.path.join(tmp, "missing")
-        os.makedirs(missing)
-        with open(os.path.join(missing, "manifest.tsv"), "w") as f:
-            f.write("id\tsplit\tpackage\tlicence\twidth\theight\nphoto-1\ttrain\tp\tl\t640\t480\n")
+        missing = manifest_only(tmp, "missing", "train")
         ok &= expect_refusal("listed photo missing", ["--data", missing, "--out", os.path.join(tmp, "o3")],
                              "photo-1.jpg")
         # A checkpoint of preset M offered to preset S, by --resume and by --init.

@@ -62,5 +62,6 @@ def main():
         del net
         torch.cuda.empty_cache()
 
+
 if __name__ == "__main__":
     main()

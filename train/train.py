@@ -15,8 +15,9 @@ memory; workers cut random crops, flip and turn them, and darken each with
 degrade.degrade (a fresh random exposure, noise, cast, JPEG). Loss:
 Charbonnier, plus --ssim-weight x (1 - SSIM) when that weight is set (SSIM as
 train/evaluate.py scores it: 11-tap Gaussian window, sigma 1.5, per channel).
-Validation reports PSNR and SSIM on fixed 256-px crops. AdamW with linear warm-up and cosine decay over --total-steps.
-bf16 autocast on CUDA; the long sums stay fp32 inside the model.
+Validation reports PSNR and SSIM on fixed 256-px crops. AdamW with linear
+warm-up and cosine decay over --total-steps. bf16 autocast on CUDA; the long
+sums stay fp32 inside the model.
 """
 import argparse
 import glob
@@ -109,24 +110,25 @@ def validation_pairs(data, size=256):
     return pairs
 
 
-def _gaussian_blur(x, sigma=1.5, radius=5):
-    """Separable Gaussian, 'valid' borders, per channel: the window of
-    evaluate.ssim, so the loss term and the reported score are one measure."""
-    t = torch.arange(-radius, radius + 1, dtype=torch.float32, device=x.device)
-    k = torch.exp(-0.5 * (t / sigma) ** 2)
-    k = k / k.sum()
+def _gaussian_blur(x, k):
+    """Separable blur by the 1-D kernel k, 'valid' borders, per channel."""
     c = x.shape[1]
     x = F.conv2d(x, k.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
     return F.conv2d(x, k.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
 
 
-def ssim(a, b):
-    """Mean SSIM of NCHW images in [0, 1] (fp32), averaged over channels."""
+def ssim(a, b, sigma=1.5, radius=5):
+    """Mean SSIM of NCHW images in [0, 1] (fp32), averaged over channels. The
+    window is evaluate.ssim's, so the loss term and the reported score are one
+    measure."""
     c1, c2 = 0.01 ** 2, 0.03 ** 2
-    mx, my = _gaussian_blur(a), _gaussian_blur(b)
-    sxx = _gaussian_blur(a * a) - mx * mx
-    syy = _gaussian_blur(b * b) - my * my
-    sxy = _gaussian_blur(a * b) - mx * my
+    t = torch.arange(-radius, radius + 1, dtype=torch.float32, device=a.device)
+    k = torch.exp(-0.5 * (t / sigma) ** 2)
+    k = k / k.sum()
+    mx, my = _gaussian_blur(a, k), _gaussian_blur(b, k)
+    sxx = _gaussian_blur(a * a, k) - mx * mx
+    syy = _gaussian_blur(b * b, k) - my * my
+    sxy = _gaussian_blur(a * b, k) - mx * my
     return (((2 * mx * my + c1) * (2 * sxy + c2)) / ((mx * mx + my * my + c1) * (sxx + syy + c2))).mean()
 
 
