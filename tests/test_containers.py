@@ -12,11 +12,10 @@ import zlib
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "train"))
 from containers import EET_MAGIC, ContainerError, read_eet, read_rcc  # noqa: E402
 
-try:
-    import numpy  # noqa: F401  (prepare_data needs it)
-except ImportError as e:  # pragma: no cover
-    print(f"SKIP: needs numpy ({e})")
-    sys.exit(77)
+import pyrequire  # noqa: E402  (beside this file)
+
+pyrequire.require("numpy", "PIL")
+  # prepare_data needs them
 
 PAYLOAD = b"\xff\xd8\xff" + bytes(range(200))
 

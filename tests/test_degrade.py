@@ -6,12 +6,10 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "train"))
-try:
-    import numpy as np
-except ImportError as e:  # pragma: no cover
-    print(f"SKIP: needs numpy ({e})")
-    sys.exit(77)
+import pyrequire  # noqa: E402  (beside this file)
 
+pyrequire.require("numpy", "PIL")
+import numpy as np  # noqa: E402
 import degrade as D  # noqa: E402
 
 

@@ -2,6 +2,7 @@
  * round trips, and bad input (empty, truncated, not an image, absurd sizes,
  * CMYK). Test images are written here with libpng/libjpeg directly so each
  * variant is exactly what it claims to be. */
+#include <dirent.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -9,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -17,6 +19,7 @@
 #include <png.h>
 
 #include "sagalux.h"
+#include "test_util.h"
 
 static char dir[256];
 
@@ -382,6 +385,65 @@ static void test_bad_input(void **state)
     expect_load_failure(tmp("cmyk.jpg"), SAGALUX_ERR_UNSUPPORTED, "CMYK");
 }
 
+/* Entries of the scratch folder whose name starts with prefix. */
+static int count_entries(const char *prefix)
+{
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d));) n += strncmp(e->d_name, prefix, strlen(prefix)) == 0;
+    closedir(d);
+    return n;
+}
+
+/* A header may declare far more pixels than the file's data can fill: the
+ * decoder must refuse it before allocating for the declared size. */
+static void test_declared_size_beyond_data(void **state)
+{
+    (void)state;
+    /* Kept from a fuzz run: 335 bytes of grey baseline JPEG declaring
+     * 18760x17490 (328 MP, under the 500 MP cap). It used to decode "fine"
+     * (libjpeg padding with grey) into 3.8 GB. */
+    expect_load_failure(tu_data("bomb_18760x17490.jpg"), SAGALUX_ERR_FORMAT, "data can hold at most");
+
+    /* A JPEG whose entropy data ends early but whose end marker is present:
+     * libjpeg only warns "premature end of data segment". */
+    write_jpeg(tmp("tall.jpg"), 64, 48, JCS_RGB, 0, NULL, 0, NULL, 0);
+    size_t n;
+    unsigned char *d = read_all(tmp("tall.jpg"), &n);
+    for (size_t i = 0; i + 9 < n; i++)
+        if (d[i] == 0xff && d[i + 1] == 0xc0) { /* SOF0: height at +5 */
+            d[i + 5] = 480 >> 8;
+            d[i + 6] = 480 & 0xff;
+            break;
+        }
+    write_bytes(tmp("tall.jpg"), d, n);
+    free(d);
+    expect_load_failure(tmp("tall.jpg"), SAGALUX_ERR_FORMAT, "premature end");
+
+    /* A PNG header of 20000x20000 RGB (400 MP, under the cap) in 33 bytes:
+     * deflate cannot expand that little data into 1.2 GB of rows. */
+    write_png_header_only(tmp("big.png"), 20000, 20000);
+    expect_load_failure(tmp("big.png"), SAGALUX_ERR_FORMAT, "data can hold at most");
+}
+
+/* The caller's decode budget is checked before anything is allocated. */
+static void test_pixel_limit(void **state)
+{
+    (void)state;
+    write_png(tmp("limit.png"), 64, 48, PNG_COLOR_TYPE_RGB, 8, 0, NULL, 0);
+    write_jpeg(tmp("limit.jpg"), 64, 48, JCS_RGB, 1, NULL, 0, NULL, 0);
+    sagalux_set_image_pixel_limit(64 * 48 - 1);
+    assert_int_equal(sagalux_image_pixel_limit(), 64 * 48 - 1);
+    expect_load_failure(tmp("limit.png"), SAGALUX_ERR_TOO_LARGE, "3072 pixels), more than the 3071-pixel");
+    expect_load_failure(tmp("limit.jpg"), SAGALUX_ERR_TOO_LARGE, "3072 pixels), more than the 3071-pixel");
+    sagalux_set_image_pixel_limit(64 * 48);
+    sagalux_image_free(load_ok(tmp("limit.png")));
+    sagalux_image_free(load_ok(tmp("limit.jpg")));
+    sagalux_set_image_pixel_limit(0); /* back to the default: within the hard cap, above a few MP */
+    assert_true(sagalux_image_pixel_limit() <= SAGALUX_MAX_PIXELS && sagalux_image_pixel_limit() > 10000000);
+}
+
 static void test_save_errors_leave_nothing(void **state)
 {
     (void)state;
@@ -391,7 +453,13 @@ static void test_save_errors_leave_nothing(void **state)
     assert_int_equal(sagalux_image_save(img, tmp("x.bmp"), NULL, err, sizeof err), SAGALUX_ERR_INVALID_ARGUMENT);
     assert_int_equal(sagalux_image_save(img, "/nonexistent-dir/x.png", NULL, err, sizeof err), SAGALUX_ERR_IO);
     assert_non_null(strstr(err, "/nonexistent-dir/x.png"));
-    assert_int_equal(access(tmp("x.bmp"), F_OK), -1);
+    /* A failure after the temporary file was written: the rename onto a
+     * folder fails, and neither the temporary nor anything else remains. */
+    assert_int_equal(mkdir(tmp("taken.png"), 0700), 0);
+    assert_int_equal(sagalux_image_save(img, tmp("taken.png"), NULL, err, sizeof err), SAGALUX_ERR_IO);
+    assert_non_null(strstr(err, "rename"));
+    assert_int_equal(count_entries("taken.png"), 1); /* the folder itself, no taken.png.tmp-PID */
+    rmdir(tmp("taken.png"));
     sagalux_image_free(img);
     assert_int_equal(sagalux_image_create(0, 5, 0, &img) == SAGALUX_OK, 0);
     assert_int_equal(sagalux_image_create(SAGALUX_MAX_SIDE + 1, 5, 0, &img), SAGALUX_ERR_TOO_LARGE);
@@ -402,6 +470,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_png_variants),
+        cmocka_unit_test(test_declared_size_beyond_data),
+        cmocka_unit_test(test_pixel_limit),
         cmocka_unit_test(test_png_roundtrip_16bit_alpha_metadata),
         cmocka_unit_test(test_jpeg_variants_and_metadata),
         cmocka_unit_test(test_bad_input),

@@ -2,7 +2,8 @@
  * bytes, and files whose checksum is valid but whose contents lie (bad counts,
  * offsets, shapes, names), so the checks behind the CRC are reached too.
  * Every case must fail with a status and a message, never crash (this test
- * also runs under ASan/UBSan in CI). */
+ * also runs under ASan/UBSan in CI), or, for random metadata changes, load a
+ * model that computes exactly what the original does. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -264,11 +265,48 @@ static void test_bad_config(void **state)
 
 /* Random byte damage in the header and metadata with a repaired checksum:
  * every outcome is allowed except a crash or a success with a broken model. */
+/* Enhances a fixed 32x32 image with the model in path (CPU, one thread, so
+ * the result is bit-for-bit repeatable). Returns a malloc'd RGB plane set. */
+static float *enhance_fixed(const char *path)
+{
+    sagalux_model *m = NULL;
+    char err[512];
+    assert_int_equal(sagalux_model_load(path, &m, err, sizeof err), SAGALUX_OK);
+    sagalux_context_options co = sagalux_context_options_default();
+    co.device = SAGALUX_DEVICE_CPU;
+    co.threads = 1;
+    sagalux_context *ctx = NULL;
+    assert_int_equal(sagalux_context_create(m, &co, &ctx), SAGALUX_OK);
+    sagalux_image *in = NULL, *out = NULL;
+    assert_int_equal(sagalux_image_create(32, 32, 0, &in), SAGALUX_OK);
+    uint64_t rng = 3;
+    tu_fill_random(in->rgb, 3 * 32 * 32, 0.0f, 0.3f, &rng);
+    sagalux_enhance_options eo = sagalux_enhance_options_default();
+    assert_int_equal(sagalux_enhance(ctx, in, &eo, &out), SAGALUX_OK);
+    float *rgb = malloc(3 * 32 * 32 * sizeof *rgb);
+    memcpy(rgb, out->rgb, 3 * 32 * 32 * sizeof *rgb);
+    sagalux_image_free(in);
+    sagalux_image_free(out);
+    sagalux_context_free(ctx);
+    sagalux_model_free(m);
+    return rgb;
+}
+
+/* Random byte changes in the metadata (key-values, tensor table), with the
+ * CRC fixed so the checks behind it are reached. Each mutant must either be
+ * refused with a message naming the file, or load as a model that computes
+ * exactly what the original computes (the change hit something that does not
+ * matter, such as the description). A mutant that loads and computes
+ * something else is a broken model the loader let through. */
 static void test_fuzz_metadata(void **state)
 {
     (void)state;
+    char err[512];
+    assert_int_equal(load(&original, err, sizeof err), SAGALUX_OK);
+    float *want = enhance_fixed(tmp_path);
     uint64_t rng = 7;
     size_t meta_end = 2048 < original.size ? 2048 : original.size;
+    int refused = 0, harmless = 0;
     for (int iter = 0; iter < 300; iter++) {
         blob b = clone();
         int flips = 1 + iter % 4;
@@ -278,12 +316,24 @@ static void test_fuzz_metadata(void **state)
             b.data[at] = (unsigned char)(rng >> 13);
         }
         fix_crc(&b);
-        sglx_file *f = NULL;
-        char err[512];
-        if (sglx_parse(b.data, b.size, "fuzz", &f, err, sizeof err) == SAGALUX_OK) sglx_close(f);
-        if (iter % 10 == 0) (void)load(&b, err, sizeof err);
+        sagalux_status st = load(&b, err, sizeof err);
+        if (st != SAGALUX_OK) {
+            if (!err[0] || !strstr(err, tmp_path)) fail_msg("mutant %d refused without naming the file: '%s'", iter, err);
+            refused++;
+        } else {
+            float *got = enhance_fixed(tmp_path);
+            size_t where;
+            double diff = tu_max_abs_diff(got, want, 3 * 32 * 32, &where);
+            if (diff != 0.0) fail_msg("mutant %d loaded but computes something else (max |diff| %g)", iter, diff);
+            free(got);
+            harmless++;
+        }
         free(b.data);
     }
+    /* Both outcomes must occur, or the mutation is not reaching the checks. */
+    print_message("metadata mutants: %d refused, %d harmless\n", refused, harmless);
+    assert_true(refused > 0 && harmless > 0);
+    free(want);
 }
 
 int main(void)

@@ -1,14 +1,13 @@
 """The SSIM that train.py optimises and reports is the SSIM evaluate.py scores
-with: same window, same constants, same per-channel mean. Exit 77 = skipped."""
+with: same window, same constants, same per-channel mean."""
 import os
 import sys
 
-try:
-    import numpy as np
-    import torch
-except ImportError as e:
-    print(f"skipped: {e}")
-    sys.exit(77)
+import pyrequire  # noqa: E402  (beside this file)
+
+pyrequire.require("numpy", "torch", "PIL")
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "train"))

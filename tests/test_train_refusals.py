@@ -1,17 +1,15 @@
 """train.py refuses what it must not train on: a data folder without images,
 a checkpoint of another configuration (via --resume and via --init), and
 --resume together with --init. Each refusal is a non-zero exit with a message
-that says why, before any training. Exit 77 = skipped (no torch)."""
+that says why, before any training."""
 import os
 import subprocess
 import sys
 import tempfile
 
-try:
-    import torch
-except ImportError as e:
-    print(f"skipped: {e}")
-    sys.exit(77)
+import pyrequire  # noqa: E402  (beside this file)
+
+pyrequire.require("numpy", "torch", "PIL")
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TRAIN = os.path.join(HERE, "..", "train", "train.py")

@@ -11,12 +11,11 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "train"))
 
-try:
-    import numpy as np
-    import torch
-except ImportError as e:  # pragma: no cover
-    print(f"SKIP: the twin needs numpy and torch ({e}); install with .ci/install-deps --test")
-    sys.exit(77)
+import pyrequire  # noqa: E402  (beside this file)
+
+pyrequire.require("numpy", "torch")
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
 
 import sglx  # noqa: E402
 from make_golden import TAPS, TINY  # noqa: E402

@@ -57,6 +57,14 @@ void sagalux_set_log(sagalux_log_fn fn, void *user);
 #define SAGALUX_MAX_SIDE 30000
 #define SAGALUX_MAX_PIXELS 500000000ULL
 
+/* The decode budget: the most pixels a decoder allocates for one image; a
+ * larger one fails with SAGALUX_ERR_TOO_LARGE before anything is allocated.
+ * The default (0) is what half of the machine's physical memory holds at 16
+ * bytes a pixel, never more than SAGALUX_MAX_PIXELS. Process-wide; set it
+ * before loading (fuzzers and servers set it low). */
+void sagalux_set_image_pixel_limit(uint64_t pixels);
+uint64_t sagalux_image_pixel_limit(void);
+
 typedef enum sagalux_file_format {
     SAGALUX_FORMAT_UNKNOWN = 0,
     SAGALUX_FORMAT_PNG,

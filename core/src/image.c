@@ -2,6 +2,7 @@
 #include "image.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,55 @@ sagalux_status sx_image_check_size(long long width, long long height)
     if (width <= 0 || height <= 0) return SAGALUX_ERR_FORMAT;
     if (width > SAGALUX_MAX_SIDE || height > SAGALUX_MAX_SIDE) return SAGALUX_ERR_TOO_LARGE;
     if ((unsigned long long)width * (unsigned long long)height > SAGALUX_MAX_PIXELS) return SAGALUX_ERR_TOO_LARGE;
+    return SAGALUX_OK;
+}
+
+/* ------------------------------------------------------ decode budget */
+
+/* What one decoded pixel costs while loading: 12 bytes of float RGB plus the
+ * decoder's own row or coefficient buffers. */
+#define DECODE_BYTES_PER_PIXEL 16u
+
+static _Atomic uint64_t pixel_limit; /* 0: the default below */
+
+static uint64_t default_pixel_limit(void)
+{
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    if (pages <= 0 || page <= 0) return SAGALUX_MAX_PIXELS;
+    /* Half of physical memory: a decode must leave room for the network. */
+    uint64_t px = (uint64_t)pages * (uint64_t)page / 2 / DECODE_BYTES_PER_PIXEL;
+    return px < SAGALUX_MAX_PIXELS ? px : SAGALUX_MAX_PIXELS;
+}
+
+void sagalux_set_image_pixel_limit(uint64_t pixels) { atomic_store(&pixel_limit, pixels); }
+
+uint64_t sagalux_image_pixel_limit(void)
+{
+    uint64_t v = atomic_load(&pixel_limit);
+    if (v == 0) v = default_pixel_limit();
+    return v < SAGALUX_MAX_PIXELS ? v : SAGALUX_MAX_PIXELS;
+}
+
+sagalux_status sx_image_check_decode(long long width, long long height, unsigned long long max_pixels_from_data,
+                                     const char *what, const char *label, char *err, size_t err_size)
+{
+    sagalux_status st = sx_image_check_size(width, height);
+    if (st == SAGALUX_ERR_FORMAT)
+        return sx_fail(err, err_size, st, "%s: corrupt %s (image is %lldx%lld)", label, what, width, height);
+    if (st != SAGALUX_OK)
+        return sx_fail(err, err_size, st, "%s: image is %lldx%lld, larger than the %dx%d / %llu-pixel cap", label,
+                       width, height, SAGALUX_MAX_SIDE, SAGALUX_MAX_SIDE, (unsigned long long)SAGALUX_MAX_PIXELS);
+    unsigned long long pixels = (unsigned long long)width * (unsigned long long)height;
+    if (pixels > max_pixels_from_data)
+        return sx_fail(err, err_size, SAGALUX_ERR_FORMAT,
+                       "%s: corrupt or truncated %s (it declares %lldx%lld pixels, but its data can hold at most "
+                       "%llu)", label, what, width, height, max_pixels_from_data);
+    uint64_t limit = sagalux_image_pixel_limit();
+    if (pixels > limit)
+        return sx_fail(err, err_size, SAGALUX_ERR_TOO_LARGE,
+                       "%s: image is %lldx%lld (%llu pixels), more than the %llu-pixel decode limit "
+                       "(half of this machine's memory, or the caller's sagalux_set_image_pixel_limit)",
+                       label, width, height, pixels, (unsigned long long)limit);
     return SAGALUX_OK;
 }
 

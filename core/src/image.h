@@ -9,6 +9,15 @@
 /* Checks the caps and the size products before any allocation. */
 sagalux_status sx_image_check_size(long long width, long long height);
 
+/* What a decoder checks once it knows the declared size, before it allocates
+ * anything: the hard caps, that the file's data can fill that many pixels at
+ * all (max_pixels_from_data: a bound from the format's smallest possible
+ * coding; ULLONG_MAX when none is known), and the process's decode budget
+ * (sagalux_image_pixel_limit). On failure err says which, naming the file;
+ * what is "PNG" or "JPEG". */
+sagalux_status sx_image_check_decode(long long width, long long height, unsigned long long max_pixels_from_data,
+                                     const char *what, const char *label, char *err, size_t err_size);
+
 /* Copies EXIF, ICC, orientation, bit depth and source flags. */
 sagalux_status sx_image_copy_metadata(sagalux_image *dst, const sagalux_image *src);
 

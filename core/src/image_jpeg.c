@@ -3,8 +3,11 @@
  * Baseline and progressive, colour and grey decode to planar float RGB; the
  * EXIF (APP1) block and the ICC profile (APP2 chunks) are kept. CMYK/YCCK
  * sources are refused with a clear message. A truncated file is an error
- * (libjpeg would otherwise pad it with grey and call it a success), and a
- * progress monitor caps the number of scans (a known decompression bomb). */
+ * (libjpeg would otherwise pad it with grey and call it a success); a header
+ * that declares more pixels than the file's data can code is refused before
+ * anything is allocated; a progress monitor caps the number of scans (a known
+ * decompression bomb). */
+#include <limits.h>
 #include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,15 +34,35 @@ static void on_error(j_common_ptr cinfo)
     longjmp(e->jmp, 1);
 }
 
-/* Warnings: a premature end of data is fatal; the rest are logged. */
+/* Warnings that mean the image data ended early or makes no sense are fatal:
+ * libjpeg would pad with grey and call it a success. The rest are logged. */
 static void on_message(j_common_ptr cinfo, int level)
 {
-    if (level < 0 && cinfo->err->msg_code == JWRN_JPEG_EOF) on_error(cinfo);
-    if (level < 0) {
-        char buf[JMSG_LENGTH_MAX];
-        cinfo->err->format_message(cinfo, buf);
-        sx_log(SAGALUX_LOG_WARN, "libjpeg: %s", buf);
+    if (level >= 0) return;
+    int code = cinfo->err->msg_code;
+    if (code == JWRN_JPEG_EOF || code == JWRN_HIT_MARKER || code == JWRN_BOGUS_PROGRESSION) on_error(cinfo);
+    char buf[JMSG_LENGTH_MAX];
+    cinfo->err->format_message(cinfo, buf);
+    sx_log(SAGALUX_LOG_WARN, "libjpeg: %s", buf);
+}
+
+/* The most pixels `size` bytes of Huffman-coded JPEG can describe. Every block
+ * of a component that is coded at all costs at least one bit (its DC code),
+ * and at least one component is coded, so the component with the fewest
+ * blocks has at most 8 * size of them. Arithmetic coding has no such floor
+ * (ULLONG_MAX: only the decode budget applies). */
+static unsigned long long max_pixels_from_data(j_decompress_ptr cinfo, size_t size)
+{
+    if (cinfo->arith_code) return ULLONG_MAX;
+    unsigned long long fewest = ULLONG_MAX;
+    for (int c = 0; c < cinfo->num_components; c++) {
+        unsigned long long b =
+            (unsigned long long)cinfo->comp_info[c].width_in_blocks * cinfo->comp_info[c].height_in_blocks;
+        if (b < fewest) fewest = b;
     }
+    unsigned long long pixels = (unsigned long long)cinfo->image_width * cinfo->image_height;
+    if (fewest == 0 || 8ull * size >= fewest) return ULLONG_MAX;
+    return pixels * 8ull * size / fewest; /* < pixels: fewest <= 30000^2 / 64, no overflow */
 }
 
 static void on_progress(j_common_ptr cinfo)
@@ -88,14 +111,13 @@ sagalux_status sx_jpeg_decode(const unsigned char *data, size_t size, sagalux_im
     jpeg_save_markers(&cinfo, ICC_MARKER, 0xffff);
     jpeg_read_header(&cinfo, TRUE);
 
-    sagalux_status size_ok = sx_image_check_size(cinfo.image_width, cinfo.image_height);
-    if (size_ok != SAGALUX_OK) {
-        status = size_ok;
-        snprintf(e.message, sizeof e.message, "image is %ux%u, larger than the %dx%d / %llu-pixel cap",
-                 cinfo.image_width, cinfo.image_height, SAGALUX_MAX_SIDE, SAGALUX_MAX_SIDE,
-                 (unsigned long long)SAGALUX_MAX_PIXELS);
-        longjmp(e.jmp, 1);
+    status = sx_image_check_decode(cinfo.image_width, cinfo.image_height, max_pixels_from_data(&cinfo, size),
+                                   "JPEG", label, err, err_size);
+    if (status != SAGALUX_OK) {
+        jpeg_destroy_decompress(&cinfo);
+        return status;
     }
+    status = SAGALUX_ERR_FORMAT;
     if (cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK) {
         status = SAGALUX_ERR_UNSUPPORTED;
         snprintf(e.message, sizeof e.message, "CMYK JPEG is not supported; convert it to RGB first");

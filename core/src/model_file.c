@@ -105,6 +105,43 @@ void sglx_tensor_to_f32(const sglx_tensor *t, float *dst)
 
 #define BAD(...) sx_fail(err, err_size, SAGALUX_ERR_FORMAT, __VA_ARGS__)
 
+static size_t tensor_bytes(const sglx_tensor *t) { return (size_t)t->elements * (t->dtype == SGLX_F32 ? 4u : 2u); }
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp((*(const sglx_tensor *const *)a)->name, (*(const sglx_tensor *const *)b)->name);
+}
+
+static int by_data(const void *a, const void *b)
+{
+    const uint8_t *x = (*(const sglx_tensor *const *)a)->data, *y = (*(const sglx_tensor *const *)b)->data;
+    return (x > y) - (x < y);
+}
+
+/* No two tensors share a name or a byte: a flipped offset or shape that still
+ * lies inside the data section would otherwise load as a model with some
+ * weights read from another tensor's bytes. Sorting keeps it O(n log n) for
+ * a file that lists 100,000 entries. */
+static sagalux_status check_tensor_layout(const sglx_file *f, const char *label, char *err, size_t err_size)
+{
+    if (f->n_tensors < 2) return SAGALUX_OK;
+    const sglx_tensor **order = malloc(f->n_tensors * sizeof *order);
+    if (!order) return sx_fail(err, err_size, SAGALUX_ERR_OUT_OF_MEMORY, "%s: out of memory", label);
+    for (uint32_t i = 0; i < f->n_tensors; i++) order[i] = &f->tensors[i];
+    sagalux_status st = SAGALUX_OK;
+    qsort(order, f->n_tensors, sizeof *order, by_name);
+    for (uint32_t i = 1; i < f->n_tensors && st == SAGALUX_OK; i++)
+        if (strcmp(order[i - 1]->name, order[i]->name) == 0)
+            st = BAD("%s: tensor '%s' appears twice", label, order[i]->name);
+    qsort(order, f->n_tensors, sizeof *order, by_data);
+    for (uint32_t i = 1; i < f->n_tensors && st == SAGALUX_OK; i++)
+        if ((size_t)(order[i]->data - order[i - 1]->data) < tensor_bytes(order[i - 1]))
+            st = BAD("%s: tensors '%s' and '%s' overlap in the data section", label, order[i - 1]->name,
+                     order[i]->name);
+    free(order);
+    return st;
+}
+
 sagalux_status sglx_parse(const uint8_t *data, size_t size, const char *label, sglx_file **out, char *err,
                           size_t err_size)
 {
@@ -200,12 +237,8 @@ sagalux_status sglx_parse(const uint8_t *data, size_t size, const char *label, s
         }
         t->elements = elements;
         t->data = data + data_offset + offset;
-        for (uint32_t k = 0; k < i; k++)
-            if (strcmp(f->tensors[k].name, t->name) == 0) {
-                st = BAD("%s: tensor '%s' appears twice", label, t->name);
-                break;
-            }
     }
+    if (st == SAGALUX_OK) st = check_tensor_layout(f, label, err, err_size);
     if (st != SAGALUX_OK) {
         sglx_close(f);
         return st;

@@ -5,6 +5,16 @@
 
 #include "sagalux.h"
 
+/* 16 MP (about 200 MB of float RGB): larger declared sizes must be refused
+ * cleanly, and a run stays inside libFuzzer's 2 GB memory limit. */
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc;
+    (void)argv;
+    sagalux_set_image_pixel_limit(1u << 24);
+    return 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     sagalux_image *img = NULL;
