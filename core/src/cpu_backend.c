@@ -1,9 +1,9 @@
 /* The CPU backend: our thread pool, the activation buffer pool, OpenBLAS. */
-#include <cblas.h>
 #include <stdlib.h>
 
 #include "backend.h"
 #include "bufpool.h"
+#include "gemm.h"
 #include "layers.h"
 #include "network.h"
 #include "threadpool.h"
@@ -36,7 +36,7 @@ sagalux_status sx_cpu_backend_create(const sagalux_model *model, int threads, sx
 {
     /* Each of our threads calls single-threaded sgemm on its own slice; OpenBLAS
      * threads on top would oversubscribe the cores. */
-    openblas_set_num_threads(1);
+    sx_gemm_single_threaded();
     cpu_state *s = calloc(1, sizeof *s);
     if (!s) return SAGALUX_ERR_OUT_OF_MEMORY;
     s->model = model;

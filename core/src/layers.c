@@ -1,11 +1,12 @@
-/* CPU fp32 layers. Matrix products go through OpenBLAS (single-threaded per
- * call); this file splits the work over our own pool so the two never fight
- * over the cores. */
+/* CPU fp32 layers. Matrix products go through sx_sgemm (OpenBLAS, single-
+ * threaded per call, or the built-in kernel); this file splits the work over
+ * our own pool so the two never fight over the cores. */
 #include "layers.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <string.h>
+
+#include "gemm.h"
 
 /* Pixels per work unit: large enough for a good sgemm panel, small enough
  * that every thread gets work on the coarsest level. */
@@ -48,7 +49,7 @@ static void conv1x1_range(void *arg, size_t b, size_t e, int thread)
         }
     }
     float beta = (j->bias || j->accumulate) ? 1.0f : 0.0f;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, j->cout, len, j->cin, 1.0f, j->w, j->cin,
+    sx_sgemm(0, 0, j->cout, len, j->cin, 1.0f, j->w, j->cin,
                 j->x + b, (int)j->n, beta, j->y + b, (int)j->n);
 }
 
@@ -103,7 +104,7 @@ static void conv3x3_range(void *arg, size_t b, size_t e, int thread)
         if (j->bias)
             for (int o = 0; o < j->cout; o++)
                 for (int p = 0; p < len; p++) j->y[(size_t)o * n + n0 + p] = j->bias[o];
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, j->cout, len, (int)per_pixel, 1.0f, j->w,
+        sx_sgemm(0, 0, j->cout, len, (int)per_pixel, 1.0f, j->w,
                     (int)per_pixel, panel, len, j->bias ? 1.0f : 0.0f, j->y + n0, (int)n);
     }
 }
@@ -256,7 +257,7 @@ static void attn_summary(void *arg, size_t b, size_t e, int thread)
         const float *k = j->t + cn + (size_t)h * d * n + b;
         const float *v = j->t + 2 * cn + (size_t)h * d * n + b;
         float *s = part + (size_t)h * (d * d + d), *z = s + d * d;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, d, d, len, 1.0f, k, (int)n, v, (int)n, 0.0f, s,
+        sx_sgemm(0, 1, d, d, len, 1.0f, k, (int)n, v, (int)n, 0.0f, s,
                     d);
         for (int i = 0; i < d; i++) {
             const float *row = k + (size_t)i * n;
@@ -283,7 +284,7 @@ static void attn_output(void *arg, size_t b, size_t e, int thread)
         float *o = j->o + (size_t)h * d * n;
         for (size_t n0 = b; n0 < e; n0 += tile) {
             int len = (int)((e - n0) < tile ? (e - n0) : tile);
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, d, len, d, 1.0f, s, d, q + n0, (int)n, 0.0f,
+            sx_sgemm(1, 0, d, len, d, 1.0f, s, d, q + n0, (int)n, 0.0f,
                         o + n0, (int)n);
             for (int p = 0; p < len; p++) den[p] = 1e-6f;
             for (int i = 0; i < d; i++) {
