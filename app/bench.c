@@ -58,10 +58,11 @@ int main(int argc, char **argv)
     co.device = device;
     co.threads = threads;
     sagalux_context *ctx;
-    sagalux_status st = sagalux_context_create(model, &co, &ctx);
+    err[0] = 0;
+    sagalux_status st = sagalux_context_create(model, &co, &ctx, err, sizeof err);
     sagalux_image *img;
     if (st != SAGALUX_OK || sagalux_image_create(w, h, 0, &img) != SAGALUX_OK) {
-        fprintf(stderr, "sagalux-bench: cannot set up: %s\n", sagalux_status_string(st));
+        fprintf(stderr, "sagalux-bench: cannot set up: %s\n", err[0] ? err : sagalux_status_string(st));
         return 2;
     }
     uint64_t s = 1;

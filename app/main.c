@@ -51,7 +51,8 @@ static int enhance_one(sagalux_context *ctx, const cli_options *opt, const char 
     eo.strength = opt->strength;
     sagalux_status st = sagalux_enhance(ctx, img, &eo, &res);
     if (st != SAGALUX_OK) {
-        fprintf(stderr, "sagalux: %s: enhance failed: %s\n", in_path, sagalux_status_string(st));
+        const char *why = sagalux_context_error(ctx);
+        fprintf(stderr, "sagalux: %s: enhance failed: %s\n", in_path, why[0] ? why : sagalux_status_string(st));
         sagalux_image_free(img);
         return 1;
     }
@@ -121,10 +122,11 @@ static int run(cli_options *opt_in)
     co.device = opt.device;
     co.threads = opt.threads;
     sagalux_context *ctx = NULL;
-    sagalux_status st = sagalux_context_create(model, &co, &ctx);
+    err[0] = 0;
+    sagalux_status st = sagalux_context_create(model, &co, &ctx, err, sizeof err);
     if (st != SAGALUX_OK) {
         fprintf(stderr, "sagalux: cannot start the %s backend: %s\n",
-                opt.device == SAGALUX_DEVICE_CUDA ? "CUDA" : "CPU", sagalux_status_string(st));
+                opt.device == SAGALUX_DEVICE_CUDA ? "CUDA" : "CPU", err[0] ? err : sagalux_status_string(st));
         sagalux_model_free(model);
         file_list_free(&inputs);
         return 2;

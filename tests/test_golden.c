@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include "backend.h"
 #include "image.h"
 #include "layers.h"
 #include "model_file.h"
@@ -92,15 +93,16 @@ static void run_stages(golden *g, int threads)
         for (int y = 0; y < hp; y++)
             for (int x = 0; x < wp; x++)
                 pad[(c * hp + y) * wp + x] = in[(c * h + sx_reflect_index(y, h)) * w + sx_reflect_index(x, w)];
-    sx_threadpool *tp = sx_threadpool_create(threads, sx_layers_scratch_floats(sx_network_max_channels(&g->model->cfg), wp));
-    sx_bufpool *bp = sx_bufpool_create();
+    sx_backend be;
+    char err[512];
+    assert_int_equal(sx_cpu_backend_open(g->model, threads, &be, err, sizeof err), SAGALUX_OK);
     g->taps_seen = g->taps_ok = 0;
     printf("threads %d:\n", threads);
-    assert_int_equal(sx_network_forward(g->model, tp, bp, pad, hp, wp, out, on_tap, g), SAGALUX_OK);
+    assert_int_equal(be.prepare(be.state, hp, wp, err, sizeof err), SAGALUX_OK);
+    assert_int_equal(be.run(be.state, pad, out, on_tap, g, err, sizeof err), SAGALUX_OK);
     assert_int_equal(g->taps_seen, 10);
     assert_int_equal(g->taps_ok, 10);
-    sx_threadpool_free(tp);
-    sx_bufpool_free(bp);
+    be.close(be.state);
     free(pad);
     free(out);
     free(in);
@@ -124,7 +126,7 @@ static void test_enhance_matches_twin(void **state)
     co.device = SAGALUX_DEVICE_CPU;
     co.threads = 2;
     sagalux_context *ctx;
-    assert_int_equal(sagalux_context_create(g->model, &co, &ctx), SAGALUX_OK);
+    assert_int_equal(sagalux_context_create(g->model, &co, &ctx, NULL, 0), SAGALUX_OK);
     sagalux_image *res;
     assert_int_equal(sagalux_enhance(ctx, img, NULL, &res), SAGALUX_OK);
     assert_true(tu_close("enhance", res->rgb, want, n, GOLDEN_ATOL, 0.0));

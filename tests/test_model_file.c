@@ -276,7 +276,7 @@ static float *enhance_fixed(const char *path)
     co.device = SAGALUX_DEVICE_CPU;
     co.threads = 1;
     sagalux_context *ctx = NULL;
-    assert_int_equal(sagalux_context_create(m, &co, &ctx), SAGALUX_OK);
+    assert_int_equal(sagalux_context_create(m, &co, &ctx, NULL, 0), SAGALUX_OK);
     sagalux_image *in = NULL, *out = NULL;
     assert_int_equal(sagalux_image_create(32, 32, 0, &in), SAGALUX_OK);
     uint64_t rng = 3;

@@ -6,8 +6,10 @@
  * - Every fallible call returns a sagalux_status; SAGALUX_OK is 0.
  * - Objects are opaque handles with create/free pairs; free(NULL) is a no-op.
  * - The library never prints and never exits. Diagnostics go to the log
- *   callback (sagalux_set_log) and, for the last failure on a handle, to
- *   sagalux_*_error() strings that name the file and the reason.
+ *   callback (sagalux_set_log); a failing load, save or context creation
+ *   writes a one-line reason (naming the file or the device) into the
+ *   caller's err buffer, and a context keeps its last failure's reason for
+ *   sagalux_context_error().
  */
 #ifndef SAGALUX_H
 #define SAGALUX_H
@@ -159,11 +161,17 @@ typedef struct sagalux_context_options {
 
 sagalux_context_options sagalux_context_options_default(void);
 
-/* A context owns worker threads and reusable buffers; use one per thread. */
+/* A context owns a device (the GPU's memory and weights, or CPU worker
+ * threads) and reusable buffers; use one per thread. AUTO takes the GPU
+ * cuda_device when it is usable, else the CPU (one log line says why); CUDA
+ * fails with SAGALUX_ERR_DEVICE and a reason when it is not. */
 sagalux_status sagalux_context_create(const sagalux_model *model, const sagalux_context_options *options,
-                                      sagalux_context **out);
+                                      sagalux_context **out, char *err, size_t err_size);
 void sagalux_context_free(sagalux_context *ctx);
 sagalux_device sagalux_context_device(const sagalux_context *ctx);
+/* Why the last sagalux_enhance on ctx failed ("" after a success), e.g.
+ * "CUDA device 0: out of memory allocating 512 MiB". */
+const char *sagalux_context_error(const sagalux_context *ctx);
 
 typedef struct sagalux_enhance_options {
     float strength;   /* 0 = the input unchanged, 1 = the network's output */
@@ -172,11 +180,14 @@ typedef struct sagalux_enhance_options {
 sagalux_enhance_options sagalux_enhance_options_default(void);
 
 /* Enhances input into a new image (same size, alpha and metadata copied).
- * Sides that are not multiples of 16 are reflect-padded and cropped back. */
+ * Sides that are not multiples of 16 are reflect-padded and cropped back.
+ * When the GPU runs out of memory or fails, the image runs on the CPU (a
+ * warning through the log says why). */
 sagalux_status sagalux_enhance(sagalux_context *ctx, const sagalux_image *input,
                                const sagalux_enhance_options *options, sagalux_image **out);
 
-/* Peak bytes of activations the last enhance call used (for benchmarks). */
+/* Bytes of activations and scratch the context holds for the last image
+ * size (on a GPU: device memory, weights included), plus the padded copies. */
 size_t sagalux_context_peak_bytes(const sagalux_context *ctx);
 
 #ifdef __cplusplus

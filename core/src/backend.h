@@ -1,21 +1,46 @@
 /* The seam between the enhance call and the device that runs the network.
- * The CPU backend is the reference; a CUDA backend (cuda/) plugs in beside it
- * with the same three entry points. */
+ *
+ * Every backend walks the same plan (plan.h). Its life: open (device, weights
+ * upload), prepare for a size (plan + one arena; kept while the size stays),
+ * run (image in, image out, host memory, with optional golden taps), close.
+ * Failures return a status and write a one-line reason into err that names
+ * the device (e.g. "CUDA device 0: out of memory allocating 512 MiB"). */
 #ifndef SX_BACKEND_H
 #define SX_BACKEND_H
 
+#include <stddef.h>
+
 #include "sagalux.h"
+
+/* Called with each named map (F, X0..X3, Y2..Y0, R3, O) as fp32 host memory,
+ * so the golden test compares stage by stage on any backend. */
+typedef void (*sx_tap_fn)(void *user, const char *name, const float *map, int c, int h, int w);
 
 typedef struct sx_backend {
     const char *name;
     sagalux_device device;
     void *state;
-    /* out (3, H, W) = network(in (3, H, W)), host memory, H and W multiples of 16. */
-    sagalux_status (*forward)(void *state, const float *in, int h, int w, float *out);
+    /* Plans for an H x W image (multiples of 16) and holds its arena. */
+    sagalux_status (*prepare)(void *state, int h, int w, char *err, size_t err_size);
+    /* out (3, H, W) = network(in (3, H, W)) for the prepared size. tap may be NULL. */
+    sagalux_status (*run)(void *state, const float *in, float *out, sx_tap_fn tap, void *tap_user, char *err,
+                          size_t err_size);
+    /* Bytes the backend holds for the prepared size: arena and scratch (and, on a GPU, weights). */
     size_t (*peak_bytes)(const void *state);
-    void (*destroy)(void *state);
+    void (*close)(void *state);
 } sx_backend;
 
-sagalux_status sx_cpu_backend_create(const sagalux_model *model, int threads, sx_backend *out);
+sagalux_status sx_cpu_backend_open(const sagalux_model *model, int threads, sx_backend *out, char *err,
+                                   size_t err_size);
+
+/* The CUDA backend (cuda/); SAGALUX_ERR_DEVICE with a reason when this build
+ * has none or the device cannot be used. */
+sagalux_status sx_cuda_backend_open(const sagalux_model *model, int device, sx_backend *out, char *err,
+                                    size_t err_size);
+
+/* Picks by the context options: CPU; CUDA (or a reason); AUTO = CUDA when a
+ * usable device exists, else the CPU with one log line saying why. */
+sagalux_status sx_backend_open(const sagalux_model *model, const sagalux_context_options *options, sx_backend *out,
+                               char *err, size_t err_size);
 
 #endif

@@ -1,52 +1,177 @@
-/* The CPU backend: our thread pool, the activation buffer pool, OpenBLAS. */
+/* The CPU backend: walks the plan with the fp32 layers (layers.c), our
+ * thread pool and one arena. This is the readable reference every other
+ * backend is checked against. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "backend.h"
-#include "bufpool.h"
 #include "gemm.h"
 #include "layers.h"
-#include "network.h"
+#include "log.h"
+#include "plan.h"
 #include "threadpool.h"
 
 typedef struct cpu_state {
     const sagalux_model *model;
     sx_threadpool *tp;
-    sx_bufpool *bp;
+    sx_plan plan;
+    int prepared;
+    float *arena;
 } cpu_state;
 
-static sagalux_status cpu_forward(void *state, const float *in, int h, int w, float *out)
+/* Scratch, in floats, that each step below uses. */
+static size_t cpu_scratch(const sx_step *s, void *user)
 {
-    cpu_state *s = state;
-    sx_bufpool_reset_peak(s->bp);
-    return sx_network_forward(s->model, s->tp, s->bp, in, h, w, out, NULL, NULL);
+    (void)user;
+    size_t n = (size_t)s->h * s->w;
+    switch (s->kind) {
+    case SX_STEP_STAGE: {
+        if (s->stage->count == 0) return 0;
+        size_t wide = 5 * (size_t)s->c, ffn = 2 * (size_t)s->stage->blocks[0].hid;
+        return ((size_t)s->c + (ffn > wide ? ffn : wide)) * n; /* LN output + (5C or 2hid) */
+    }
+    case SX_STEP_FUSE: return 9 * (size_t)s->c * n;
+    case SX_STEP_DOWN: return (size_t)(s->c / 2) * n;
+    case SX_STEP_UP: return 2 * (size_t)s->c * n;
+    case SX_STEP_SKIP: return (size_t)s->c * n;
+    default: return 0;
+    }
 }
 
-static size_t cpu_peak(const void *state) { return sx_bufpool_peak_bytes(((const cpu_state *)state)->bp); }
+/* x (C, H, W) <- Block(x), in place:
+ *   x += Attn(LN1(x));  x += FFN(LN2(x)) */
+static void run_block(sx_threadpool *tp, const sx_block *b, float *x, int h, int w, float *ln, float *t)
+{
+    size_t n = (size_t)h * w;
+    int c = b->c;
+    sx_layernorm(tp, x, c, n, b->norm1_w, b->norm1_b, ln);
+    sx_conv1x1(tp, ln, c, n, b->qkv, NULL, 5 * c, t, 0);           /* (5C, N) */
+    sx_dwconv3x3_inplace(tp, t, 5 * c, h, w, b->qkv_dw, NULL);
+    float *o = t + 3 * (size_t)c * n;                              /* the gk slot */
+    sx_saga_attention(tp, t, c, b->heads, n, o);                   /* (C, N) */
+    sx_conv1x1(tp, o, c, n, b->proj, NULL, c, x, 1);               /* x += proj(o) */
 
-static void cpu_destroy(void *state)
+    sx_layernorm(tp, x, c, n, b->norm2_w, b->norm2_b, ln);
+    sx_conv1x1(tp, ln, c, n, b->pw_in, NULL, 2 * b->hid, t, 0);     /* (2hid, N) */
+    sx_dwconv3x3_inplace(tp, t, 2 * b->hid, h, w, b->dw, NULL);
+    sx_dual_gate(tp, t, b->hid, n);                                /* (hid, N) */
+    sx_conv1x1(tp, t, b->hid, n, b->pw_out, NULL, c, x, 1);         /* x += pw_out(u) */
+}
+
+/* out (C, H, W) = Fuse(x), x (3C, H, W) the three maps stacked; t (9C, N). */
+static void run_fuse(sx_threadpool *tp, const sx_fuse *fu, const float *x, int h, int w, float *out, float *t)
+{
+    int c = fu->c;
+    size_t n = (size_t)h * w, cn = (size_t)c * n;
+    sx_conv1x1(tp, x, 3 * c, n, fu->qkv_w, fu->qkv_b, 9 * c, t, 0);  /* (9C, N) */
+    sx_dwconv3x3_inplace(tp, t, 9 * c, h, w, fu->dw_w, fu->dw_b);
+    sx_fuse_mix(tp, t, c, n, fu->tau, t);                          /* o = A v into the q slot */
+    float *p = t + 3 * cn;                                         /* the k slot */
+    memcpy(p, x, 3 * cn * sizeof(float));
+    sx_conv1x1(tp, t, 3 * c, n, fu->proj_w, fu->proj_b, 3 * c, p, 1); /* p = proj(o) + x */
+    sx_conv1x1(tp, p, 3 * c, n, fu->out_w, NULL, c, out, 0);
+}
+
+static void run_step(cpu_state *s, const sx_step *st, const float *in0, const float *in1, float *out, float *scr)
+{
+    sx_threadpool *tp = s->tp;
+    int c = st->c, h = st->h, w = st->w;
+    size_t n = (size_t)h * w;
+    switch (st->kind) {
+    case SX_STEP_EMBED: sx_conv3x3(tp, in0, 3, h, w, st->conv, NULL, s->model->cfg.dim, out); break;
+    case SX_STEP_STAGE:
+        if (out != in0) memcpy(out, in0, (size_t)c * n * sizeof(float));
+        for (int i = 0; i < st->stage->count; i++) run_block(tp, &st->stage->blocks[i], out, h, w, scr, scr + (size_t)c * n);
+        break;
+    case SX_STEP_FUSE: run_fuse(tp, st->fuse, in0, h, w, out, scr); break;
+    case SX_STEP_DOWN:
+        sx_conv3x3(tp, in0, c, h, w, st->conv, NULL, c / 2, scr);
+        sx_pixel_unshuffle(tp, scr, c / 2, h, w, out);
+        break;
+    case SX_STEP_UP:
+        sx_conv3x3(tp, in0, c, h, w, st->conv, NULL, 2 * c, scr);
+        sx_pixel_shuffle(tp, scr, 2 * c, h, w, out);
+        break;
+    case SX_STEP_SKIP:
+        sx_weighted_sum(tp, in0, st->skip->alpha, in1, st->skip->beta, c, n, scr);
+        sx_conv1x1(tp, scr, c, n, st->skip->conv, NULL, c, out, 0);
+        break;
+    case SX_STEP_MIX: sx_weighted_sum(tp, in0, st->alpha, in1, st->beta, c, n, out); break;
+    case SX_STEP_OUT: sx_conv3x3(tp, in0, c, h, w, st->conv, NULL, 3, out); break;
+    default: break;
+    }
+}
+
+static sagalux_status cpu_prepare(void *state, int h, int w, char *err, size_t err_size)
+{
+    cpu_state *s = state;
+    if (s->prepared && s->plan.h == h && s->plan.w == w) return SAGALUX_OK;
+    s->prepared = 0;
+    free(s->arena);
+    s->arena = NULL;
+    sagalux_status st = sx_plan_build(s->model, h, w, cpu_scratch, NULL, &s->plan);
+    if (st != SAGALUX_OK) return sx_fail(err, err_size, st, "CPU: cannot plan a %dx%d image", w, h);
+    s->arena = malloc(s->plan.arena_elems * sizeof(float));
+    if (!s->arena)
+        return sx_fail(err, err_size, SAGALUX_ERR_OUT_OF_MEMORY, "CPU: out of memory allocating %zu MiB for a %dx%d image",
+                       (s->plan.arena_elems * sizeof(float)) >> 20, w, h);
+    s->prepared = 1;
+    return SAGALUX_OK;
+}
+
+static float *map_of(cpu_state *s, sx_ref r, const float *in, float *out)
+{
+    if (r.buf < 0) return NULL;
+    if (r.buf == s->plan.input) return (float *)in + r.offset;
+    if (r.buf == s->plan.output) return out + r.offset;
+    return s->arena + s->plan.bufs[r.buf].offset + r.offset;
+}
+
+static sagalux_status cpu_run(void *state, const float *in, float *out, sx_tap_fn tap, void *tap_user, char *err,
+                              size_t err_size)
+{
+    cpu_state *s = state;
+    if (!s->prepared) return sx_fail(err, err_size, SAGALUX_ERR_INVALID_ARGUMENT, "CPU: run before prepare");
+    for (int i = 0; i < s->plan.n_steps; i++) {
+        const sx_step *st = &s->plan.steps[i];
+        float *o = map_of(s, st->out, in, out);
+        float *scr = st->scratch >= 0 ? s->arena + s->plan.bufs[st->scratch].offset : NULL;
+        run_step(s, st, map_of(s, st->in[0], in, out), map_of(s, st->in[1], in, out), o, scr);
+        if (tap && st->tap) tap(tap_user, st->tap, o, sx_step_out_channels(&s->plan, st), st->h, st->w);
+    }
+    return SAGALUX_OK;
+}
+
+static size_t cpu_peak(const void *state)
+{
+    const cpu_state *s = state;
+    return s->prepared ? s->plan.arena_elems * sizeof(float) : 0;
+}
+
+static void cpu_close(void *state)
 {
     cpu_state *s = state;
     if (!s) return;
     sx_threadpool_free(s->tp);
-    sx_bufpool_free(s->bp);
+    free(s->arena);
     free(s);
 }
 
-sagalux_status sx_cpu_backend_create(const sagalux_model *model, int threads, sx_backend *out)
+sagalux_status sx_cpu_backend_open(const sagalux_model *model, int threads, sx_backend *out, char *err,
+                                   size_t err_size)
 {
-    /* Each of our threads calls single-threaded sgemm on its own slice; OpenBLAS
+    /* Each of our threads calls single-threaded sgemm on its own slice; BLAS
      * threads on top would oversubscribe the cores. */
     sx_gemm_single_threaded();
     cpu_state *s = calloc(1, sizeof *s);
-    if (!s) return SAGALUX_ERR_OUT_OF_MEMORY;
+    if (!s) return sx_fail(err, err_size, SAGALUX_ERR_OUT_OF_MEMORY, "CPU: out of memory");
     s->model = model;
     size_t scratch = sx_layers_scratch_floats(sx_network_max_channels(sagalux_model_config(model)), SAGALUX_MAX_SIDE);
     s->tp = sx_threadpool_create(threads, scratch);
-    s->bp = sx_bufpool_create();
-    if (!s->tp || !s->bp) {
-        cpu_destroy(s);
-        return SAGALUX_ERR_OUT_OF_MEMORY;
+    if (!s->tp) {
+        cpu_close(s);
+        return sx_fail(err, err_size, SAGALUX_ERR_OUT_OF_MEMORY, "CPU: out of memory for %d worker threads", threads);
     }
-    *out = (sx_backend){"cpu", SAGALUX_DEVICE_CPU, s, cpu_forward, cpu_peak, cpu_destroy};
+    *out = (sx_backend){"cpu", SAGALUX_DEVICE_CPU, s, cpu_prepare, cpu_run, cpu_peak, cpu_close};
     return SAGALUX_OK;
 }

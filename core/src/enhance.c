@@ -9,9 +9,13 @@
 #include "sagalux.h"
 
 struct sagalux_context {
+    const sagalux_model *model;
+    sagalux_context_options options;
     sx_backend backend;
+    sx_backend cpu_fallback; /* opened when a GPU run fails; .state NULL until then */
     float *in_pad, *out_pad; /* reused between calls of the same size */
     size_t pad_floats;
+    char error[512];         /* the last failure's reason ("" after a success) */
 };
 
 sagalux_context_options sagalux_context_options_default(void)
@@ -22,19 +26,18 @@ sagalux_context_options sagalux_context_options_default(void)
 sagalux_enhance_options sagalux_enhance_options_default(void) { return (sagalux_enhance_options){1.0f}; }
 
 sagalux_status sagalux_context_create(const sagalux_model *model, const sagalux_context_options *options,
-                                      sagalux_context **out)
+                                      sagalux_context **out, char *err, size_t err_size)
 {
     if (!model || !out) return SAGALUX_ERR_INVALID_ARGUMENT;
     *out = NULL;
     sagalux_context_options opt = options ? *options : sagalux_context_options_default();
-    if (opt.threads < 0) return SAGALUX_ERR_INVALID_ARGUMENT;
-    if (opt.device == SAGALUX_DEVICE_CUDA) {
-        sx_log(SAGALUX_LOG_ERROR, "this build of libsagalux has no CUDA backend");
-        return SAGALUX_ERR_DEVICE;
-    }
+    if (opt.threads < 0 || opt.cuda_device < 0 || opt.device < SAGALUX_DEVICE_AUTO || opt.device > SAGALUX_DEVICE_CUDA)
+        return sx_fail(err, err_size, SAGALUX_ERR_INVALID_ARGUMENT, "context options out of range");
     sagalux_context *ctx = calloc(1, sizeof *ctx);
-    if (!ctx) return SAGALUX_ERR_OUT_OF_MEMORY;
-    sagalux_status st = sx_cpu_backend_create(model, opt.threads, &ctx->backend);
+    if (!ctx) return sx_fail(err, err_size, SAGALUX_ERR_OUT_OF_MEMORY, "out of memory");
+    ctx->model = model;
+    ctx->options = opt;
+    sagalux_status st = sx_backend_open(model, &opt, &ctx->backend, err, err_size);
     if (st != SAGALUX_OK) {
         free(ctx);
         return st;
@@ -46,7 +49,8 @@ sagalux_status sagalux_context_create(const sagalux_model *model, const sagalux_
 void sagalux_context_free(sagalux_context *ctx)
 {
     if (!ctx) return;
-    ctx->backend.destroy(ctx->backend.state);
+    ctx->backend.close(ctx->backend.state);
+    if (ctx->cpu_fallback.state) ctx->cpu_fallback.close(ctx->cpu_fallback.state);
     free(ctx->in_pad);
     free(ctx->out_pad);
     free(ctx);
@@ -54,9 +58,34 @@ void sagalux_context_free(sagalux_context *ctx)
 
 sagalux_device sagalux_context_device(const sagalux_context *ctx) { return ctx->backend.device; }
 
+const char *sagalux_context_error(const sagalux_context *ctx) { return ctx ? ctx->error : ""; }
+
 size_t sagalux_context_peak_bytes(const sagalux_context *ctx)
 {
     return ctx->backend.peak_bytes(ctx->backend.state) + 2 * ctx->pad_floats * sizeof(float);
+}
+
+static sagalux_status run_on(sx_backend *b, sagalux_context *ctx, int h, int w)
+{
+    sagalux_status st = b->prepare(b->state, h, w, ctx->error, sizeof ctx->error);
+    if (st == SAGALUX_OK) st = b->run(b->state, ctx->in_pad, ctx->out_pad, NULL, NULL, ctx->error, sizeof ctx->error);
+    return st;
+}
+
+/* The network on the padded image. A GPU that runs out of memory or fails
+ * does not fail the image: it runs on the CPU, with one log line saying why. */
+static sagalux_status run_network(sagalux_context *ctx, int h, int w)
+{
+    sagalux_status st = run_on(&ctx->backend, ctx, h, w);
+    if (st == SAGALUX_OK || ctx->backend.device == SAGALUX_DEVICE_CPU ||
+        (st != SAGALUX_ERR_OUT_OF_MEMORY && st != SAGALUX_ERR_DEVICE))
+        return st;
+    sx_log(SAGALUX_LOG_WARN, "%s; running this image on the CPU", ctx->error);
+    if (!ctx->cpu_fallback.state) {
+        st = sx_cpu_backend_open(ctx->model, ctx->options.threads, &ctx->cpu_fallback, ctx->error, sizeof ctx->error);
+        if (st != SAGALUX_OK) return st;
+    }
+    return run_on(&ctx->cpu_fallback, ctx, h, w);
 }
 
 /* Mirror index for padding past the end: ... n-2, n-1, n-2 ... 1, 0, 1 ...
@@ -80,13 +109,16 @@ sagalux_status sagalux_enhance(sagalux_context *ctx, const sagalux_image *input,
     int h = input->height, w = input->width;
     int hp = (h + 15) / 16 * 16, wp = (w + 15) / 16 * 16;
     size_t plane = (size_t)hp * wp;
+    ctx->error[0] = 0;
     if (plane * 3 > ctx->pad_floats) {
         free(ctx->in_pad);
         free(ctx->out_pad);
         ctx->pad_floats = 0;
         ctx->in_pad = malloc(plane * 3 * sizeof(float));
         ctx->out_pad = malloc(plane * 3 * sizeof(float));
-        if (!ctx->in_pad || !ctx->out_pad) return SAGALUX_ERR_OUT_OF_MEMORY;
+        if (!ctx->in_pad || !ctx->out_pad)
+            return sx_fail(ctx->error, sizeof ctx->error, SAGALUX_ERR_OUT_OF_MEMORY,
+                           "out of memory for a %dx%d image", wp, hp);
         ctx->pad_floats = plane * 3;
     }
     for (int c = 0; c < 3; c++)
@@ -96,7 +128,7 @@ sagalux_status sagalux_enhance(sagalux_context *ctx, const sagalux_image *input,
             memcpy(dst, src, (size_t)w * sizeof(float));
             for (int x = w; x < wp; x++) dst[x] = src[sx_reflect_index(x, w)];
         }
-    sagalux_status st = ctx->backend.forward(ctx->backend.state, ctx->in_pad, hp, wp, ctx->out_pad);
+    sagalux_status st = run_network(ctx, hp, wp);
     if (st != SAGALUX_OK) return st;
 
     sagalux_image *res;

@@ -1,13 +1,12 @@
-/* The SAGA U-Net: its weights (bound from a model file) and its forward pass.
- * Tensor names and shapes follow train/model.py's state dict exactly. */
+/* The SAGA U-Net's weights, bound from a model file (model.c). Tensor names
+ * and shapes follow train/model.py's state dict exactly; the wiring of the
+ * forward pass is plan.c's, run by each backend. */
 #ifndef SX_NETWORK_H
 #define SX_NETWORK_H
 
 #include <stddef.h>
 
-#include "bufpool.h"
 #include "sagalux.h"
-#include "threadpool.h"
 
 enum { SX_LEVELS = 5 }; /* channel widths d0, 2d0, 4d0, 8d0, 16d0 */
 
@@ -72,14 +71,6 @@ sagalux_status sx_model_from_file(const struct sglx_file *f, sagalux_model **out
 int sx_level_heads(const sagalux_config *cfg, int level);
 /* Hidden width of the FFN at C channels: floor(C * ffn). */
 int sx_ffn_hidden(const sagalux_config *cfg, int c);
-
-/* Called with each named intermediate map (F, X0..X3, Y2..Y0, R3, O) so the
- * golden test can compare stage by stage. */
-typedef void (*sx_tap_fn)(void *user, const char *name, const float *map, int c, int h, int w);
-
-/* out (3, H, W) = network(in (3, H, W)); H and W multiples of 16. */
-sagalux_status sx_network_forward(const sagalux_model *m, sx_threadpool *tp, sx_bufpool *bp, const float *in,
-                                  int h, int w, float *out, sx_tap_fn tap, void *tap_user);
 
 /* Largest channel count any layer sees (sizes the thread scratch). */
 int sx_network_max_channels(const sagalux_config *cfg);

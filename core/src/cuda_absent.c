@@ -1,0 +1,13 @@
+/* Stands in for the CUDA backend in a build without it (no CUDA compiler, or
+ * SAGALUX_CUDA=OFF), so that asking for it gives a reason, not a link error. */
+#include "backend.h"
+#include "log.h"
+
+sagalux_status sx_cuda_backend_open(const sagalux_model *model, int device, sx_backend *out, char *err,
+                                    size_t err_size)
+{
+    (void)model;
+    (void)out;
+    return sx_fail(err, err_size, SAGALUX_ERR_DEVICE, "CUDA device %d: this build of libsagalux has no CUDA backend",
+                   device);
+}
