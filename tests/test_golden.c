@@ -81,7 +81,8 @@ static int teardown(void **state)
     return 0;
 }
 
-/* Pads the 50x70 input like sagalux_enhance, runs the network with taps. */
+/* Pads the 50x70 input like sagalux_enhance, runs the network with taps on
+ * the CPU with that many threads, or (threads 0) on CUDA device 0. */
 static void run_stages(golden *g, int threads)
 {
     size_t n;
@@ -95,9 +96,19 @@ static void run_stages(golden *g, int threads)
                 pad[(c * hp + y) * wp + x] = in[(c * h + sx_reflect_index(y, h)) * w + sx_reflect_index(x, w)];
     sx_backend be;
     char err[512];
-    assert_int_equal(sx_cpu_backend_open(g->model, threads, &be, err, sizeof err), SAGALUX_OK);
+    if (threads > 0) {
+        assert_int_equal(sx_cpu_backend_open(g->model, threads, &be, err, sizeof err), SAGALUX_OK);
+        printf("CPU, threads %d:\n", threads);
+    } else if (sx_cuda_backend_open(g->model, 0, &be, err, sizeof err) == SAGALUX_OK) {
+        printf("CUDA device 0 (fp32 reference kernels):\n");
+    } else {
+        printf("SKIP: the golden stages on CUDA need a GPU: %s\n", err);
+        free(pad);
+        free(out);
+        free(in);
+        skip();
+    }
     g->taps_seen = g->taps_ok = 0;
-    printf("threads %d:\n", threads);
     assert_int_equal(be.prepare(be.state, hp, wp, err, sizeof err), SAGALUX_OK);
     assert_int_equal(be.run(be.state, pad, out, on_tap, g, err, sizeof err), SAGALUX_OK);
     assert_int_equal(g->taps_seen, 10);
@@ -110,6 +121,7 @@ static void run_stages(golden *g, int threads)
 
 static void test_stages_one_thread(void **state) { run_stages(*state, 1); }
 static void test_stages_three_threads(void **state) { run_stages(*state, 3); }
+static void test_stages_cuda(void **state) { run_stages(*state, 0); }
 
 /* The public call: padding, cropping and clamping around the same network. */
 static void test_enhance_matches_twin(void **state)
@@ -161,6 +173,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_stages_one_thread),
         cmocka_unit_test(test_stages_three_threads),
+        cmocka_unit_test(test_stages_cuda),
         cmocka_unit_test(test_enhance_matches_twin),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

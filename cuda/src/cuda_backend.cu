@@ -1,0 +1,322 @@
+// The CUDA backend: walks the same plan as the CPU (core/src/plan.h) on one
+// GPU. Weights are uploaded once; a prepared size holds one device arena
+// placed by the plan's liveness. This first version keeps fp32 storage and
+// one kernel per layer (kernels.cu), 1x1 convolutions through cuBLAS: the
+// correct-first GPU reference that the fused fp16 kernels will be held to.
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+
+#include "kernels.cuh"
+
+extern "C" {
+#include "backend.h"
+#include "log.h"
+#include "plan.h"
+}
+
+namespace {
+
+struct cuda_state {
+    const sagalux_model *model;
+    int device;
+    char name[256];
+    cudaStream_t stream;
+    cublasHandle_t blas;
+    float *weights;            // the model's fp32 arena, same offsets as on the host
+    sx_plan plan;
+    int prepared;
+    float *arena, *in, *out;
+    float *summary;            // per head S (d x d) then z (C), for the widest level
+    double *fuse_partial, *fuse_sums;
+    float *host_tap;           // a tapped map copied back for the golden test
+    size_t arena_bytes, io_bytes, weight_bytes;
+};
+
+// The device pointer of a weight: same offset in the uploaded arena.
+const float *dev(const cuda_state *s, const float *host)
+{
+    return host ? s->weights + (host - s->model->arena) : nullptr;
+}
+
+sagalux_status fail_cuda(const cuda_state *s, cudaError_t e, const char *what, char *err, size_t err_size)
+{
+    sagalux_status st = e == cudaErrorMemoryAllocation ? SAGALUX_ERR_OUT_OF_MEMORY : SAGALUX_ERR_DEVICE;
+    return sx_fail(err, err_size, st, "CUDA device %d (%s): %s: %s", s->device, s->name, what, cudaGetErrorString(e));
+}
+
+sagalux_status alloc(cuda_state *s, void **p, size_t bytes, const char *what, char *err, size_t err_size)
+{
+    cudaError_t e = cudaMalloc(p, bytes ? bytes : 1);
+    if (e == cudaSuccess) return SAGALUX_OK;
+    cudaGetLastError(); // clear the sticky-free allocation error
+    return sx_fail(err, err_size, e == cudaErrorMemoryAllocation ? SAGALUX_ERR_OUT_OF_MEMORY : SAGALUX_ERR_DEVICE,
+                   "CUDA device %d (%s): %s allocating %zu MiB for %s", s->device, s->name,
+                   e == cudaErrorMemoryAllocation ? "out of memory" : cudaGetErrorString(e), (bytes + (1 << 20) - 1) >> 20,
+                   what);
+}
+
+// Scratch, in floats, each step below uses.
+size_t cuda_scratch(const sx_step *st, void *)
+{
+    size_t n = (size_t)st->h * st->w;
+    switch (st->kind) {
+    case SX_STEP_STAGE: {
+        if (st->stage->count == 0) return 0;
+        size_t wide = 5 * (size_t)st->c, ffn = 2 * (size_t)st->stage->blocks[0].hid;
+        if (ffn > wide) wide = ffn;
+        return ((size_t)st->c + 2 * wide) * n; // LN out, a layer's output, its depthwise output
+    }
+    case SX_STEP_FUSE: return 18 * (size_t)st->c * n;
+    case SX_STEP_DOWN: return (size_t)(st->c / 2) * n;
+    case SX_STEP_UP: return 2 * (size_t)st->c * n;
+    case SX_STEP_SKIP: return (size_t)st->c * n;
+    default: return 0;
+    }
+}
+
+// y (Cout, N) = W (Cout, Cin) x (Cin, N) [+ bias] [+ y]. Row-major y = W x is
+// column-major y^T = x^T W^T: cuBLAS's (N x Cout) = (N x Cin)(Cin x Cout).
+cublasStatus_t conv1x1(cuda_state *s, const float *x, int cin, size_t n, const float *w, const float *bias, int cout,
+                       float *y, int accumulate)
+{
+    float one = 1.0f, beta = accumulate ? 1.0f : 0.0f;
+    if (bias) {
+        k_bias_init(s->stream, y, cout, n, dev(s, bias), accumulate);
+        beta = 1.0f;
+    }
+    return cublasSgemm(s->blas, CUBLAS_OP_N, CUBLAS_OP_N, (int)n, cout, cin, &one, x, (int)n, dev(s, w), cin, &beta,
+                       y, (int)n);
+}
+
+// x (C, H, W) <- Block(x) in place; scr holds (C + 2 wide) N floats.
+cublasStatus_t run_block(cuda_state *s, const sx_block *b, float *x, int h, int w, float *scr, size_t wide)
+{
+    size_t n = (size_t)h * w, cn = (size_t)b->c * n;
+    int c = b->c, d = c / b->heads;
+    float *ln = scr, *t = scr + cn, *t2 = t + wide * n;
+    cublasStatus_t bs;
+    k_layernorm(s->stream, x, c, n, dev(s, b->norm1_w), dev(s, b->norm1_b), ln);
+    if ((bs = conv1x1(s, ln, c, n, b->qkv, nullptr, 5 * c, t, 0))) return bs;
+    k_dwconv3x3(s->stream, t, 5 * c, h, w, dev(s, b->qkv_dw), nullptr, t2);
+    k_saga_gate(s->stream, t2, c, n);
+    // S_h (d x d) = (1/N) phi_k_h gated_v_h^T for every head: column-major S^T = V K^T.
+    float inv_n = 1.0f / (float)n, zero = 0.0f;
+    const float *k = t2 + cn, *v = t2 + 2 * cn;
+    bs = cublasSgemmStridedBatched(s->blas, CUBLAS_OP_T, CUBLAS_OP_N, d, d, (int)n, &inv_n, v, (int)n,
+                                   (long long)d * n, k, (int)n, (long long)d * n, &zero, s->summary, d,
+                                   (long long)d * d, b->heads);
+    if (bs) return bs;
+    float *z = s->summary + (size_t)b->heads * d * d;
+    k_row_sums(s->stream, k, c, n, inv_n, z);
+    k_saga_apply(s->stream, t2, c, b->heads, n, s->summary, z, t);
+    if ((bs = conv1x1(s, t, c, n, b->proj, nullptr, c, x, 1))) return bs;
+
+    k_layernorm(s->stream, x, c, n, dev(s, b->norm2_w), dev(s, b->norm2_b), ln);
+    if ((bs = conv1x1(s, ln, c, n, b->pw_in, nullptr, 2 * b->hid, t, 0))) return bs;
+    k_dwconv3x3(s->stream, t, 2 * b->hid, h, w, dev(s, b->dw), nullptr, t2);
+    k_dual_gate(s->stream, t2, b->hid, n);
+    return conv1x1(s, t2, b->hid, n, b->pw_out, nullptr, c, x, 1);
+}
+
+cublasStatus_t run_fuse(cuda_state *s, const sx_fuse *fu, const float *x, int h, int w, float *out, float *scr)
+{
+    int c = fu->c;
+    size_t n = (size_t)h * w, cn = (size_t)c * n;
+    float *t = scr, *t2 = scr + 9 * cn;
+    cublasStatus_t bs;
+    if ((bs = conv1x1(s, x, 3 * c, n, fu->qkv_w, fu->qkv_b, 9 * c, t, 0))) return bs;
+    k_dwconv3x3(s->stream, t, 9 * c, h, w, dev(s, fu->dw_w), dev(s, fu->dw_b), t2);
+    k_fuse_sums(s->stream, t2, c, n, reinterpret_cast<float *>(s->fuse_partial), K_FUSE_BLOCKS,
+                reinterpret_cast<float *>(s->fuse_sums));
+    k_fuse_apply(s->stream, t2, c, n, fu->tau, reinterpret_cast<const float *>(s->fuse_sums), t2); // o -> q slot
+    float *p = t2 + 3 * cn;                                                                        // the k slot
+    cudaMemcpyAsync(p, x, 3 * cn * sizeof(float), cudaMemcpyDeviceToDevice, s->stream);
+    if ((bs = conv1x1(s, t2, 3 * c, n, fu->proj_w, fu->proj_b, 3 * c, p, 1))) return bs;
+    return conv1x1(s, p, 3 * c, n, fu->out_w, nullptr, c, out, 0);
+}
+
+cublasStatus_t run_step(cuda_state *s, const sx_step *st, const float *in0, const float *in1, float *out, float *scr)
+{
+    int c = st->c, h = st->h, w = st->w;
+    size_t n = (size_t)h * w;
+    cudaStream_t q = s->stream;
+    switch (st->kind) {
+    case SX_STEP_EMBED: k_conv3x3(q, in0, 3, h, w, dev(s, st->conv), nullptr, s->model->cfg.dim, out); break;
+    case SX_STEP_STAGE: {
+        if (out != in0) cudaMemcpyAsync(out, in0, (size_t)c * n * sizeof(float), cudaMemcpyDeviceToDevice, q);
+        if (st->stage->count == 0) break;
+        size_t wide = 5 * (size_t)c, ffn = 2 * (size_t)st->stage->blocks[0].hid;
+        if (ffn > wide) wide = ffn;
+        for (int i = 0; i < st->stage->count; i++) {
+            cublasStatus_t bs = run_block(s, &st->stage->blocks[i], out, h, w, scr, wide);
+            if (bs) return bs;
+        }
+        break;
+    }
+    case SX_STEP_FUSE: return run_fuse(s, st->fuse, in0, h, w, out, scr);
+    case SX_STEP_DOWN:
+        k_conv3x3(q, in0, c, h, w, dev(s, st->conv), nullptr, c / 2, scr);
+        k_pixel_unshuffle(q, scr, c / 2, h, w, out);
+        break;
+    case SX_STEP_UP:
+        k_conv3x3(q, in0, c, h, w, dev(s, st->conv), nullptr, 2 * c, scr);
+        k_pixel_shuffle(q, scr, 2 * c, h, w, out);
+        break;
+    case SX_STEP_SKIP:
+        k_weighted_sum(q, in0, dev(s, st->skip->alpha), in1, dev(s, st->skip->beta), c, n, scr);
+        return conv1x1(s, scr, c, n, st->skip->conv, nullptr, c, out, 0);
+    case SX_STEP_MIX: k_weighted_sum(q, in0, dev(s, st->alpha), in1, dev(s, st->beta), c, n, out); break;
+    case SX_STEP_OUT: k_conv3x3(q, in0, c, h, w, dev(s, st->conv), nullptr, 3, out); break;
+    default: break;
+    }
+    return CUBLAS_STATUS_SUCCESS;
+}
+
+void release_size(cuda_state *s)
+{
+    cudaFree(s->arena);
+    cudaFree(s->in);
+    cudaFree(s->out);
+    cudaFree(s->summary);
+    free(s->host_tap);
+    s->arena = s->in = s->out = s->summary = s->host_tap = nullptr;
+    s->arena_bytes = s->io_bytes = 0;
+    s->prepared = 0;
+}
+
+extern "C" sagalux_status cuda_prepare(void *state, int h, int w, char *err, size_t err_size)
+{
+    cuda_state *s = static_cast<cuda_state *>(state);
+    if (s->prepared && s->plan.h == h && s->plan.w == w) return SAGALUX_OK;
+    release_size(s);
+    cudaError_t e = cudaSetDevice(s->device);
+    if (e != cudaSuccess) return fail_cuda(s, e, "cudaSetDevice", err, err_size);
+    sagalux_status st = sx_plan_build(s->model, h, w, cuda_scratch, nullptr, &s->plan);
+    if (st != SAGALUX_OK) return sx_fail(err, err_size, st, "CUDA device %d: cannot plan a %dx%d image", s->device, w, h);
+    size_t io = 3 * (size_t)h * w * sizeof(float), top = (size_t)sx_network_max_channels(&s->model->cfg);
+    s->arena_bytes = s->plan.arena_elems * sizeof(float);
+    s->io_bytes = 2 * io;
+    if ((st = alloc(s, (void **)&s->arena, s->arena_bytes, "activations", err, err_size)) ||
+        (st = alloc(s, (void **)&s->in, io, "the input image", err, err_size)) ||
+        (st = alloc(s, (void **)&s->out, io, "the output image", err, err_size)) ||
+        (st = alloc(s, (void **)&s->summary, (top * top + top) * sizeof(float), "attention summaries", err, err_size))) {
+        release_size(s);
+        return st;
+    }
+    s->prepared = 1;
+    return SAGALUX_OK;
+}
+
+float *map_of(cuda_state *s, sx_ref r)
+{
+    if (r.buf < 0) return nullptr;
+    if (r.buf == s->plan.input) return s->in + r.offset;
+    if (r.buf == s->plan.output) return s->out + r.offset;
+    return s->arena + s->plan.bufs[r.buf].offset + r.offset;
+}
+
+extern "C" sagalux_status cuda_run(void *state, const float *in, float *out, sx_tap_fn tap, void *tap_user, char *err,
+                                   size_t err_size)
+{
+    cuda_state *s = static_cast<cuda_state *>(state);
+    if (!s->prepared) return sx_fail(err, err_size, SAGALUX_ERR_INVALID_ARGUMENT, "CUDA: run before prepare");
+    cudaError_t e = cudaSetDevice(s->device);
+    if (e != cudaSuccess) return fail_cuda(s, e, "cudaSetDevice", err, err_size);
+    size_t io = 3 * (size_t)s->plan.h * s->plan.w * sizeof(float);
+    if ((e = cudaMemcpyAsync(s->in, in, io, cudaMemcpyHostToDevice, s->stream)) != cudaSuccess)
+        return fail_cuda(s, e, "copying the image to the device", err, err_size);
+    for (int i = 0; i < s->plan.n_steps; i++) {
+        const sx_step *st = &s->plan.steps[i];
+        float *o = map_of(s, st->out);
+        float *scr = st->scratch >= 0 ? s->arena + s->plan.bufs[st->scratch].offset : nullptr;
+        cublasStatus_t bs = run_step(s, st, map_of(s, st->in[0]), map_of(s, st->in[1]), o, scr);
+        if (bs != CUBLAS_STATUS_SUCCESS)
+            return sx_fail(err, err_size, SAGALUX_ERR_DEVICE, "CUDA device %d (%s): cuBLAS failed in step %d (%s): %s",
+                           s->device, s->name, i, sx_step_kind_name(st->kind), cublasGetStatusString(bs));
+        if ((e = cudaGetLastError()) != cudaSuccess) {
+            char what[64];
+            snprintf(what, sizeof what, "step %d (%s)", i, sx_step_kind_name(st->kind));
+            return fail_cuda(s, e, what, err, err_size);
+        }
+        if (tap && st->tap) {
+            int c = sx_step_out_channels(&s->plan, st);
+            size_t bytes = (size_t)c * st->h * st->w * sizeof(float);
+            float *host = static_cast<float *>(realloc(s->host_tap, bytes));
+            if (!host) return sx_fail(err, err_size, SAGALUX_ERR_OUT_OF_MEMORY, "CUDA: out of host memory for a tap");
+            s->host_tap = host;
+            if ((e = cudaMemcpyAsync(host, o, bytes, cudaMemcpyDeviceToHost, s->stream)) != cudaSuccess ||
+                (e = cudaStreamSynchronize(s->stream)) != cudaSuccess)
+                return fail_cuda(s, e, "copying a tap back", err, err_size);
+            tap(tap_user, st->tap, host, c, st->h, st->w);
+        }
+    }
+    if ((e = cudaMemcpyAsync(out, s->out, io, cudaMemcpyDeviceToHost, s->stream)) != cudaSuccess ||
+        (e = cudaStreamSynchronize(s->stream)) != cudaSuccess)
+        return fail_cuda(s, e, "running the network", err, err_size);
+    return SAGALUX_OK;
+}
+
+extern "C" size_t cuda_peak(const void *state)
+{
+    const cuda_state *s = static_cast<const cuda_state *>(state);
+    return s->weight_bytes + s->arena_bytes + s->io_bytes;
+}
+
+extern "C" void cuda_close(void *state)
+{
+    cuda_state *s = static_cast<cuda_state *>(state);
+    if (!s) return;
+    cudaSetDevice(s->device);
+    release_size(s);
+    cudaFree(s->weights);
+    cudaFree(s->fuse_partial);
+    cudaFree(s->fuse_sums);
+    if (s->blas) cublasDestroy(s->blas);
+    if (s->stream) cudaStreamDestroy(s->stream);
+    free(s);
+}
+
+} // namespace
+
+extern "C" sagalux_status sx_cuda_backend_open(const sagalux_model *model, int device, sx_backend *out, char *err,
+                                               size_t err_size)
+{
+    int count = 0;
+    cudaError_t e = cudaGetDeviceCount(&count);
+    if (e != cudaSuccess) {
+        cudaGetLastError();
+        return sx_fail(err, err_size, SAGALUX_ERR_DEVICE, "CUDA device %d: no usable GPU (%s)", device,
+                       cudaGetErrorString(e));
+    }
+    if (device < 0 || device >= count)
+        return sx_fail(err, err_size, SAGALUX_ERR_DEVICE, "CUDA device %d: not present (this machine has %d)", device,
+                       count);
+    cuda_state *s = static_cast<cuda_state *>(calloc(1, sizeof(cuda_state))); // plain data: zero is empty
+    if (!s) return sx_fail(err, err_size, SAGALUX_ERR_OUT_OF_MEMORY, "CUDA: out of host memory");
+    s->model = model;
+    s->device = device;
+    cudaDeviceProp prop;
+    snprintf(s->name, sizeof s->name, "%s", cudaGetDeviceProperties(&prop, device) == cudaSuccess ? prop.name : "?");
+    sagalux_status st = SAGALUX_OK;
+    s->weight_bytes = model->params * sizeof(float);
+    if ((e = cudaSetDevice(device)) != cudaSuccess || (e = cudaStreamCreate(&s->stream)) != cudaSuccess)
+        st = fail_cuda(s, e, "starting", err, err_size);
+    else if (cublasCreate(&s->blas) != CUBLAS_STATUS_SUCCESS || cublasSetStream(s->blas, s->stream) != CUBLAS_STATUS_SUCCESS)
+        st = sx_fail(err, err_size, SAGALUX_ERR_DEVICE, "CUDA device %d (%s): cuBLAS did not start", device, s->name);
+    else if (!(st = alloc(s, (void **)&s->weights, s->weight_bytes, "the weights", err, err_size)) &&
+             !(st = alloc(s, (void **)&s->fuse_partial, K_FUSE_BLOCKS * 15 * sizeof(double), "fuse sums", err, err_size)) &&
+             !(st = alloc(s, (void **)&s->fuse_sums, 15 * sizeof(double), "fuse sums", err, err_size))) {
+        if ((e = cudaMemcpy(s->weights, model->arena, s->weight_bytes, cudaMemcpyHostToDevice)) != cudaSuccess)
+            st = fail_cuda(s, e, "uploading the weights", err, err_size);
+    }
+    if (st != SAGALUX_OK) {
+        cuda_close(s);
+        return st;
+    }
+    *out = sx_backend{"cuda", SAGALUX_DEVICE_CUDA, s, cuda_prepare, cuda_run, cuda_peak, cuda_close};
+    return SAGALUX_OK;
+}

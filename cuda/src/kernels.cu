@@ -1,0 +1,300 @@
+// Plain fp32 kernels, one per layer (see kernels.cuh). Launch errors are
+// checked by the caller (cudaGetLastError after each step).
+#include "kernels.cuh"
+
+#include <cmath>
+
+namespace {
+
+constexpr int THREADS = 256;
+
+unsigned blocks_for(size_t n) { return (unsigned)((n + THREADS - 1) / THREADS); }
+
+__device__ float gelu(float v) { return 0.5f * v * (1.0f + erff(v * 0.70710678118654752f)); }
+__device__ float sigmoid(float v) { return 1.0f / (1.0f + expf(-v)); }
+
+__global__ void conv3x3_kernel(const float *x, int cin, int h, int w, const float *wt, const float *bias, int cout,
+                               float *y)
+{
+    size_t n = (size_t)h * w, i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    int o = blockIdx.y;
+    if (i >= n) return;
+    int py = (int)(i / w), px = (int)(i % w);
+    float acc = bias ? bias[o] : 0.0f;
+    for (int ci = 0; ci < cin; ci++) {
+        const float *xc = x + (size_t)ci * n, *wc = wt + ((size_t)o * cin + ci) * 9;
+        for (int dy = -1; dy <= 1; dy++) {
+            int yy = py + dy;
+            if (yy < 0 || yy >= h) continue;
+            for (int dx = -1; dx <= 1; dx++) {
+                int xx = px + dx;
+                if (xx < 0 || xx >= w) continue;
+                acc += wc[(dy + 1) * 3 + dx + 1] * xc[(size_t)yy * w + xx];
+            }
+        }
+    }
+    y[(size_t)o * n + i] = acc;
+}
+
+__global__ void dwconv3x3_kernel(const float *x, int h, int w, const float *wt, const float *bias, float *y)
+{
+    size_t n = (size_t)h * w, i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    int c = blockIdx.y;
+    if (i >= n) return;
+    int py = (int)(i / w), px = (int)(i % w);
+    const float *xc = x + (size_t)c * n, *wc = wt + (size_t)c * 9;
+    float acc = bias ? bias[c] : 0.0f;
+    for (int dy = -1; dy <= 1; dy++) {
+        int yy = py + dy;
+        if (yy < 0 || yy >= h) continue;
+        for (int dx = -1; dx <= 1; dx++) {
+            int xx = px + dx;
+            if (xx >= 0 && xx < w) acc += wc[(dy + 1) * 3 + dx + 1] * xc[(size_t)yy * w + xx];
+        }
+    }
+    y[(size_t)c * n + i] = acc;
+}
+
+__global__ void layernorm_kernel(const float *x, int c, size_t n, const float *g, const float *b, float *y)
+{
+    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= n) return;
+    float mean = 0.0f, var = 0.0f;
+    for (int k = 0; k < c; k++) mean += x[(size_t)k * n + i];
+    mean /= (float)c;
+    for (int k = 0; k < c; k++) {
+        float d = x[(size_t)k * n + i] - mean;
+        var += d * d;
+    }
+    float rstd = rsqrtf(var / (float)c + 1e-5f);
+    for (int k = 0; k < c; k++) y[(size_t)k * n + i] = (x[(size_t)k * n + i] - mean) * rstd * g[k] + b[k];
+}
+
+__global__ void bias_init_kernel(float *y, size_t n, const float *bias, int accumulate)
+{
+    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= n) return;
+    float v = bias ? bias[blockIdx.y] : 0.0f;
+    float *p = y + (size_t)blockIdx.y * n + i;
+    *p = accumulate ? *p + v : v;
+}
+
+__global__ void saga_gate_kernel(float *t, size_t cn)
+{
+    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= cn) return;
+    float *k = t + cn, *v = t + 2 * cn;
+    const float *gk = t + 3 * cn, *gv = t + 4 * cn;
+    k[i] = fmaxf(k[i], 0.0f) * sigmoid(gk[i]);
+    v[i] = v[i] * sigmoid(gv[i]);
+}
+
+// One block per row; a fixed tree inside the block: deterministic.
+__global__ void row_sums_kernel(const float *x, size_t n, float scale, float *z)
+{
+    __shared__ float part[THREADS];
+    const float *row = x + (size_t)blockIdx.x * n;
+    float acc = 0.0f;
+    for (size_t i = threadIdx.x; i < n; i += THREADS) acc += row[i];
+    part[threadIdx.x] = acc;
+    __syncthreads();
+    for (int s = THREADS / 2; s > 0; s >>= 1) {
+        if ((int)threadIdx.x < s) part[threadIdx.x] += part[threadIdx.x + s];
+        __syncthreads();
+    }
+    if (threadIdx.x == 0) z[blockIdx.x] = part[0] * scale;
+}
+
+// blockIdx.y = head; S for the head in shared memory.
+__global__ void saga_apply_kernel(const float *q, int d, size_t n, const float *S, const float *z, float *o)
+{
+    extern __shared__ float sh[]; // d*d + d
+    int head = blockIdx.y;
+    const float *Sh = S + (size_t)head * d * d, *zh = z + (size_t)head * d;
+    for (int i = threadIdx.x; i < d * d; i += blockDim.x) sh[i] = Sh[i];
+    for (int i = threadIdx.x; i < d; i += blockDim.x) sh[d * d + i] = zh[i];
+    __syncthreads();
+    size_t p = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (p >= n) return;
+    const float *qh = q + (size_t)head * d * n + p;
+    float *oh = o + (size_t)head * d * n + p;
+    float den = 1e-6f;
+    for (int i = 0; i < d; i++) den += fmaxf(qh[(size_t)i * n], 0.0f) * sh[d * d + i];
+    for (int j = 0; j < d; j++) {
+        float acc = 0.0f;
+        for (int i = 0; i < d; i++) acc += fmaxf(qh[(size_t)i * n], 0.0f) * sh[i * d + j];
+        oh[(size_t)j * n] = acc / den;
+    }
+}
+
+__global__ void dual_gate_kernel(float *t, size_t hn)
+{
+    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= hn) return;
+    float t1 = t[i], t2 = t[i + hn];
+    t[i] = gelu(t2) * t1 + gelu(t1) * t2;
+}
+
+// Each block: 15 partial sums (in double, as the CPU does) over a strided share.
+__global__ void fuse_partial_kernel(const float *t, size_t row, double *partial)
+{
+    __shared__ double sh[15][THREADS];
+    double acc[15] = {0};
+    const float *q = t, *k = t + 3 * row;
+    for (size_t i = (size_t)blockIdx.x * THREADS + threadIdx.x; i < row; i += (size_t)gridDim.x * THREADS) {
+        float qv[3], kv[3];
+        for (int r = 0; r < 3; r++) {
+            qv[r] = q[r * row + i];
+            kv[r] = k[r * row + i];
+        }
+        for (int r = 0; r < 3; r++) {
+            acc[r] += (double)qv[r] * qv[r];
+            acc[3 + r] += (double)kv[r] * kv[r];
+            for (int s = 0; s < 3; s++) acc[6 + 3 * r + s] += (double)qv[r] * kv[s];
+        }
+    }
+    for (int j = 0; j < 15; j++) sh[j][threadIdx.x] = acc[j];
+    __syncthreads();
+    for (int s = THREADS / 2; s > 0; s >>= 1) {
+        if ((int)threadIdx.x < s)
+            for (int j = 0; j < 15; j++) sh[j][threadIdx.x] += sh[j][threadIdx.x + s];
+        __syncthreads();
+    }
+    if (threadIdx.x < 15) partial[(size_t)blockIdx.x * 15 + threadIdx.x] = sh[threadIdx.x][0];
+}
+
+__global__ void fuse_reduce_kernel(const double *partial, int blocks, float *sums)
+{
+    int j = threadIdx.x;
+    if (j >= 15) return;
+    double acc = 0.0;
+    for (int b = 0; b < blocks; b++) acc += partial[(size_t)b * 15 + j];
+    // sums is read as doubles by fuse_apply: store them as a double array.
+    reinterpret_cast<double *>(sums)[j] = acc;
+}
+
+__global__ void fuse_apply_kernel(float *t, size_t row, float tau, const float *sums, float *o)
+{
+    __shared__ float a[9];
+    if (threadIdx.x == 0) {
+        const double *sum = reinterpret_cast<const double *>(sums);
+        for (int r = 0; r < 3; r++) {
+            double nq = fmax(sqrt(sum[r]), 1e-12), logit[3], mx = -INFINITY, z = 0.0;
+            for (int s = 0; s < 3; s++) {
+                double nk = fmax(sqrt(sum[3 + s]), 1e-12);
+                logit[s] = sum[6 + 3 * r + s] / (nq * nk) * tau;
+                mx = fmax(mx, logit[s]);
+            }
+            for (int s = 0; s < 3; s++) z += exp(logit[s] - mx);
+            for (int s = 0; s < 3; s++) a[3 * r + s] = (float)(exp(logit[s] - mx) / z);
+        }
+    }
+    __syncthreads();
+    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= row) return;
+    const float *v = t + 6 * row;
+    float v0 = v[i], v1 = v[row + i], v2 = v[2 * row + i];
+    for (int r = 0; r < 3; r++) o[r * row + i] = a[3 * r] * v0 + a[3 * r + 1] * v1 + a[3 * r + 2] * v2;
+}
+
+__global__ void weighted_sum_kernel(const float *a, const float *alpha, const float *b, const float *beta, size_t n,
+                                    float *y)
+{
+    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= n) return;
+    size_t at = (size_t)blockIdx.y * n + i;
+    y[at] = alpha[blockIdx.y] * a[at] + beta[blockIdx.y] * b[at];
+}
+
+// y[4c + 2i + j, yy, xx] = x[c, 2yy + i, 2xx + j]; one thread per x element.
+__global__ void unshuffle_kernel(const float *x, int h, int w, float *y)
+{
+    size_t n = (size_t)h * w, p = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (p >= n) return;
+    int c = blockIdx.y, py = (int)(p / w), px = (int)(p % w);
+    int i = py & 1, j = px & 1, h2 = h / 2, w2 = w / 2;
+    y[((size_t)(4 * c + 2 * i + j) * h2 + py / 2) * w2 + px / 2] = x[(size_t)c * n + p];
+}
+
+// The inverse: y (C, 2H, 2W) from x (4C, H, W); one thread per y element.
+__global__ void shuffle_kernel(const float *x, int h, int w, float *y)
+{
+    int H = 2 * h, W = 2 * w;
+    size_t N = (size_t)H * W, p = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (p >= N) return;
+    int c = blockIdx.y, py = (int)(p / W), px = (int)(p % W);
+    int i = py & 1, j = px & 1;
+    y[(size_t)c * N + p] = x[((size_t)(4 * c + 2 * i + j) * h + py / 2) * w + px / 2];
+}
+
+} // namespace
+
+void k_conv3x3(cudaStream_t s, const float *x, int cin, int h, int w, const float *wt, const float *bias, int cout,
+               float *y)
+{
+    conv3x3_kernel<<<dim3(blocks_for((size_t)h * w), cout), THREADS, 0, s>>>(x, cin, h, w, wt, bias, cout, y);
+}
+
+void k_dwconv3x3(cudaStream_t s, const float *x, int c, int h, int w, const float *wt, const float *bias, float *y)
+{
+    dwconv3x3_kernel<<<dim3(blocks_for((size_t)h * w), c), THREADS, 0, s>>>(x, h, w, wt, bias, y);
+}
+
+void k_layernorm(cudaStream_t s, const float *x, int c, size_t n, const float *g, const float *b, float *y)
+{
+    layernorm_kernel<<<blocks_for(n), THREADS, 0, s>>>(x, c, n, g, b, y);
+}
+
+void k_bias_init(cudaStream_t s, float *y, int cout, size_t n, const float *bias, int accumulate)
+{
+    bias_init_kernel<<<dim3(blocks_for(n), cout), THREADS, 0, s>>>(y, n, bias, accumulate);
+}
+
+void k_saga_gate(cudaStream_t s, float *t, int c, size_t n)
+{
+    saga_gate_kernel<<<blocks_for((size_t)c * n), THREADS, 0, s>>>(t, (size_t)c * n);
+}
+
+void k_row_sums(cudaStream_t s, const float *x, int c, size_t n, float scale, float *z)
+{
+    row_sums_kernel<<<c, THREADS, 0, s>>>(x, n, scale, z);
+}
+
+void k_saga_apply(cudaStream_t s, const float *q, int c, int heads, size_t n, const float *S, const float *z, float *o)
+{
+    int d = c / heads;
+    size_t shmem = (size_t)(d * d + d) * sizeof(float);
+    saga_apply_kernel<<<dim3(blocks_for(n), heads), THREADS, shmem, s>>>(q, d, n, S, z, o);
+}
+
+void k_dual_gate(cudaStream_t s, float *t, int hid, size_t n)
+{
+    dual_gate_kernel<<<blocks_for((size_t)hid * n), THREADS, 0, s>>>(t, (size_t)hid * n);
+}
+
+void k_fuse_sums(cudaStream_t s, const float *t, int c, size_t n, float *partial, int blocks, float *sums)
+{
+    fuse_partial_kernel<<<blocks, THREADS, 0, s>>>(t, (size_t)c * n, reinterpret_cast<double *>(partial));
+    fuse_reduce_kernel<<<1, 32, 0, s>>>(reinterpret_cast<const double *>(partial), blocks, sums);
+}
+
+void k_fuse_apply(cudaStream_t s, float *t, int c, size_t n, float tau, const float *sums, float *o)
+{
+    fuse_apply_kernel<<<blocks_for((size_t)c * n), THREADS, 0, s>>>(t, (size_t)c * n, tau, sums, o);
+}
+
+void k_weighted_sum(cudaStream_t s, const float *a, const float *alpha, const float *b, const float *beta, int c,
+                    size_t n, float *y)
+{
+    weighted_sum_kernel<<<dim3(blocks_for(n), c), THREADS, 0, s>>>(a, alpha, b, beta, n, y);
+}
+
+void k_pixel_unshuffle(cudaStream_t s, const float *x, int c, int h, int w, float *y)
+{
+    unshuffle_kernel<<<dim3(blocks_for((size_t)h * w), c), THREADS, 0, s>>>(x, h, w, y);
+}
+
+void k_pixel_shuffle(cudaStream_t s, const float *x, int c4, int h, int w, float *y)
+{
+    shuffle_kernel<<<dim3(blocks_for((size_t)4 * h * w), c4 / 4), THREADS, 0, s>>>(x, h, w, y);
+}
