@@ -40,9 +40,11 @@ static float *tensor_f32(const sglx_file *f, const char *name, size_t *count)
     return x;
 }
 
-static void on_tap(void *user, const char *name, const float *map, int c, int h, int w)
+static void on_tap(void *user, int step, const char *name, const float *map, int c, int h, int w)
 {
     golden *g = user;
+    (void)step;
+    if (!name) return; /* a step between the golden stages */
     char key[64];
     snprintf(key, sizeof key, "golden.%s", name);
     size_t n;

@@ -135,6 +135,11 @@ typedef struct sagalux_config {
  * file, the checksum verified, every tensor looked up by name and its shape
  * checked against the configuration. */
 sagalux_status sagalux_model_load(const char *path, sagalux_model **out, char *err, size_t err_size);
+/* A model of the given configuration with random weights (deterministic for
+ * a seed), checked like a file's: for benchmarks of other configurations
+ * (the LLFormer setting) and backend parity tests. Marked untrained. */
+sagalux_status sagalux_model_random(const sagalux_config *config, uint64_t seed, sagalux_model **out, char *err,
+                                    size_t err_size);
 void sagalux_model_free(sagalux_model *model);
 const sagalux_config *sagalux_model_config(const sagalux_model *model);
 size_t sagalux_model_parameter_count(const sagalux_model *model);

@@ -12,9 +12,10 @@
 
 #include "sagalux.h"
 
-/* Called with each named map (F, X0..X3, Y2..Y0, R3, O) as fp32 host memory,
- * so the golden test compares stage by stage on any backend. */
-typedef void (*sx_tap_fn)(void *user, const char *name, const float *map, int c, int h, int w);
+/* Called after every step of the plan with its output as fp32 host memory
+ * (name: the golden tap F, X0..X3, Y2..Y0, R3, O, or NULL for the steps
+ * between), so the golden and parity tests compare any backend step by step. */
+typedef void (*sx_tap_fn)(void *user, int step, const char *name, const float *map, int c, int h, int w);
 
 typedef struct sx_backend {
     const char *name;

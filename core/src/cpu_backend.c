@@ -137,7 +137,7 @@ static sagalux_status cpu_run(void *state, const float *in, float *out, sx_tap_f
         float *o = map_of(s, st->out, in, out);
         float *scr = st->scratch >= 0 ? s->arena + s->plan.bufs[st->scratch].offset : NULL;
         run_step(s, st, map_of(s, st->in[0], in, out), map_of(s, st->in[1], in, out), o, scr);
-        if (tap && st->tap) tap(tap_user, st->tap, o, sx_step_out_channels(&s->plan, st), st->h, st->w);
+        if (tap) tap(tap_user, i, st->tap, o, sx_step_out_channels(&s->plan, st), sx_step_out_h(st), sx_step_out_w(st));
     }
     return SAGALUX_OK;
 }

@@ -213,3 +213,13 @@ int sx_step_out_channels(const sx_plan *plan, const sx_step *step)
     default: return step->c;
     }
 }
+
+int sx_step_out_h(const sx_step *step)
+{
+    return step->kind == SX_STEP_DOWN ? step->h / 2 : step->kind == SX_STEP_UP ? 2 * step->h : step->h;
+}
+
+int sx_step_out_w(const sx_step *step)
+{
+    return step->kind == SX_STEP_DOWN ? step->w / 2 : step->kind == SX_STEP_UP ? 2 * step->w : step->w;
+}

@@ -78,8 +78,9 @@ sagalux_status sx_plan_build(const sagalux_model *m, int h, int w, sx_scratch_fn
 
 const char *sx_step_kind_name(sx_step_kind kind);
 
-/* Channels of a tapped step's output (its size is the step's h, w: taps sit
- * on stages, fuses and the output conv, which keep the size). */
+/* The shape of a step's output. */
 int sx_step_out_channels(const sx_plan *plan, const sx_step *step);
+int sx_step_out_h(const sx_step *step);
+int sx_step_out_w(const sx_step *step);
 
 #endif

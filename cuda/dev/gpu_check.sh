@@ -1,25 +1,61 @@
 #!/usr/bin/env bash
 # One device call: build everything on the GPU machine, run the whole test
-# suite (GPU tests included), compute-sanitizer on the golden test, and time
-# the CUDA path. Needs .deps/cmocka (.ci/gpu-machine-deps, run here first)
-# carried: device run with carry [".deps"].
-#   bash cuda/dev/gpu_check.sh [OUTDIR]
+# suite (GPU tests included), prove the parity test fails on a planted kernel
+# bug, compute-sanitizer on the GPU tests, per-step profiles and the benchmark
+# table. Needs .deps/cmocka (.ci/gpu-machine-deps, run here first) carried:
+# device run with carry [".deps"].
+#   bash cuda/dev/gpu_check.sh [OUTDIR] [quick]
 set -uo pipefail
 out=${1:-${OUT:-/tmp/gpu_check}}
+mode=${2:-full}
 mkdir -p "$out"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$out/gpu.txt"
-cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 -DSAGALUX_CUDA=ON \
-  -DSAGALUX_TESTS=ON -DCMAKE_PREFIX_PATH="$PWD/.deps/cmocka" >"$out/configure.log" 2>&1 || { tail -30 "$out/configure.log"; exit 1; }
-cmake --build build-gpu -j16 >"$out/build.log" 2>&1 || { grep -E "error" "$out/build.log" | head -30; exit 1; }
+configure() { # SRC BUILD
+  cmake -S "$1" -B "$2" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 -DSAGALUX_CUDA=ON \
+    -DSAGALUX_TESTS=ON -DCMAKE_PREFIX_PATH="$PWD/.deps/cmocka" >"$out/configure.log" 2>&1 &&
+    cmake --build "$2" -j16 >"$out/build.log" 2>&1
+}
+configure . build-gpu || { tail -30 "$out/configure.log"; grep -E "error" "$out/build.log" | head -30; exit 1; }
 ctest --test-dir build-gpu --output-on-failure >"$out/ctest.log" 2>&1; echo "ctest exit $?"
-grep -E "tests passed|Failed|SKIP|CUDA device" "$out/ctest.log" | head -20
-build-gpu/tests/test_golden 2>&1 | grep -A12 "CUDA device" | head -14
+grep -E "tests passed|\*\*\*Failed|SKIP" "$out/ctest.log" | head -20
+build-gpu/tests/test_golden 2>&1 | grep -A11 "CUDA device" | head -12
+build-gpu/tests/test_backend_parity 2>&1 | grep -E "^dim|worst|FAIL|OK|SKIP" | head -20
+
+# A planted bug (the depthwise kernel drops its last tap) must fail the parity test.
+rm -rf /tmp/planted && mkdir -p /tmp/planted && cp -r core cuda app tests assets CMakeLists.txt /tmp/planted/
+sed -i 's/for (int dx = -1; dx <= 1; dx++) {\n            int xx = px + dx;\n            if (xx >= 0/X/' /tmp/planted/cuda/src/kernels.cu
+python3 - <<'PY'
+p = "/tmp/planted/cuda/src/kernels.cu"; s = open(p).read()
+old = "if (xx >= 0 && xx < w) acc += wc[(dy + 1) * 3 + dx + 1]"
+assert old in s
+open(p, "w").write(s.replace(old, "if (xx >= 0 && xx < w && !(dy == 1 && dx == 1)) acc += wc[(dy + 1) * 3 + dx + 1]"))
+PY
+if configure /tmp/planted /tmp/planted/build; then
+  /tmp/planted/build/tests/test_backend_parity >"$out/planted.log" 2>&1
+  echo "parity test with a planted depthwise bug: exit $? (must be non-zero); $(grep -c FAIL "$out/planted.log") failing steps"
+fi
+
 if command -v compute-sanitizer >/dev/null; then
   for tool in memcheck racecheck; do
-    compute-sanitizer --tool $tool --error-exitcode 9 build-gpu/tests/test_golden >"$out/sanitizer-$tool.log" 2>&1
-    echo "compute-sanitizer $tool: exit $? ($(grep -c 'ERROR SUMMARY: 0 errors' "$out/sanitizer-$tool.log") clean summaries)"
+    for t in test_golden test_backend_parity; do
+      compute-sanitizer --tool $tool --error-exitcode 9 build-gpu/tests/$t >"$out/sanitizer-$tool-$t.log" 2>&1
+      echo "compute-sanitizer $tool $t: exit $? | $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$out/sanitizer-$tool-$t.log" | tail -1)"
+    done
   done
 fi
-for size in 256x256 512x512 1280x1280 2048x2048; do
-  build-gpu/app/sagalux-bench -m assets/sagalux.sglx -s $size -d cuda -r 20 2>&1 | tail -1 | sed "s/^/cuda $size: /"
+
+# Libjpeg there (a test_image_io case differs from Debian's).
+ldd build-gpu/tests/test_image_io | grep -i jpeg
+for f in $(ldd build-gpu/tests/test_image_io | awk '/jpeg/ {print $3}'); do strings "$f" | grep -i -m2 "turbo\|version"; done
+
+export SAGALUX_CUDA_PROFILE=1
+build-gpu/app/sagalux-bench -m assets/sagalux.sglx -s 1280x1280 -d cuda -r 1 >"$out/profile-shipped-1280.txt" 2>&1
+build-gpu/app/sagalux-bench --random 16,2,4,8,16,2 -s 1280x1280 -d cuda -r 1 >"$out/profile-llformer-1280.txt" 2>&1
+unset SAGALUX_CUDA_PROFILE
+for p in shipped llformer; do echo "== $p: slowest steps at 1280^2"; grep "cuda step" "$out/profile-$p-1280.txt" | sort -t: -k2 -n -r | head -8; grep "steps total" "$out/profile-$p-1280.txt"; done
+[ "$mode" = quick ] && exit 0
+for size in 256x256 512x512 1280x1280 2048x2048 4096x4096 6000x4000; do
+  runs=20; case $size in 4096x4096|6000x4000) runs=5;; esac
+  echo "shipped $size $(build-gpu/app/sagalux-bench -m assets/sagalux.sglx -s $size -d cuda -r $runs 2>&1 | tail -1)"
+  echo "llformer $size $(build-gpu/app/sagalux-bench --random 16,2,4,8,16,2 -s $size -d cuda -r $runs 2>&1 | tail -1)"
 done | tee "$out/bench.txt"

@@ -34,6 +34,8 @@ struct cuda_state {
     double *fuse_partial, *fuse_sums;
     float *host_tap;           // a tapped map copied back for the golden test
     size_t arena_bytes, io_bytes, weight_bytes;
+    int profile;               // SAGALUX_CUDA_PROFILE set: time every step, log the times
+    cudaEvent_t marks[SX_PLAN_MAX_STEPS + 1];
 };
 
 // The device pointer of a weight: same offset in the uploaded arena.
@@ -219,6 +221,22 @@ float *map_of(cuda_state *s, sx_ref r)
     return s->arena + s->plan.bufs[r.buf].offset + r.offset;
 }
 
+// One INFO line per step with its device time (the workbench's view of where
+// a forward pass spends its time; events between steps, so it is exact).
+void log_step_times(cuda_state *s)
+{
+    float total = 0.0f;
+    for (int i = 0; i < s->plan.n_steps; i++) {
+        const sx_step *st = &s->plan.steps[i];
+        float ms = 0.0f;
+        cudaEventElapsedTime(&ms, s->marks[i], s->marks[i + 1]);
+        total += ms;
+        sx_log(SAGALUX_LOG_INFO, "cuda step %2d %-5s C=%-4d %5dx%-5d blocks %d: %8.3f ms", i, sx_step_kind_name(st->kind),
+               st->c, st->w, st->h, st->kind == SX_STEP_STAGE ? st->stage->count : 0, ms);
+    }
+    sx_log(SAGALUX_LOG_INFO, "cuda steps total: %.3f ms", total);
+}
+
 extern "C" sagalux_status cuda_run(void *state, const float *in, float *out, sx_tap_fn tap, void *tap_user, char *err,
                                    size_t err_size)
 {
@@ -229,6 +247,7 @@ extern "C" sagalux_status cuda_run(void *state, const float *in, float *out, sx_
     size_t io = 3 * (size_t)s->plan.h * s->plan.w * sizeof(float);
     if ((e = cudaMemcpyAsync(s->in, in, io, cudaMemcpyHostToDevice, s->stream)) != cudaSuccess)
         return fail_cuda(s, e, "copying the image to the device", err, err_size);
+    if (s->profile) cudaEventRecord(s->marks[0], s->stream);
     for (int i = 0; i < s->plan.n_steps; i++) {
         const sx_step *st = &s->plan.steps[i];
         float *o = map_of(s, st->out);
@@ -242,21 +261,23 @@ extern "C" sagalux_status cuda_run(void *state, const float *in, float *out, sx_
             snprintf(what, sizeof what, "step %d (%s)", i, sx_step_kind_name(st->kind));
             return fail_cuda(s, e, what, err, err_size);
         }
-        if (tap && st->tap) {
-            int c = sx_step_out_channels(&s->plan, st);
-            size_t bytes = (size_t)c * st->h * st->w * sizeof(float);
+        if (s->profile) cudaEventRecord(s->marks[i + 1], s->stream);
+        if (tap) {
+            int c = sx_step_out_channels(&s->plan, st), oh = sx_step_out_h(st), ow = sx_step_out_w(st);
+            size_t bytes = (size_t)c * oh * ow * sizeof(float);
             float *host = static_cast<float *>(realloc(s->host_tap, bytes));
             if (!host) return sx_fail(err, err_size, SAGALUX_ERR_OUT_OF_MEMORY, "CUDA: out of host memory for a tap");
             s->host_tap = host;
             if ((e = cudaMemcpyAsync(host, o, bytes, cudaMemcpyDeviceToHost, s->stream)) != cudaSuccess ||
                 (e = cudaStreamSynchronize(s->stream)) != cudaSuccess)
                 return fail_cuda(s, e, "copying a tap back", err, err_size);
-            tap(tap_user, st->tap, host, c, st->h, st->w);
+            tap(tap_user, i, st->tap, host, c, oh, ow);
         }
     }
     if ((e = cudaMemcpyAsync(out, s->out, io, cudaMemcpyDeviceToHost, s->stream)) != cudaSuccess ||
         (e = cudaStreamSynchronize(s->stream)) != cudaSuccess)
         return fail_cuda(s, e, "running the network", err, err_size);
+    if (s->profile) log_step_times(s);
     return SAGALUX_OK;
 }
 
@@ -272,6 +293,8 @@ extern "C" void cuda_close(void *state)
     if (!s) return;
     cudaSetDevice(s->device);
     release_size(s);
+    if (s->profile)
+        for (int i = 0; i <= SX_PLAN_MAX_STEPS; i++) cudaEventDestroy(s->marks[i]);
     cudaFree(s->weights);
     cudaFree(s->fuse_partial);
     cudaFree(s->fuse_sums);
@@ -312,6 +335,10 @@ extern "C" sagalux_status sx_cuda_backend_open(const sagalux_model *model, int d
              !(st = alloc(s, (void **)&s->fuse_sums, 15 * sizeof(double), "fuse sums", err, err_size))) {
         if ((e = cudaMemcpy(s->weights, model->arena, s->weight_bytes, cudaMemcpyHostToDevice)) != cudaSuccess)
             st = fail_cuda(s, e, "uploading the weights", err, err_size);
+    }
+    if (st == SAGALUX_OK && getenv("SAGALUX_CUDA_PROFILE")) {
+        s->profile = 1;
+        for (int i = 0; i <= SX_PLAN_MAX_STEPS; i++) cudaEventCreate(&s->marks[i]);
     }
     if (st != SAGALUX_OK) {
         cuda_close(s);

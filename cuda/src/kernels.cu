@@ -36,6 +36,52 @@ __global__ void conv3x3_kernel(const float *x, int cin, int h, int w, const floa
     y[(size_t)o * n + i] = acc;
 }
 
+// A 16x16 tile of output pixels for COB output channels per block: input
+// channels stream through shared memory CIB at a time with a one-pixel halo,
+// their weights beside them, so every input value is read from device memory
+// once per block instead of 9 * COB times.
+constexpr int TILE = 16, COB = 8, CIB = 8, HALO = TILE + 2;
+
+__global__ void __launch_bounds__(TILE * TILE) conv3x3_tiled_kernel(const float *x, int cin, int h, int w,
+                                                                    const float *wt, const float *bias, int cout,
+                                                                    float *y)
+{
+    __shared__ float tile[CIB][HALO][HALO];
+    __shared__ float wsh[COB][CIB][9];
+    const int tx = threadIdx.x % TILE, ty = threadIdx.x / TILE;
+    const int x0 = blockIdx.x * TILE, y0 = blockIdx.y * TILE, o0 = blockIdx.z * COB;
+    const size_t n = (size_t)h * w;
+    float acc[COB];
+#pragma unroll
+    for (int o = 0; o < COB; o++) acc[o] = (bias && o0 + o < cout) ? bias[o0 + o] : 0.0f;
+    for (int c0 = 0; c0 < cin; c0 += CIB) {
+        for (int i = threadIdx.x; i < CIB * HALO * HALO; i += TILE * TILE) {
+            int c = i / (HALO * HALO), r = i % (HALO * HALO), yy = y0 + r / HALO - 1, xx = x0 + r % HALO - 1;
+            bool in = c0 + c < cin && yy >= 0 && yy < h && xx >= 0 && xx < w;
+            tile[c][r / HALO][r % HALO] = in ? x[(size_t)(c0 + c) * n + (size_t)yy * w + xx] : 0.0f;
+        }
+        for (int i = threadIdx.x; i < COB * CIB * 9; i += TILE * TILE) {
+            int o = i / (CIB * 9), c = (i / 9) % CIB, k = i % 9;
+            wsh[o][c][k] = (o0 + o < cout && c0 + c < cin) ? wt[((size_t)(o0 + o) * cin + c0 + c) * 9 + k] : 0.0f;
+        }
+        __syncthreads();
+#pragma unroll
+        for (int c = 0; c < CIB; c++)
+#pragma unroll
+            for (int k = 0; k < 9; k++) {
+                float v = tile[c][ty + k / 3][tx + k % 3];
+#pragma unroll
+                for (int o = 0; o < COB; o++) acc[o] += wsh[o][c][k] * v;
+            }
+        __syncthreads();
+    }
+    int px = x0 + tx, py = y0 + ty;
+    if (px >= w || py >= h) return;
+#pragma unroll
+    for (int o = 0; o < COB; o++)
+        if (o0 + o < cout) y[(size_t)(o0 + o) * n + (size_t)py * w + px] = acc[o];
+}
+
 __global__ void dwconv3x3_kernel(const float *x, int h, int w, const float *wt, const float *bias, float *y)
 {
     size_t n = (size_t)h * w, i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
@@ -231,6 +277,13 @@ __global__ void shuffle_kernel(const float *x, int h, int w, float *y)
 
 void k_conv3x3(cudaStream_t s, const float *x, int cin, int h, int w, const float *wt, const float *bias, int cout,
                float *y)
+{
+    dim3 grid((unsigned)((w + TILE - 1) / TILE), (unsigned)((h + TILE - 1) / TILE), (unsigned)((cout + COB - 1) / COB));
+    conv3x3_tiled_kernel<<<grid, TILE * TILE, 0, s>>>(x, cin, h, w, wt, bias, cout, y);
+}
+
+void k_conv3x3_naive(cudaStream_t s, const float *x, int cin, int h, int w, const float *wt, const float *bias,
+                     int cout, float *y)
 {
     conv3x3_kernel<<<dim3(blocks_for((size_t)h * w), cout), THREADS, 0, s>>>(x, cin, h, w, wt, bias, cout, y);
 }

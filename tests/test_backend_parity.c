@@ -1,0 +1,146 @@
+/* Backend parity (ggml's test-backend-ops pattern): the same random model on
+ * the CPU reference and on CUDA, compared after every step of the plan with a
+ * normalised error, ||gpu - cpu|| / ||cpu||, and checked for NaN and Inf.
+ * Models with odd widths (dim 6: channel counts not multiples of 8, FFN
+ * widths like 15 and 31, three heads) and image sides that leave odd sizes at
+ * the deepest level. Skips, saying why, where no CUDA device can be used. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "backend.h"
+#include "plan.h"
+#include "sagalux.h"
+#include "test_util.h"
+
+/* fp32 on both sides; only the order of long sums differs (cuBLAS, tree
+ * reductions), and differences compound over up to ~40 steps: 1e-5 leaves
+ * a margin of ~10x over what was measured, far below any indexing error. */
+#define FP32_STEP_LIMIT 1e-5
+
+typedef struct maps {
+    int n;
+    float *data[SX_PLAN_MAX_STEPS];
+    size_t size[SX_PLAN_MAX_STEPS];
+    const char *name[SX_PLAN_MAX_STEPS];
+} maps;
+
+static void keep(void *user, int step, const char *name, const float *map, int c, int h, int w)
+{
+    maps *m = user;
+    size_t n = (size_t)c * h * w;
+    m->data[step] = malloc(n * sizeof(float));
+    memcpy(m->data[step], map, n * sizeof(float));
+    m->size[step] = n;
+    m->name[step] = name;
+    if (step + 1 > m->n) m->n = step + 1;
+}
+
+static void free_maps(maps *m)
+{
+    for (int i = 0; i < m->n; i++) free(m->data[i]);
+}
+
+static int run_backend(sx_backend *be, int h, int w, const float *in, float *out, maps *m)
+{
+    char err[512];
+    if (be->prepare(be->state, h, w, err, sizeof err) != SAGALUX_OK ||
+        be->run(be->state, in, out, keep, m, err, sizeof err) != SAGALUX_OK) {
+        fprintf(stderr, "%s: %s\n", be->name, err);
+        return 0;
+    }
+    return 1;
+}
+
+static void parity(const sagalux_config *cfg, int h, int w, uint64_t seed)
+{
+    sagalux_model *model;
+    char err[512];
+    assert_int_equal(sagalux_model_random(cfg, seed, &model, err, sizeof err), SAGALUX_OK);
+    sx_backend cpu, gpu;
+    if (sx_cuda_backend_open(model, 0, &gpu, err, sizeof err) != SAGALUX_OK) {
+        printf("SKIP: backend parity needs a CUDA device: %s\n", err);
+        sagalux_model_free(model);
+        skip();
+    }
+    assert_int_equal(sx_cpu_backend_open(model, 2, &cpu, err, sizeof err), SAGALUX_OK);
+    size_t n = 3 * (size_t)h * w;
+    float *in = malloc(n * sizeof *in), *out_cpu = malloc(n * sizeof *out_cpu), *out_gpu = malloc(n * sizeof *out_gpu);
+    tu_fill_random(in, n, 0.0f, 0.4f, &seed);
+    maps mc = {0}, mg = {0};
+    assert_true(run_backend(&cpu, h, w, in, out_cpu, &mc));
+    assert_true(run_backend(&gpu, h, w, in, out_gpu, &mg));
+    assert_int_equal(mc.n, mg.n);
+    sx_plan plan;
+    assert_int_equal(sx_plan_build(model, h, w, NULL, NULL, &plan), SAGALUX_OK);
+    printf("dim %d blocks %d,%d,%d,%d refine %d heads %d,%d,%d,%d ffn %.2f, %dx%d: %d steps\n", cfg->dim, cfg->blocks[0],
+           cfg->blocks[1], cfg->blocks[2], cfg->blocks[3], cfg->refine, cfg->heads[0], cfg->heads[1], cfg->heads[2],
+           cfg->heads[3], cfg->ffn, w, h, mc.n);
+    double worst = 0.0;
+    int bad = 0;
+    for (int i = 0; i < mc.n; i++) {
+        assert_int_equal(mc.size[i], mg.size[i]);
+        double num = 0.0, den = 0.0;
+        int finite = 1;
+        for (size_t k = 0; k < mc.size[i]; k++) {
+            double a = mg.data[i][k], b = mc.data[i][k];
+            if (!isfinite(a) || !isfinite(b)) finite = 0;
+            num += (a - b) * (a - b);
+            den += b * b;
+        }
+        double e = sqrt(num / (den > 0 ? den : 1e-30));
+        const sx_step *st = &plan.steps[i];
+        int ok = finite && e <= FP32_STEP_LIMIT;
+        if (!ok || i == mc.n - 1 || st->tap)
+            printf("  step %2d %-5s C=%-3d %3dx%-3d  nerr %.2e%s%s\n", i, sx_step_kind_name(st->kind), st->c, st->w,
+                   st->h, e, finite ? "" : "  NaN/Inf", ok ? "" : "  FAIL");
+        if (!ok) bad++;
+        if (e > worst) worst = e;
+    }
+    printf("  worst step nerr %.2e (limit %.0e)\n", worst, FP32_STEP_LIMIT);
+    free_maps(&mc);
+    free_maps(&mg);
+    cpu.close(cpu.state);
+    gpu.close(gpu.state);
+    free(in);
+    free(out_cpu);
+    free(out_gpu);
+    sagalux_model_free(model);
+    assert_int_equal(bad, 0);
+}
+
+static void test_odd_widths(void **state)
+{
+    (void)state;
+    sagalux_config cfg = {6, {1, 1, 1, 1}, 1, {1, 2, 3, 4}, 2.66f};
+    parity(&cfg, 48, 80, 11);  /* deepest level 3x5 */
+    parity(&cfg, 112, 64, 12); /* deepest level 7x4 */
+}
+
+static void test_deeper_stages(void **state)
+{
+    (void)state;
+    sagalux_config cfg = {8, {2, 1, 2, 3}, 2, {1, 2, 4, 8}, 2.0f};
+    parity(&cfg, 80, 48, 13);
+}
+
+static void test_empty_stages(void **state)
+{
+    (void)state;
+    sagalux_config cfg = {4, {0, 1, 0, 1}, 0, {1, 1, 2, 2}, 1.5f}; /* stages of 0 blocks: copies */
+    parity(&cfg, 32, 48, 14);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_odd_widths), cmocka_unit_test(test_deeper_stages),
+                                       cmocka_unit_test(test_empty_stages)};
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
