@@ -21,9 +21,10 @@
 #include "test_util.h"
 
 /* fp32 on both sides; only the order of long sums differs (cuBLAS, tree
- * reductions), and differences compound over up to ~40 steps: 1e-5 leaves
- * a margin of ~10x over what was measured, far below any indexing error. */
-#define FP32_STEP_LIMIT 1e-5
+ * reductions) and the differences compound along the graph: measured worst
+ * 1.5e-5 (H100, the configurations below, last steps of the refinement),
+ * while a planted one-tap depthwise bug gives 4.7e-2 and more (cuda/dev/gpu_check.sh). */
+#define FP32_STEP_LIMIT 1e-4
 
 typedef struct maps {
     int n;
@@ -65,7 +66,7 @@ static void parity(const sagalux_config *cfg, int h, int w, uint64_t seed)
     char err[512];
     assert_int_equal(sagalux_model_random(cfg, seed, &model, err, sizeof err), SAGALUX_OK);
     sx_backend cpu, gpu;
-    if (sx_cuda_backend_open(model, 0, &gpu, err, sizeof err) != SAGALUX_OK) {
+    if (sx_cuda_backend_open(model, 0, 0, &gpu, err, sizeof err) != SAGALUX_OK) {
         printf("SKIP: backend parity needs a CUDA device: %s\n", err);
         sagalux_model_free(model);
         skip();

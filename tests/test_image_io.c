@@ -366,7 +366,8 @@ static void test_bad_input(void **state)
             char err[512] = "";
             sagalux_status st = sagalux_image_load(tmp("cut"), &img, err, sizeof err);
             if (st == SAGALUX_OK || !strstr(err, tmp("cut")))
-                fail_msg("%s cut to %zu of %zu bytes: %s '%s'", full[f], cuts[i], n, sagalux_status_string(st), err);
+                fail_msg("%s cut to %zu of %zu bytes (ends %02x %02x, cut off %02x %02x): %s '%s'", full[f], cuts[i], n,
+                         d[cuts[i] - 2], d[cuts[i] - 1], d[cuts[i]], d[cuts[i] + 1], sagalux_status_string(st), err);
         }
         /* Flipped bytes in the compressed data must not crash. */
         for (size_t i = 0; i < 200; i++) {

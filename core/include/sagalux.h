@@ -162,6 +162,9 @@ typedef struct sagalux_context_options {
     sagalux_device device;
     int threads;      /* CPU worker threads; 0 = number of cores */
     int cuda_device;  /* GPU index when device is CUDA or AUTO */
+    size_t gpu_memory_limit; /* bytes the GPU may hold for this context, weights
+                                included; 0 = what the card has. An image that
+                                needs more runs on the CPU. */
 } sagalux_context_options;
 
 sagalux_context_options sagalux_context_options_default(void);

@@ -35,9 +35,11 @@ sagalux_status sx_cpu_backend_open(const sagalux_model *model, int threads, sx_b
                                    size_t err_size);
 
 /* The CUDA backend (cuda/); SAGALUX_ERR_DEVICE with a reason when this build
- * has none or the device cannot be used. */
-sagalux_status sx_cuda_backend_open(const sagalux_model *model, int device, sx_backend *out, char *err,
-                                    size_t err_size);
+ * has none or the device cannot be used. memory_limit: bytes it may hold,
+ * weights included (0: no limit); a size that needs more fails to prepare
+ * with SAGALUX_ERR_OUT_OF_MEMORY. */
+sagalux_status sx_cuda_backend_open(const sagalux_model *model, int device, size_t memory_limit, sx_backend *out,
+                                    char *err, size_t err_size);
 
 /* Picks by the context options: CPU; CUDA (or a reason); AUTO = CUDA when a
  * usable device exists, else the CPU with one log line saying why. */

@@ -20,7 +20,7 @@ struct sagalux_context {
 
 sagalux_context_options sagalux_context_options_default(void)
 {
-    return (sagalux_context_options){SAGALUX_DEVICE_AUTO, 0, 0};
+    return (sagalux_context_options){SAGALUX_DEVICE_AUTO, 0, 0, 0};
 }
 
 sagalux_enhance_options sagalux_enhance_options_default(void) { return (sagalux_enhance_options){1.0f}; }

@@ -152,6 +152,13 @@ sagalux_status sx_jpeg_decode(const unsigned char *data, size_t size, sagalux_im
         free(icc);
     }
     jpeg_finish_decompress(&cinfo);
+    /* The memory source answers a read past the end with a made-up end-of-image
+     * marker from its own buffer (and a warning that some libjpeg builds do not
+     * raise): reading stopped inside our data only if the real marker was there. */
+    if (cinfo.src->next_input_byte < data || cinfo.src->next_input_byte > data + size) {
+        snprintf(e.message, sizeof e.message, "the data ends before the end-of-image marker");
+        longjmp(e.jmp, 1);
+    }
     jpeg_destroy_decompress(&cinfo);
     free(row);
     img->bit_depth = 8;

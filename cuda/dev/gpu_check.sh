@@ -20,6 +20,8 @@ ctest --test-dir build-gpu --output-on-failure >"$out/ctest.log" 2>&1; echo "cte
 grep -E "tests passed|\*\*\*Failed|SKIP" "$out/ctest.log" | head -20
 build-gpu/tests/test_golden 2>&1 | grep -A11 "CUDA device" | head -12
 build-gpu/tests/test_backend_parity 2>&1 | grep -E "^dim|worst|FAIL|OK|SKIP" | head -20
+build-gpu/tests/test_gpu_fallback 2>&1 | grep -E "warnings|OK|FAIL|SKIP" | head -5
+build-gpu/tests/test_image_io 2>&1 | grep -E "ERROR|FAIL" | head -5
 
 # A planted bug (the depthwise kernel drops its last tap) must fail the parity test.
 rm -rf /tmp/planted && mkdir -p /tmp/planted && cp -r core cuda app tests assets CMakeLists.txt /tmp/planted/
@@ -30,14 +32,23 @@ old = "if (xx >= 0 && xx < w) acc += wc[(dy + 1) * 3 + dx + 1]"
 assert old in s
 open(p, "w").write(s.replace(old, "if (xx >= 0 && xx < w && !(dy == 1 && dx == 1)) acc += wc[(dy + 1) * 3 + dx + 1]"))
 PY
+# And with the CPU fallback cut out, the out-of-memory test must fail.
+python3 - <<'PY'
+p = "/tmp/planted/core/src/enhance.c"; s = open(p).read()
+old = "if (st == SAGALUX_OK || ctx->backend.device == SAGALUX_DEVICE_CPU ||"
+assert old in s
+open(p, "w").write(s.replace(old, "if (1 ||"))
+PY
 if configure /tmp/planted /tmp/planted/build; then
   /tmp/planted/build/tests/test_backend_parity >"$out/planted.log" 2>&1
   echo "parity test with a planted depthwise bug: exit $? (must be non-zero); $(grep -c FAIL "$out/planted.log") failing steps"
+  /tmp/planted/build/tests/test_gpu_fallback >"$out/planted-fallback.log" 2>&1
+  echo "fallback test with the CPU fallback cut out: exit $? (must be non-zero)"
 fi
 
 if command -v compute-sanitizer >/dev/null; then
   for tool in memcheck racecheck; do
-    for t in test_golden test_backend_parity; do
+    for t in test_golden test_backend_parity test_gpu_fallback; do
       compute-sanitizer --tool $tool --error-exitcode 9 build-gpu/tests/$t >"$out/sanitizer-$tool-$t.log" 2>&1
       echo "compute-sanitizer $tool $t: exit $? | $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$out/sanitizer-$tool-$t.log" | tail -1)"
     done

@@ -32,8 +32,9 @@ struct cuda_state {
     float *arena, *in, *out;
     float *summary;            // per head S (d x d) then z (C), for the widest level
     double *fuse_partial, *fuse_sums;
+    float *summary_partial;    // K_SUMMARY_BLOCKS * (32*32 + 32) floats for the split-N summary
     float *host_tap;           // a tapped map copied back for the golden test
-    size_t arena_bytes, io_bytes, weight_bytes;
+    size_t arena_bytes, io_bytes, weight_bytes, fixed_bytes, memory_limit;
     int profile;               // SAGALUX_CUDA_PROFILE set: time every step, log the times
     cudaEvent_t marks[SX_PLAN_MAX_STEPS + 1];
 };
@@ -105,15 +106,17 @@ cublasStatus_t run_block(cuda_state *s, const sx_block *b, float *x, int h, int 
     if ((bs = conv1x1(s, ln, c, n, b->qkv, nullptr, 5 * c, t, 0))) return bs;
     k_dwconv3x3(s->stream, t, 5 * c, h, w, dev(s, b->qkv_dw), nullptr, t2);
     k_saga_gate(s->stream, t2, c, n);
-    // S_h (d x d) = (1/N) phi_k_h gated_v_h^T for every head: column-major S^T = V K^T.
-    float inv_n = 1.0f / (float)n, zero = 0.0f;
     const float *k = t2 + cn, *v = t2 + 2 * cn;
-    bs = cublasSgemmStridedBatched(s->blas, CUBLAS_OP_T, CUBLAS_OP_N, d, d, (int)n, &inv_n, v, (int)n,
-                                   (long long)d * n, k, (int)n, (long long)d * n, &zero, s->summary, d,
-                                   (long long)d * d, b->heads);
-    if (bs) return bs;
     float *z = s->summary + (size_t)b->heads * d * d;
-    k_row_sums(s->stream, k, c, n, inv_n, z);
+    if (!k_saga_summary(s->stream, k, v, c, b->heads, n, s->summary_partial, s->summary, z)) {
+        // Other head widths: S_h = (1/N) phi_k_h v_h^T by cuBLAS (column-major S^T = V K^T), z by row sums.
+        float inv_n = 1.0f / (float)n, zero = 0.0f;
+        bs = cublasSgemmStridedBatched(s->blas, CUBLAS_OP_T, CUBLAS_OP_N, d, d, (int)n, &inv_n, v, (int)n,
+                                       (long long)d * n, k, (int)n, (long long)d * n, &zero, s->summary, d,
+                                       (long long)d * d, b->heads);
+        if (bs) return bs;
+        k_row_sums(s->stream, k, c, n, inv_n, z);
+    }
     k_saga_apply(s->stream, t2, c, b->heads, n, s->summary, z, t);
     if ((bs = conv1x1(s, t, c, n, b->proj, nullptr, c, x, 1))) return bs;
 
@@ -202,6 +205,13 @@ extern "C" sagalux_status cuda_prepare(void *state, int h, int w, char *err, siz
     size_t io = 3 * (size_t)h * w * sizeof(float), top = (size_t)sx_network_max_channels(&s->model->cfg);
     s->arena_bytes = s->plan.arena_elems * sizeof(float);
     s->io_bytes = 2 * io;
+    size_t need = s->weight_bytes + s->fixed_bytes + s->arena_bytes + s->io_bytes + (top * top + top) * sizeof(float);
+    if (s->memory_limit && need > s->memory_limit) {
+        s->arena_bytes = s->io_bytes = 0;
+        return sx_fail(err, err_size, SAGALUX_ERR_OUT_OF_MEMORY,
+                       "CUDA device %d (%s): a %dx%d image needs %zu MiB, over this context's %zu MiB limit", s->device,
+                       s->name, w, h, (need + (1 << 20) - 1) >> 20, s->memory_limit >> 20);
+    }
     if ((st = alloc(s, (void **)&s->arena, s->arena_bytes, "activations", err, err_size)) ||
         (st = alloc(s, (void **)&s->in, io, "the input image", err, err_size)) ||
         (st = alloc(s, (void **)&s->out, io, "the output image", err, err_size)) ||
@@ -284,7 +294,7 @@ extern "C" sagalux_status cuda_run(void *state, const float *in, float *out, sx_
 extern "C" size_t cuda_peak(const void *state)
 {
     const cuda_state *s = static_cast<const cuda_state *>(state);
-    return s->weight_bytes + s->arena_bytes + s->io_bytes;
+    return s->weight_bytes + s->fixed_bytes + s->arena_bytes + s->io_bytes;
 }
 
 extern "C" void cuda_close(void *state)
@@ -297,6 +307,7 @@ extern "C" void cuda_close(void *state)
         for (int i = 0; i <= SX_PLAN_MAX_STEPS; i++) cudaEventDestroy(s->marks[i]);
     cudaFree(s->weights);
     cudaFree(s->fuse_partial);
+    cudaFree(s->summary_partial);
     cudaFree(s->fuse_sums);
     if (s->blas) cublasDestroy(s->blas);
     if (s->stream) cudaStreamDestroy(s->stream);
@@ -305,8 +316,8 @@ extern "C" void cuda_close(void *state)
 
 } // namespace
 
-extern "C" sagalux_status sx_cuda_backend_open(const sagalux_model *model, int device, sx_backend *out, char *err,
-                                               size_t err_size)
+extern "C" sagalux_status sx_cuda_backend_open(const sagalux_model *model, int device, size_t memory_limit,
+                                               sx_backend *out, char *err, size_t err_size)
 {
     int count = 0;
     cudaError_t e = cudaGetDeviceCount(&count);
@@ -322,6 +333,8 @@ extern "C" sagalux_status sx_cuda_backend_open(const sagalux_model *model, int d
     if (!s) return sx_fail(err, err_size, SAGALUX_ERR_OUT_OF_MEMORY, "CUDA: out of host memory");
     s->model = model;
     s->device = device;
+    s->memory_limit = memory_limit;
+    s->fixed_bytes = K_FUSE_BLOCKS * 16 * sizeof(double) + (size_t)K_SUMMARY_BLOCKS * (32 * 32 + 32) * sizeof(float);
     cudaDeviceProp prop;
     snprintf(s->name, sizeof s->name, "%s", cudaGetDeviceProperties(&prop, device) == cudaSuccess ? prop.name : "?");
     sagalux_status st = SAGALUX_OK;
@@ -332,7 +345,9 @@ extern "C" sagalux_status sx_cuda_backend_open(const sagalux_model *model, int d
         st = sx_fail(err, err_size, SAGALUX_ERR_DEVICE, "CUDA device %d (%s): cuBLAS did not start", device, s->name);
     else if (!(st = alloc(s, (void **)&s->weights, s->weight_bytes, "the weights", err, err_size)) &&
              !(st = alloc(s, (void **)&s->fuse_partial, K_FUSE_BLOCKS * 15 * sizeof(double), "fuse sums", err, err_size)) &&
-             !(st = alloc(s, (void **)&s->fuse_sums, 15 * sizeof(double), "fuse sums", err, err_size))) {
+             !(st = alloc(s, (void **)&s->fuse_sums, 15 * sizeof(double), "fuse sums", err, err_size)) &&
+             !(st = alloc(s, (void **)&s->summary_partial, (size_t)K_SUMMARY_BLOCKS * (32 * 32 + 32) * sizeof(float),
+                          "attention partial sums", err, err_size))) {
         if ((e = cudaMemcpy(s->weights, model->arena, s->weight_bytes, cudaMemcpyHostToDevice)) != cudaSuccess)
             st = fail_cuda(s, e, "uploading the weights", err, err_size);
     }

@@ -173,6 +173,67 @@ __global__ void saga_apply_kernel(const float *q, int d, size_t n, const float *
     }
 }
 
+// The SAGA summary split over N: block (p, head) sums phi_k v^T and phi_k over
+// its chunk of pixels into partial[p][head] (d*d then d floats); thread e owns
+// entries e, e + 256, ... of the d x d product. k and v chunks stream through
+// shared memory (rows padded by one float: no bank conflicts on v).
+constexpr int SUM_TILE = 64;
+
+template <int D>
+__global__ void __launch_bounds__(THREADS) saga_partial_kernel(const float *k, const float *v, size_t n, size_t chunk,
+                                                              float *partial)
+{
+    __shared__ float ks[D][SUM_TILE + 1], vs[D][SUM_TILE + 1];
+    constexpr int PER = (D * D + THREADS - 1) / THREADS;
+    const int head = blockIdx.y, heads = gridDim.y;
+    const float *kh = k + (size_t)head * D * n, *vh = v + (size_t)head * D * n;
+    size_t begin = (size_t)blockIdx.x * chunk, end = begin + chunk < n ? begin + chunk : n;
+    float acc[PER], zacc = 0.0f;
+#pragma unroll
+    for (int r = 0; r < PER; r++) acc[r] = 0.0f;
+    for (size_t p0 = begin; p0 < end; p0 += SUM_TILE) {
+        for (int i = threadIdx.x; i < D * SUM_TILE; i += THREADS) {
+            int row = i / SUM_TILE, col = i % SUM_TILE;
+            size_t p = p0 + col;
+            ks[row][col] = p < end ? kh[(size_t)row * n + p] : 0.0f;
+            vs[row][col] = p < end ? vh[(size_t)row * n + p] : 0.0f;
+        }
+        __syncthreads();
+#pragma unroll
+        for (int r = 0; r < PER; r++) {
+            int e = threadIdx.x + r * THREADS;
+            if (e < D * D) {
+                int i = e / D, j = e % D;
+                float a = acc[r];
+                for (int t = 0; t < SUM_TILE; t++) a += ks[i][t] * vs[j][t];
+                acc[r] = a;
+            }
+        }
+        if (threadIdx.x < D)
+            for (int t = 0; t < SUM_TILE; t++) zacc += ks[threadIdx.x][t];
+        __syncthreads();
+    }
+    float *out = partial + ((size_t)blockIdx.x * heads + head) * (D * D + D);
+#pragma unroll
+    for (int r = 0; r < PER; r++) {
+        int e = threadIdx.x + r * THREADS;
+        if (e < D * D) out[e] = acc[r];
+    }
+    if (threadIdx.x < D) out[D * D + threadIdx.x] = zacc;
+}
+
+// S[head] (d x d) and z (heads * d) = (1/N) * the sum of the partials, in order.
+__global__ void saga_reduce_kernel(const float *partial, int parts, int heads, int d, float scale, float *S, float *z)
+{
+    int per = d * d + d, e = blockIdx.x * blockDim.x + threadIdx.x;
+    if (e >= heads * per) return;
+    int head = e / per, k = e % per;
+    float acc = 0.0f;
+    for (int p = 0; p < parts; p++) acc += partial[((size_t)p * heads + head) * per + k];
+    if (k < d * d) S[(size_t)head * d * d + k] = acc * scale;
+    else z[(size_t)head * d + (k - d * d)] = acc * scale;
+}
+
 __global__ void dual_gate_kernel(float *t, size_t hn)
 {
     size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
@@ -318,6 +379,27 @@ void k_saga_apply(cudaStream_t s, const float *q, int c, int heads, size_t n, co
     int d = c / heads;
     size_t shmem = (size_t)(d * d + d) * sizeof(float);
     saga_apply_kernel<<<dim3(blocks_for(n), heads), THREADS, shmem, s>>>(q, d, n, S, z, o);
+}
+
+bool k_saga_summary(cudaStream_t s, const float *k, const float *v, int c, int heads, size_t n, float *partial,
+                    float *S, float *z)
+{
+    int d = c / heads;
+    int parts = K_SUMMARY_BLOCKS / heads;
+    if (parts < 1) parts = 1;
+    size_t chunk = (n + parts - 1) / parts;
+    if (chunk < SUM_TILE) chunk = SUM_TILE;
+    parts = (int)((n + chunk - 1) / chunk);
+    dim3 grid((unsigned)parts, (unsigned)heads);
+    switch (d) {
+    case 8: saga_partial_kernel<8><<<grid, THREADS, 0, s>>>(k, v, n, chunk, partial); break;
+    case 16: saga_partial_kernel<16><<<grid, THREADS, 0, s>>>(k, v, n, chunk, partial); break;
+    case 32: saga_partial_kernel<32><<<grid, THREADS, 0, s>>>(k, v, n, chunk, partial); break;
+    default: return false;
+    }
+    int entries = heads * (d * d + d);
+    saga_reduce_kernel<<<blocks_for((size_t)entries), THREADS, 0, s>>>(partial, parts, heads, d, 1.0f / (float)n, S, z);
+    return true;
 }
 
 void k_dual_gate(cudaStream_t s, float *t, int hid, size_t n)

@@ -22,6 +22,11 @@ void k_bias_init(cudaStream_t s, float *y, int cout, size_t n, const float *bias
 void k_saga_gate(cudaStream_t s, float *t, int c, size_t n);
 // z (C) = sum over N of rows of x (C, N) times scale; deterministic (one block per row).
 void k_row_sums(cudaStream_t s, const float *x, int c, size_t n, float scale, float *z);
+// S (heads, d, d) = (1/N) sum_n phi_k_n v_n^T and z (C) = (1/N) sum_n phi_k_n per
+// head, split over N into partial (K_SUMMARY_BLOCKS * (d*d + d) floats), then
+// reduced in a fixed order. For d = 8, 16, 32; false (nothing done) otherwise.
+bool k_saga_summary(cudaStream_t s, const float *k, const float *v, int c, int heads, size_t n, float *partial,
+                    float *S, float *z);
 // o (C, N): per head (d = C/heads), o_n = (relu(q_n)^T S) / (relu(q_n)^T z + 1e-6).
 void k_saga_apply(cudaStream_t s, const float *q, int c, int heads, size_t n, const float *S, const float *z, float *o);
 // t (2 hid, N) -> t[0, hid N) = gelu(t2) t1 + gelu(t1) t2.
@@ -38,4 +43,4 @@ void k_weighted_sum(cudaStream_t s, const float *a, const float *alpha, const fl
 void k_pixel_unshuffle(cudaStream_t s, const float *x, int c, int h, int w, float *y);
 void k_pixel_shuffle(cudaStream_t s, const float *x, int c4, int h, int w, float *y);
 
-enum { K_FUSE_BLOCKS = 256 };
+enum { K_FUSE_BLOCKS = 256, K_SUMMARY_BLOCKS = 528 /* 4 per SM of an H100 */ };
