@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+
 #include "backend.h"
 #include "plan.h"
 #include "sagalux.h"
@@ -132,6 +133,19 @@ static void test_deeper_stages(void **state)
     parity(&cfg, 80, 48, 13);
 }
 
+/* dim 16: the full- and half-resolution stages (16 and 32 channels) run the
+ * fused block kernels, the deeper ones one kernel per layer; then the same
+ * with fusion off (SAGALUX_CUDA_UNFUSED), so both paths meet the reference. */
+static void test_fused_widths(void **state)
+{
+    (void)state;
+    sagalux_config cfg = {16, {1, 2, 1, 0}, 1, {1, 2, 4, 8}, 2.66f};
+    parity(&cfg, 48, 64, 15);
+    setenv("SAGALUX_CUDA_UNFUSED", "1", 1);
+    parity(&cfg, 48, 64, 15);
+    unsetenv("SAGALUX_CUDA_UNFUSED");
+}
+
 static void test_empty_stages(void **state)
 {
     (void)state;
@@ -142,6 +156,7 @@ static void test_empty_stages(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_odd_widths), cmocka_unit_test(test_deeper_stages),
+                                       cmocka_unit_test(test_fused_widths),
                                        cmocka_unit_test(test_empty_stages)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -23,10 +23,15 @@ build-gpu/tests/test_backend_parity 2>&1 | grep -E "^dim|worst|FAIL|OK|SKIP" | h
 build-gpu/tests/test_gpu_fallback 2>&1 | grep -E "warnings|OK|FAIL|SKIP" | head -5
 build-gpu/tests/test_image_io 2>&1 | grep -E "ERROR|FAIL" | head -5
 
-# A planted bug (the depthwise kernel drops its last tap) must fail the parity test.
+# Planted bugs (the depthwise kernel drops its last tap; the fused FFN its last
+# hidden channel) must fail the parity test.
 rm -rf /tmp/planted && mkdir -p /tmp/planted && cp -r core cuda app tests assets CMakeLists.txt /tmp/planted/
 sed -i 's/for (int dx = -1; dx <= 1; dx++) {\n            int xx = px + dx;\n            if (xx >= 0/X/' /tmp/planted/cuda/src/kernels.cu
 python3 - <<'PY'
+p = "/tmp/planted/cuda/src/block_fused.cu"; s = open(p).read()
+old = "for (int c = 0; c < C; c++) acc[c] += b.pw_out[(size_t)c * b.hid + i0 + j] * u;"
+assert old in s  # the fused FFN drops its last hidden channel
+open(p, "w").write(s.replace(old, "for (int c = 0; c < C; c++) acc[c] += i0 + j == b.hid - 1 ? 0.0f : b.pw_out[(size_t)c * b.hid + i0 + j] * u;"))
 p = "/tmp/planted/cuda/src/kernels.cu"; s = open(p).read()
 old = "if (xx >= 0 && xx < w) acc += wc[(dy + 1) * 3 + dx + 1]"
 assert old in s
@@ -59,11 +64,17 @@ fi
 ldd build-gpu/tests/test_image_io | grep -i jpeg
 for f in $(ldd build-gpu/tests/test_image_io | awk '/jpeg/ {print $3}'); do strings "$f" | grep -i -m2 "turbo\|version"; done
 
+# Per-step device times of the second (warm) run.
 export SAGALUX_CUDA_PROFILE=1
 build-gpu/app/sagalux-bench -m assets/sagalux.sglx -s 1280x1280 -d cuda -r 1 >"$out/profile-shipped-1280.txt" 2>&1
 build-gpu/app/sagalux-bench --random 16,2,4,8,16,2 -s 1280x1280 -d cuda -r 1 >"$out/profile-llformer-1280.txt" 2>&1
+SAGALUX_CUDA_UNFUSED=1 build-gpu/app/sagalux-bench --random 16,2,4,8,16,2 -s 1280x1280 -d cuda -r 1 >"$out/profile-llformer-unfused-1280.txt" 2>&1
 unset SAGALUX_CUDA_PROFILE
-for p in shipped llformer; do echo "== $p: slowest steps at 1280^2"; grep "cuda step" "$out/profile-$p-1280.txt" | sort -t: -k2 -n -r | head -8; grep "steps total" "$out/profile-$p-1280.txt"; done
+for p in shipped llformer llformer-unfused; do
+  echo "== $p: slowest steps at 1280^2 (warm run)"
+  grep -E "cuda step|steps total" "$out/profile-$p-1280.txt" | tail -n $(( $(grep -c "cuda step " "$out/profile-$p-1280.txt") / 2 + 1 )) >"$out/warm-$p.txt"
+  grep "cuda step " "$out/warm-$p.txt" | sort -t: -k2 -g -r | head -6; grep "steps total" "$out/warm-$p.txt"
+done
 [ "$mode" = quick ] && exit 0
 for size in 256x256 512x512 1280x1280 2048x2048 4096x4096 6000x4000; do
   runs=20; case $size in 4096x4096|6000x4000) runs=5;; esac

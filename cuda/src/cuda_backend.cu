@@ -10,6 +10,7 @@
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 
+#include "block_fused.cuh"
 #include "kernels.cuh"
 
 extern "C" {
@@ -36,6 +37,7 @@ struct cuda_state {
     float *host_tap;           // a tapped map copied back for the golden test
     size_t arena_bytes, io_bytes, weight_bytes, fixed_bytes, memory_limit;
     int profile;               // SAGALUX_CUDA_PROFILE set: time every step, log the times
+    int unfused;               // SAGALUX_CUDA_UNFUSED set: one kernel per layer everywhere (the workbench's baseline)
     cudaEvent_t marks[SX_PLAN_MAX_STEPS + 1];
 };
 
@@ -62,13 +64,20 @@ sagalux_status alloc(cuda_state *s, void **p, size_t bytes, const char *what, ch
                    what);
 }
 
-// Scratch, in floats, each step below uses.
-size_t cuda_scratch(const sx_step *st, void *)
+bool stage_is_fused(const cuda_state *s, const sx_step *st)
 {
+    return !s->unfused && st->stage->count > 0 && fused_block_supported(st->c, st->stage->blocks[0].heads);
+}
+
+// Scratch, in floats, each step below uses.
+size_t cuda_scratch(const sx_step *st, void *user)
+{
+    const cuda_state *s = static_cast<const cuda_state *>(user);
     size_t n = (size_t)st->h * st->w;
     switch (st->kind) {
     case SX_STEP_STAGE: {
         if (st->stage->count == 0) return 0;
+        if (stage_is_fused(s, st)) return (size_t)st->c * n; // the block's half-way map
         size_t wide = 5 * (size_t)st->c, ffn = 2 * (size_t)st->stage->blocks[0].hid;
         if (ffn > wide) wide = ffn;
         return ((size_t)st->c + 2 * wide) * n; // LN out, a layer's output, its depthwise output
@@ -154,6 +163,19 @@ cublasStatus_t run_step(cuda_state *s, const sx_step *st, const float *in0, cons
     case SX_STEP_STAGE: {
         if (out != in0) cudaMemcpyAsync(out, in0, (size_t)c * n * sizeof(float), cudaMemcpyDeviceToDevice, q);
         if (st->stage->count == 0) break;
+        if (stage_is_fused(s, st)) {
+            for (int i = 0; i < st->stage->count; i++) {
+                const sx_block *b = &st->stage->blocks[i];
+                fused_block_weights fw = {dev(s, b->norm1_w), dev(s, b->norm1_b), dev(s, b->qkv),    dev(s, b->qkv_dw),
+                                          dev(s, b->proj),    dev(s, b->norm2_w), dev(s, b->norm2_b), dev(s, b->pw_in),
+                                          dev(s, b->dw),      dev(s, b->pw_out),  b->c,               b->heads,
+                                          b->hid};
+                float *z = s->summary + (size_t)b->c * b->c;
+                if (!fused_block_run(q, fw, out, h, w, scr, s->summary_partial, s->summary, z))
+                    return CUBLAS_STATUS_EXECUTION_FAILED;
+            }
+            break;
+        }
         size_t wide = 5 * (size_t)c, ffn = 2 * (size_t)st->stage->blocks[0].hid;
         if (ffn > wide) wide = ffn;
         for (int i = 0; i < st->stage->count; i++) {
@@ -200,7 +222,7 @@ extern "C" sagalux_status cuda_prepare(void *state, int h, int w, char *err, siz
     release_size(s);
     cudaError_t e = cudaSetDevice(s->device);
     if (e != cudaSuccess) return fail_cuda(s, e, "cudaSetDevice", err, err_size);
-    sagalux_status st = sx_plan_build(s->model, h, w, cuda_scratch, nullptr, &s->plan);
+    sagalux_status st = sx_plan_build(s->model, h, w, cuda_scratch, s, &s->plan);
     if (st != SAGALUX_OK) return sx_fail(err, err_size, st, "CUDA device %d: cannot plan a %dx%d image", s->device, w, h);
     size_t io = 3 * (size_t)h * w * sizeof(float), top = (size_t)sx_network_max_channels(&s->model->cfg);
     s->arena_bytes = s->plan.arena_elems * sizeof(float);
@@ -351,6 +373,7 @@ extern "C" sagalux_status sx_cuda_backend_open(const sagalux_model *model, int d
         if ((e = cudaMemcpy(s->weights, model->arena, s->weight_bytes, cudaMemcpyHostToDevice)) != cudaSuccess)
             st = fail_cuda(s, e, "uploading the weights", err, err_size);
     }
+    s->unfused = getenv("SAGALUX_CUDA_UNFUSED") != nullptr;
     if (st == SAGALUX_OK && getenv("SAGALUX_CUDA_PROFILE")) {
         s->profile = 1;
         for (int i = 0; i <= SX_PLAN_MAX_STEPS; i++) cudaEventCreate(&s->marks[i]);

@@ -397,9 +397,14 @@ bool k_saga_summary(cudaStream_t s, const float *k, const float *v, int c, int h
     case 32: saga_partial_kernel<32><<<grid, THREADS, 0, s>>>(k, v, n, chunk, partial); break;
     default: return false;
     }
-    int entries = heads * (d * d + d);
-    saga_reduce_kernel<<<blocks_for((size_t)entries), THREADS, 0, s>>>(partial, parts, heads, d, 1.0f / (float)n, S, z);
+    k_saga_reduce(s, partial, parts, heads, d, 1.0f / (float)n, S, z);
     return true;
+}
+
+void k_saga_reduce(cudaStream_t s, const float *partial, int parts, int heads, int d, float scale, float *S, float *z)
+{
+    int entries = heads * (d * d + d);
+    saga_reduce_kernel<<<blocks_for((size_t)entries), THREADS, 0, s>>>(partial, parts, heads, d, scale, S, z);
 }
 
 void k_dual_gate(cudaStream_t s, float *t, int hid, size_t n)

@@ -27,6 +27,8 @@ void k_row_sums(cudaStream_t s, const float *x, int c, size_t n, float scale, fl
 // reduced in a fixed order. For d = 8, 16, 32; false (nothing done) otherwise.
 bool k_saga_summary(cudaStream_t s, const float *k, const float *v, int c, int heads, size_t n, float *partial,
                     float *S, float *z);
+// S, z = scale * the sum over parts of partial[part][head] (d*d then d floats), in order.
+void k_saga_reduce(cudaStream_t s, const float *partial, int parts, int heads, int d, float scale, float *S, float *z);
 // o (C, N): per head (d = C/heads), o_n = (relu(q_n)^T S) / (relu(q_n)^T z + 1e-6).
 void k_saga_apply(cudaStream_t s, const float *q, int c, int heads, size_t n, const float *S, const float *z, float *o);
 // t (2 hid, N) -> t[0, hid N) = gelu(t2) t1 + gelu(t1) t2.

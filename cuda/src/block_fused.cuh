@@ -1,0 +1,26 @@
+// A transformer block at the wide levels (C = 16 or 32 channels, the full and
+// half resolutions, where the maps are large) in three fused kernels, fp32,
+// so no 5C or 2hid intermediate ever reaches device memory:
+//   summary: LN1 + 1x1 (k, v, gk, gv) + depthwise + gates on a 16x16 tile
+//            with its halo, feeding the per-head S and z sums (split over N,
+//            reduced in a fixed order);
+//   apply:   LN1 + 1x1 (q) + depthwise + relu, o = phi_q S / (phi_q z + eps),
+//            the output projection and the residual, into y;
+//   ffn:     LN2 + 1x1 + depthwise + dual gate + 1x1 + residual, y into x.
+// The unfused kernels (kernels.cu) stay the reference and serve other widths.
+#pragma once
+#include <cstddef>
+#include <cuda_runtime.h>
+
+struct fused_block_weights {
+    const float *norm1_w, *norm1_b, *qkv, *qkv_dw, *proj, *norm2_w, *norm2_b, *pw_in, *dw, *pw_out;
+    int c, heads, hid;
+};
+
+// True when the fused kernels handle this block's shape.
+bool fused_block_supported(int c, int heads);
+
+// x (C, H, W) <- Block(x). tmp: C*N floats; partial: K_SUMMARY_BLOCKS * (32*32 + 32)
+// floats; S, z: heads*d*d and C floats. Returns false on a launch-configuration error.
+bool fused_block_run(cudaStream_t s, const fused_block_weights &b, float *x, int h, int w, float *tmp, float *partial,
+                     float *S, float *z);
