@@ -75,8 +75,9 @@ for p in shipped llformer llformer-unfused; do
   grep -E "cuda step|steps total" "$out/profile-$p-1280.txt" | tail -n $(( $(grep -c "cuda step " "$out/profile-$p-1280.txt") / 2 + 1 )) >"$out/warm-$p.txt"
   grep "cuda step " "$out/warm-$p.txt" | sort -t: -k2 -g -r | head -6; grep "steps total" "$out/warm-$p.txt"
 done
-[ "$mode" = quick ] && exit 0
-for size in 256x256 512x512 1280x1280 2048x2048 4096x4096 6000x4000; do
+sizes="256x256 512x512 1280x1280 2048x2048 4096x4096 6000x4000"
+[ "$mode" = quick ] && sizes=1280x1280
+for size in $sizes; do
   runs=20; case $size in 4096x4096|6000x4000) runs=5;; esac
   echo "shipped $size $(build-gpu/app/sagalux-bench -m assets/sagalux.sglx -s $size -d cuda -r $runs 2>&1 | tail -1)"
   echo "llformer $size $(build-gpu/app/sagalux-bench --random 16,2,4,8,16,2 -s $size -d cuda -r $runs 2>&1 | tail -1)"

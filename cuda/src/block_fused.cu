@@ -1,59 +1,56 @@
 // The fused block kernels (see block_fused.cuh). One thread per pixel of a
 // 16x16 tile; the 18x18 halo the depthwise 3x3 needs is recomputed by each
-// tile (27% more 1x1 work, none of the 5C / 2hid maps in memory).
+// tile (27% more 1x1 work, none of the 5C / 2hid maps in memory). Each thread
+// keeps the LayerNorm of its one or two halo positions in registers and reads
+// the 1x1 weights from shared memory (loaded once per block, the blocks loop
+// over tiles), so a multiply-add costs a quarter of a shared-memory load.
 #include "block_fused.cuh"
 #include "kernels.cuh"
 
 namespace {
 
 constexpr int T = 16, HALO = T + 2, HN = HALO * HALO, NT = T * T;
-constexpr int CB = 2; // channels of k, v, gk, gv (or q) per round
-constexpr int HB = 4; // hidden pairs per round of the FFN
+constexpr int CB = 2;  // channels of k, gk, v, gv (or q) per round
+constexpr int HB = 4;  // hidden pairs per round of the FFN
+constexpr int PAD = 1; // per-pixel rows padded by one float: no bank conflicts
 
 __device__ float sigmoidf_(float v) { return 1.0f / (1.0f + expf(-v)); }
 __device__ float gelu_(float v) { return 0.5f * v * (1.0f + erff(v * 0.70710678118654752f)); }
 
-// ln[c][pos] = LayerNorm(x) at the 18x18 halo positions of the tile; 0 outside
-// the image, so the 1x1 outputs there are 0: the depthwise conv's zero padding.
+// LayerNorm of x at halo position pos of the tile at (x0, y0), into v; zeros
+// outside the image (and for pos past the halo), so the 1x1 outputs there are
+// 0: the depthwise conv's zero padding.
 template <int C>
-__device__ void load_ln_halo(const float *x, size_t n, int h, int w, int x0, int y0, const float *g, const float *b,
-                             float (*ln)[HN])
+__device__ void ln_at(const float *x, size_t n, int h, int w, int x0, int y0, int pos, const float *g, const float *b,
+                      float (&v)[C])
 {
-    for (int pos = threadIdx.x; pos < HN; pos += NT) {
-        int gy = y0 + pos / HALO - 1, gx = x0 + pos % HALO - 1;
-        if (gy < 0 || gy >= h || gx < 0 || gx >= w) {
+    int gy = y0 + pos / HALO - 1, gx = x0 + pos % HALO - 1;
+    if (pos >= HN || gy < 0 || gy >= h || gx < 0 || gx >= w) {
 #pragma unroll
-            for (int c = 0; c < C; c++) ln[c][pos] = 0.0f;
-            continue;
-        }
-        const float *p = x + (size_t)gy * w + gx;
-        float v[C], mean = 0.0f, var = 0.0f;
-#pragma unroll
-        for (int c = 0; c < C; c++) {
-            v[c] = p[(size_t)c * n];
-            mean += v[c];
-        }
-        mean /= (float)C;
-#pragma unroll
-        for (int c = 0; c < C; c++) var += (v[c] - mean) * (v[c] - mean);
-        float rstd = rsqrtf(var / (float)C + 1e-5f);
-#pragma unroll
-        for (int c = 0; c < C; c++) ln[c][pos] = (v[c] - mean) * rstd * g[c] + b[c];
+        for (int c = 0; c < C; c++) v[c] = 0.0f;
+        return;
     }
+    const float *p = x + (size_t)gy * w + gx;
+    float mean = 0.0f, var = 0.0f;
+#pragma unroll
+    for (int c = 0; c < C; c++) {
+        v[c] = p[(size_t)c * n];
+        mean += v[c];
+    }
+    mean *= 1.0f / (float)C;
+#pragma unroll
+    for (int c = 0; c < C; c++) var += (v[c] - mean) * (v[c] - mean);
+    float rstd = rsqrtf(var * (1.0f / (float)C) + 1e-5f);
+#pragma unroll
+    for (int c = 0; c < C; c++) v[c] = (v[c] - mean) * rstd * g[c] + b[c];
 }
 
-// out[r][pos] = sum_k W[row_r][k] ln[k][pos] for R rows at the halo positions.
-template <int C, int R>
-__device__ void pointwise_halo(const float (*ln)[HN], const float *W, const int *rows, float (*out)[HN])
+template <int C> __device__ float dot(const float *wrow, const float (&v)[C])
 {
-    for (int i = threadIdx.x; i < R * HN; i += NT) {
-        int r = i / HN, pos = i % HN;
-        const float *wr = W + (size_t)rows[r] * C;
-        float acc = 0.0f;
+    float a = 0.0f;
 #pragma unroll
-        for (int k = 0; k < C; k++) acc += wr[k] * ln[k][pos];
-        out[r][pos] = acc;
-    }
+    for (int k = 0; k < C; k++) a += wrow[k] * v[k];
+    return a;
 }
 
 // The depthwise 3x3 of one halo map at this thread's pixel.
@@ -68,52 +65,61 @@ __device__ float dw_at(const float *m, const float *k9)
     return acc;
 }
 
-template <int C> struct summary_smem {
-    float ln[C][HN];
-    float t[4 * CB][HN];
-    float phik[C][NT], vt[C][NT];
-};
+__device__ void copy_to_smem(float *dst, const float *src, int count)
+{
+    for (int i = threadIdx.x; i < count; i += NT) dst[i] = src[i];
+}
 
-// Grid-stride over tiles; each block keeps its share of S and z in registers
-// and writes it to partial[block][head] (the layout saga_reduce_kernel reads).
+// ---------------------------------------------------------------- summary
+
+// Shared memory of the summary kernel, in floats: the k, gk, v, gv rows of the
+// 1x1 weight (4C x C, grouped by channel) and of the depthwise (4C x 9), one
+// round of halo maps, and phi_k and v~ of the tile's pixels.
+template <int C> constexpr int summary_floats() { return 4 * C * C + 4 * C * 9 + 4 * CB * HN + 2 * C * (NT + PAD); }
+
 template <int C>
 __global__ void __launch_bounds__(NT) summary_kernel(const float *x, int h, int w, fused_block_weights b,
                                                      float *partial)
 {
-    extern __shared__ float smem_raw[];
-    summary_smem<C> &sm = *reinterpret_cast<summary_smem<C> *>(smem_raw);
+    extern __shared__ float sm[];
+    float *W = sm, *DW = W + 4 * C * C, *t = DW + 4 * C * 9, *phik = t + 4 * CB * HN, *vt = phik + C * (NT + PAD);
+    const int groups[4] = {1, 3, 2, 4}; // k, gk, v, gv: slots of the 5C rows
+    for (int i = threadIdx.x; i < 4 * C; i += NT) {
+        int c = i / 4, row = groups[i % 4] * C + c;
+        for (int k = 0; k < C; k++) W[i * C + k] = b.qkv[(size_t)row * C + k];
+        for (int k = 0; k < 9; k++) DW[i * 9 + k] = b.qkv_dw[(size_t)row * 9 + k];
+    }
     const size_t n = (size_t)h * w;
     const int d = C / b.heads, entries = b.heads * d * d;
-    constexpr int PER = (C * C + NT - 1) / NT; // entries per thread, at most C*d <= C*C
+    constexpr int PER = (C * C + NT - 1) / NT; // entries per thread: at most C*d <= C*C
     float acc[PER], zacc = 0.0f;
 #pragma unroll
     for (int r = 0; r < PER; r++) acc[r] = 0.0f;
     const int tiles_x = (w + T - 1) / T, tiles = tiles_x * ((h + T - 1) / T);
-    const int ty = threadIdx.x / T, tx = threadIdx.x % T;
+    const int ty = threadIdx.x / T, tx = threadIdx.x % T, p0 = threadIdx.x, p1 = threadIdx.x + NT;
+    __syncthreads();
     for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
         int x0 = (tile % tiles_x) * T, y0 = (tile / tiles_x) * T;
         bool inside = y0 + ty < h && x0 + tx < w;
-        load_ln_halo<C>(x, n, h, w, x0, y0, b.norm1_w, b.norm1_b, sm.ln);
-        __syncthreads();
-        for (int c0 = 0; c0 < C; c0 += CB) {
-            int rows[4 * CB];
+        float v0[C], v1[C];
+        ln_at<C>(x, n, h, w, x0, y0, p0, b.norm1_w, b.norm1_b, v0);
+        ln_at<C>(x, n, h, w, x0, y0, p1, b.norm1_w, b.norm1_b, v1);
 #pragma unroll
-            for (int j = 0; j < CB; j++) {
-                rows[4 * j + 0] = C + c0 + j;     // k
-                rows[4 * j + 1] = 3 * C + c0 + j; // gk
-                rows[4 * j + 2] = 2 * C + c0 + j; // v
-                rows[4 * j + 3] = 4 * C + c0 + j; // gv
+        for (int c0 = 0; c0 < C; c0 += CB) {
+#pragma unroll
+            for (int r = 0; r < 4 * CB; r++) {
+                const float *wr = W + (4 * c0 + r) * C;
+                t[r * HN + p0] = dot<C>(wr, v0);
+                if (p1 < HN) t[r * HN + p1] = dot<C>(wr, v1);
             }
-            pointwise_halo<C, 4 * CB>(sm.ln, b.qkv, rows, sm.t);
             __syncthreads();
 #pragma unroll
             for (int j = 0; j < CB; j++) {
-                float k = dw_at(sm.t[4 * j + 0], b.qkv_dw + (size_t)rows[4 * j + 0] * 9);
-                float gk = dw_at(sm.t[4 * j + 1], b.qkv_dw + (size_t)rows[4 * j + 1] * 9);
-                float v = dw_at(sm.t[4 * j + 2], b.qkv_dw + (size_t)rows[4 * j + 2] * 9);
-                float gv = dw_at(sm.t[4 * j + 3], b.qkv_dw + (size_t)rows[4 * j + 3] * 9);
-                sm.phik[c0 + j][threadIdx.x] = inside ? fmaxf(k, 0.0f) * sigmoidf_(gk) : 0.0f;
-                sm.vt[c0 + j][threadIdx.x] = inside ? v * sigmoidf_(gv) : 0.0f;
+                const int r = 4 * j, row = 4 * (c0 + j);
+                float k = dw_at(t + (r + 0) * HN, DW + (row + 0) * 9), gk = dw_at(t + (r + 1) * HN, DW + (row + 1) * 9);
+                float v = dw_at(t + (r + 2) * HN, DW + (row + 2) * 9), gv = dw_at(t + (r + 3) * HN, DW + (row + 3) * 9);
+                phik[(c0 + j) * (NT + PAD) + threadIdx.x] = inside ? fmaxf(k, 0.0f) * sigmoidf_(gk) : 0.0f;
+                vt[(c0 + j) * (NT + PAD) + threadIdx.x] = inside ? v * sigmoidf_(gv) : 0.0f;
             }
             __syncthreads();
         }
@@ -122,133 +128,156 @@ __global__ void __launch_bounds__(NT) summary_kernel(const float *x, int h, int 
             int e = threadIdx.x + r * NT;
             if (e < entries) {
                 int head = e / (d * d), i = head * d + (e % (d * d)) / d, j = head * d + e % d;
+                const float *pi = phik + i * (NT + PAD), *pj = vt + j * (NT + PAD);
                 float a = acc[r];
-                for (int p = 0; p < NT; p++) a += sm.phik[i][p] * sm.vt[j][p];
+                for (int p = 0; p < NT; p++) a += pi[p] * pj[p];
                 acc[r] = a;
             }
         }
-        if (threadIdx.x < C)
-            for (int p = 0; p < NT; p++) zacc += sm.phik[threadIdx.x][p];
+        if (threadIdx.x < C) {
+            const float *pi = phik + threadIdx.x * (NT + PAD);
+            for (int p = 0; p < NT; p++) zacc += pi[p];
+        }
         __syncthreads();
     }
     const int per = d * d + d;
 #pragma unroll
     for (int r = 0; r < PER; r++) {
         int e = threadIdx.x + r * NT;
-        if (e < entries) {
-            int head = e / (d * d);
-            partial[((size_t)blockIdx.x * b.heads + head) * per + e % (d * d)] = acc[r];
-        }
+        if (e < entries) partial[((size_t)blockIdx.x * b.heads + e / (d * d)) * per + e % (d * d)] = acc[r];
     }
-    if (threadIdx.x < C) {
-        int head = threadIdx.x / d;
-        partial[((size_t)blockIdx.x * b.heads + head) * per + d * d + threadIdx.x % d] = zacc;
-    }
+    if (threadIdx.x < C)
+        partial[((size_t)blockIdx.x * b.heads + threadIdx.x / d) * per + d * d + threadIdx.x % d] = zacc;
 }
 
-template <int C> struct apply_smem {
-    float ln[C][HN];
-    float t[CB][HN];
-    float q[C][NT];
-    float S[C * C], z[C];
-};
+// ------------------------------------------------------------------ apply
+
+// q rows of the 1x1 and the depthwise, the projection, S and z spread over
+// C x C (zero across heads, so every loop below has compile-time bounds), and
+// one round of halo maps.
+template <int C> constexpr int apply_floats() { return C * C + C * 9 + C * C + 2 * C * C + CB * HN; }
 
 // y = x + proj(o), o_n = phi_q_n^T S / (phi_q_n^T z + 1e-6) per head.
 template <int C>
 __global__ void __launch_bounds__(NT) apply_kernel(const float *x, int h, int w, fused_block_weights b,
                                                    const float *S, const float *z, float *y)
 {
-    extern __shared__ float smem_raw[];
-    apply_smem<C> &sm = *reinterpret_cast<apply_smem<C> *>(smem_raw);
-    const size_t n = (size_t)h * w;
+    extern __shared__ float sm[];
+    float *WQ = sm, *DQ = WQ + C * C, *WP = DQ + C * 9, *SF = WP + C * C, *ZF = SF + C * C, *t = ZF + C * C;
     const int d = C / b.heads;
-    for (int i = threadIdx.x; i < b.heads * d * d; i += NT) sm.S[i] = S[i];
-    for (int i = threadIdx.x; i < C; i += NT) sm.z[i] = z[i];
-    const int tiles_x = (w + T - 1) / T;
-    const int x0 = (blockIdx.x % tiles_x) * T, y0 = (blockIdx.x / tiles_x) * T;
-    const int ty = threadIdx.x / T, tx = threadIdx.x % T;
-    load_ln_halo<C>(x, n, h, w, x0, y0, b.norm1_w, b.norm1_b, sm.ln);
+    copy_to_smem(WQ, b.qkv, C * C); // q: the first C rows
+    copy_to_smem(DQ, b.qkv_dw, C * 9);
+    copy_to_smem(WP, b.proj, C * C);
+    for (int e = threadIdx.x; e < C * C; e += NT) {
+        int i = e / C, j = e % C, same = i / d == j / d;
+        SF[e] = same ? S[(size_t)(i / d) * d * d + (i % d) * d + j % d] : 0.0f;
+        ZF[e] = same ? z[i] : 0.0f;
+    }
+    const size_t n = (size_t)h * w;
+    const int tiles_x = (w + T - 1) / T, tiles = tiles_x * ((h + T - 1) / T);
+    const int ty = threadIdx.x / T, tx = threadIdx.x % T, p0 = threadIdx.x, p1 = threadIdx.x + NT;
     __syncthreads();
-    for (int c0 = 0; c0 < C; c0 += CB) {
-        int rows[CB];
+    for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
+        int x0 = (tile % tiles_x) * T, y0 = (tile / tiles_x) * T;
+        float v0[C], v1[C], q[C];
+        ln_at<C>(x, n, h, w, x0, y0, p0, b.norm1_w, b.norm1_b, v0);
+        ln_at<C>(x, n, h, w, x0, y0, p1, b.norm1_w, b.norm1_b, v1);
 #pragma unroll
-        for (int j = 0; j < CB; j++) rows[j] = c0 + j;
-        pointwise_halo<C, CB>(sm.ln, b.qkv, rows, sm.t);
-        __syncthreads();
+        for (int c0 = 0; c0 < C; c0 += CB) {
 #pragma unroll
-        for (int j = 0; j < CB; j++) sm.q[c0 + j][threadIdx.x] = fmaxf(dw_at(sm.t[j], b.qkv_dw + (size_t)rows[j] * 9), 0.0f);
-        __syncthreads();
-    }
-    const int py = y0 + ty, px = x0 + tx;
-    if (py >= h || px >= w) return;
-    float o[C];
-    for (int head = 0; head < b.heads; head++) {
-        const float *Sh = sm.S + head * d * d;
-        float den = 1e-6f;
-        for (int i = 0; i < d; i++) den += sm.q[head * d + i][threadIdx.x] * sm.z[head * d + i];
-        for (int j = 0; j < d; j++) {
-            float a = 0.0f;
-            for (int i = 0; i < d; i++) a += sm.q[head * d + i][threadIdx.x] * Sh[i * d + j];
-            o[head * d + j] = a / den;
+            for (int r = 0; r < CB; r++) {
+                t[r * HN + p0] = dot<C>(WQ + (c0 + r) * C, v0);
+                if (p1 < HN) t[r * HN + p1] = dot<C>(WQ + (c0 + r) * C, v1);
+            }
+            __syncthreads();
+#pragma unroll
+            for (int r = 0; r < CB; r++) q[c0 + r] = fmaxf(dw_at(t + r * HN, DQ + (c0 + r) * 9), 0.0f);
+            __syncthreads();
         }
-    }
-    const size_t at = (size_t)py * w + px;
+        const int py = y0 + ty, px = x0 + tx;
+        if (py >= h || px >= w) continue;
+        float o[C];
 #pragma unroll
-    for (int c = 0; c < C; c++) {
-        const float *wr = b.proj + (size_t)c * C;
-        float a = x[(size_t)c * n + at];
+        for (int j = 0; j < C; j++) {
+            float num = 0.0f, den = 1e-6f;
 #pragma unroll
-        for (int k = 0; k < C; k++) a += wr[k] * o[k];
-        y[(size_t)c * n + at] = a;
+            for (int i = 0; i < C; i++) {
+                num += q[i] * SF[i * C + j];
+                den += q[i] * ZF[i * C + j];
+            }
+            o[j] = num / den;
+        }
+        const size_t at = (size_t)py * w + px;
+#pragma unroll
+        for (int c = 0; c < C; c++) y[(size_t)c * n + at] = x[(size_t)c * n + at] + dot<C>(WP + c * C, o);
     }
 }
 
-template <int C> struct ffn_smem {
-    float ln[C][HN];
-    float t[2 * HB][HN];
-};
+// -------------------------------------------------------------------- FFN
+
+// pw_in rows interleaved (t1_i, t2_i), their depthwise rows the same way,
+// pw_out transposed (hid x C), one round of halo maps.
+__host__ __device__ constexpr int ffn_floats(int c, int hid) { return 2 * hid * c + 2 * hid * 9 + hid * c + 2 * HB * HN; }
 
 // y = x + pw_out(gelu(t2) t1 + gelu(t1) t2), t = dw(pw_in(LN2(x))).
 template <int C>
 __global__ void __launch_bounds__(NT) ffn_kernel(const float *x, int h, int w, fused_block_weights b, float *y)
 {
-    extern __shared__ float smem_raw[];
-    ffn_smem<C> &sm = *reinterpret_cast<ffn_smem<C> *>(smem_raw);
-    const size_t n = (size_t)h * w;
-    const int tiles_x = (w + T - 1) / T;
-    const int x0 = (blockIdx.x % tiles_x) * T, y0 = (blockIdx.x / tiles_x) * T;
-    const int ty = threadIdx.x / T, tx = threadIdx.x % T;
-    load_ln_halo<C>(x, n, h, w, x0, y0, b.norm2_w, b.norm2_b, sm.ln);
-    float acc[C];
-#pragma unroll
-    for (int c = 0; c < C; c++) acc[c] = 0.0f;
-    __syncthreads();
-    for (int i0 = 0; i0 < b.hid; i0 += HB) {
-        int rows[2 * HB];
-#pragma unroll
-        for (int j = 0; j < HB; j++) {
-            int i = i0 + j < b.hid ? i0 + j : b.hid - 1; // past the end: recompute the last pair, unused
-            rows[2 * j] = i;
-            rows[2 * j + 1] = b.hid + i;
-        }
-        pointwise_halo<C, 2 * HB>(sm.ln, b.pw_in, rows, sm.t);
-        __syncthreads();
-#pragma unroll
-        for (int j = 0; j < HB; j++) {
-            if (i0 + j >= b.hid) break;
-            float t1 = dw_at(sm.t[2 * j], b.dw + (size_t)rows[2 * j] * 9);
-            float t2 = dw_at(sm.t[2 * j + 1], b.dw + (size_t)rows[2 * j + 1] * 9);
-            float u = gelu_(t2) * t1 + gelu_(t1) * t2;
-#pragma unroll
-            for (int c = 0; c < C; c++) acc[c] += b.pw_out[(size_t)c * b.hid + i0 + j] * u;
-        }
-        __syncthreads();
+    extern __shared__ float sm[];
+    const int hid = b.hid;
+    float *WI = sm, *DI = WI + 2 * hid * C, *WO = DI + 2 * hid * 9, *t = WO + hid * C;
+    for (int i = threadIdx.x; i < 2 * hid; i += NT) {
+        int row = (i % 2) * hid + i / 2;
+        for (int k = 0; k < C; k++) WI[i * C + k] = b.pw_in[(size_t)row * C + k];
+        for (int k = 0; k < 9; k++) DI[i * 9 + k] = b.dw[(size_t)row * 9 + k];
     }
-    const int py = y0 + ty, px = x0 + tx;
-    if (py >= h || px >= w) return;
-    const size_t at = (size_t)py * w + px;
+    for (int e = threadIdx.x; e < hid * C; e += NT) WO[e] = b.pw_out[(size_t)(e % C) * hid + e / C];
+    const size_t n = (size_t)h * w;
+    const int tiles_x = (w + T - 1) / T, tiles = tiles_x * ((h + T - 1) / T);
+    const int ty = threadIdx.x / T, tx = threadIdx.x % T, p0 = threadIdx.x, p1 = threadIdx.x + NT;
+    __syncthreads();
+    for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
+        int x0 = (tile % tiles_x) * T, y0 = (tile / tiles_x) * T;
+        float v0[C], v1[C], acc[C];
+        ln_at<C>(x, n, h, w, x0, y0, p0, b.norm2_w, b.norm2_b, v0);
+        ln_at<C>(x, n, h, w, x0, y0, p1, b.norm2_w, b.norm2_b, v1);
 #pragma unroll
-    for (int c = 0; c < C; c++) y[(size_t)c * n + at] = x[(size_t)c * n + at] + acc[c];
+        for (int c = 0; c < C; c++) acc[c] = 0.0f;
+        for (int i0 = 0; i0 < hid; i0 += HB) {
+            const int pairs = hid - i0 < HB ? hid - i0 : HB;
+            for (int r = 0; r < 2 * pairs; r++) {
+                const float *wr = WI + (2 * i0 + r) * C;
+                t[r * HN + p0] = dot<C>(wr, v0);
+                if (p1 < HN) t[r * HN + p1] = dot<C>(wr, v1);
+            }
+            __syncthreads();
+            for (int j = 0; j < pairs; j++) {
+                const int row = 2 * (i0 + j);
+                float t1 = dw_at(t + 2 * j * HN, DI + row * 9), t2 = dw_at(t + (2 * j + 1) * HN, DI + (row + 1) * 9);
+                float u = gelu_(t2) * t1 + gelu_(t1) * t2;
+                const float *wo = WO + (i0 + j) * C;
+#pragma unroll
+                for (int c = 0; c < C; c++) acc[c] += wo[c] * u;
+            }
+            __syncthreads();
+        }
+        const int py = y0 + ty, px = x0 + tx;
+        if (py >= h || px >= w) continue;
+        const size_t at = (size_t)py * w + px;
+#pragma unroll
+        for (int c = 0; c < C; c++) y[(size_t)c * n + at] = x[(size_t)c * n + at] + acc[c];
+    }
+}
+
+// Blocks for a persistent grid: what fits on the device at once, at most tiles.
+template <typename K> int grid_for(K kernel, size_t smem, int tiles)
+{
+    int dev = 0, sms = 0, per_sm = 0;
+    cudaGetDevice(&dev);
+    cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev);
+    cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, NT, smem);
+    int g = sms * (per_sm > 0 ? per_sm : 1);
+    return g < tiles ? g : tiles;
 }
 
 template <int C>
@@ -256,26 +285,29 @@ bool run(cudaStream_t s, const fused_block_weights &b, float *x, int h, int w, f
          float *z)
 {
     const int d = C / b.heads, tiles = ((w + T - 1) / T) * ((h + T - 1) / T);
-    int parts = K_SUMMARY_BLOCKS / b.heads;
-    if (parts > tiles) parts = tiles;
-    size_t sm_sum = sizeof(summary_smem<C>), sm_apply = sizeof(apply_smem<C>), sm_ffn = sizeof(ffn_smem<C>);
+    size_t sm_sum = summary_floats<C>() * sizeof(float), sm_apply = apply_floats<C>() * sizeof(float),
+           sm_ffn = (size_t)ffn_floats(C, b.hid) * sizeof(float);
     // Opt in to more than 48 KB of shared memory (per device, so every time: a cheap call).
     if (cudaFuncSetAttribute(summary_kernel<C>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)sm_sum) ||
         cudaFuncSetAttribute(apply_kernel<C>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)sm_apply) ||
         cudaFuncSetAttribute(ffn_kernel<C>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)sm_ffn))
         return false;
+    int parts = grid_for(summary_kernel<C>, sm_sum, tiles);
+    if (parts > K_SUMMARY_BLOCKS / b.heads) parts = K_SUMMARY_BLOCKS / b.heads; // the partial buffer's size
     summary_kernel<C><<<parts, NT, sm_sum, s>>>(x, h, w, b, partial);
     k_saga_reduce(s, partial, parts, b.heads, d, 1.0f / (float)((size_t)h * w), S, z);
-    apply_kernel<C><<<tiles, NT, sm_apply, s>>>(x, h, w, b, S, z, tmp);
-    ffn_kernel<C><<<tiles, NT, sm_ffn, s>>>(tmp, h, w, b, x);
+    apply_kernel<C><<<grid_for(apply_kernel<C>, sm_apply, tiles), NT, sm_apply, s>>>(x, h, w, b, S, z, tmp);
+    ffn_kernel<C><<<grid_for(ffn_kernel<C>, sm_ffn, tiles), NT, sm_ffn, s>>>(tmp, h, w, b, x);
     return true;
 }
 
 } // namespace
 
-bool fused_block_supported(int c, int heads)
+bool fused_block_supported(int c, int heads, int hid)
 {
-    return (c == 16 || c == 32) && heads >= 1 && c % heads == 0;
+    // Shared memory of the FFN grows with hid: beyond ~150 KB one block per SM
+    // would hold too little work; such (unusual) widths run unfused.
+    return (c == 16 || c == 32) && heads >= 1 && c % heads == 0 && ffn_floats(c, hid) * 4 <= 150 * 1024;
 }
 
 bool fused_block_run(cudaStream_t s, const fused_block_weights &b, float *x, int h, int w, float *tmp, float *partial,

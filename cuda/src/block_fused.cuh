@@ -18,7 +18,7 @@ struct fused_block_weights {
 };
 
 // True when the fused kernels handle this block's shape.
-bool fused_block_supported(int c, int heads);
+bool fused_block_supported(int c, int heads, int hid);
 
 // x (C, H, W) <- Block(x). tmp: C*N floats; partial: K_SUMMARY_BLOCKS * (32*32 + 32)
 // floats; S, z: heads*d*d and C floats. Returns false on a launch-configuration error.

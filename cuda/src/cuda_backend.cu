@@ -66,7 +66,7 @@ sagalux_status alloc(cuda_state *s, void **p, size_t bytes, const char *what, ch
 
 bool stage_is_fused(const cuda_state *s, const sx_step *st)
 {
-    return !s->unfused && st->stage->count > 0 && fused_block_supported(st->c, st->stage->blocks[0].heads);
+    return !s->unfused && st->stage->count > 0 && fused_block_supported(st->c, st->stage->blocks[0].heads, st->stage->blocks[0].hid);
 }
 
 // Scratch, in floats, each step below uses.
