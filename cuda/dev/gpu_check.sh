@@ -29,9 +29,9 @@ rm -rf /tmp/planted && mkdir -p /tmp/planted && cp -r core cuda app tests assets
 sed -i 's/for (int dx = -1; dx <= 1; dx++) {\n            int xx = px + dx;\n            if (xx >= 0/X/' /tmp/planted/cuda/src/kernels.cu
 python3 - <<'PY'
 p = "/tmp/planted/cuda/src/block_fused.cu"; s = open(p).read()
-old = "for (int c = 0; c < C; c++) acc[c] += b.pw_out[(size_t)c * b.hid + i0 + j] * u;"
+old = "for (int c = 0; c < C; c++) acc[c] += wo[c] * u;"
 assert old in s  # the fused FFN drops its last hidden channel
-open(p, "w").write(s.replace(old, "for (int c = 0; c < C; c++) acc[c] += i0 + j == b.hid - 1 ? 0.0f : b.pw_out[(size_t)c * b.hid + i0 + j] * u;"))
+open(p, "w").write(s.replace(old, "for (int c = 0; c < C; c++) acc[c] += i0 + j == hid - 1 ? 0.0f : wo[c] * u;"))
 p = "/tmp/planted/cuda/src/kernels.cu"; s = open(p).read()
 old = "if (xx >= 0 && xx < w) acc += wc[(dy + 1) * 3 + dx + 1]"
 assert old in s
