@@ -29,6 +29,10 @@ typedef struct sx_backend {
     /* Bytes the backend holds for the prepared size: arena and scratch (and, on a GPU, weights). */
     size_t (*peak_bytes)(const void *state);
     void (*close)(void *state);
+    /* Host memory for the image in and out (a GPU backend gives page-locked
+     * memory, which copies to and from the device about twice as fast). */
+    void *(*host_alloc)(size_t bytes);
+    void (*host_free)(void *p);
 } sx_backend;
 
 sagalux_status sx_cpu_backend_open(const sagalux_model *model, int threads, sx_backend *out, char *err,

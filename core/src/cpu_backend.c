@@ -172,6 +172,6 @@ sagalux_status sx_cpu_backend_open(const sagalux_model *model, int threads, sx_b
         cpu_close(s);
         return sx_fail(err, err_size, SAGALUX_ERR_OUT_OF_MEMORY, "CPU: out of memory for %d worker threads", threads);
     }
-    *out = (sx_backend){"cpu", SAGALUX_DEVICE_CPU, s, cpu_prepare, cpu_run, cpu_peak, cpu_close};
+    *out = (sx_backend){"cpu", SAGALUX_DEVICE_CPU, s, cpu_prepare, cpu_run, cpu_peak, cpu_close, malloc, free};
     return SAGALUX_OK;
 }

@@ -49,10 +49,10 @@ sagalux_status sagalux_context_create(const sagalux_model *model, const sagalux_
 void sagalux_context_free(sagalux_context *ctx)
 {
     if (!ctx) return;
-    ctx->backend.close(ctx->backend.state);
     if (ctx->cpu_fallback.state) ctx->cpu_fallback.close(ctx->cpu_fallback.state);
-    free(ctx->in_pad);
-    free(ctx->out_pad);
+    ctx->backend.host_free(ctx->in_pad);
+    ctx->backend.host_free(ctx->out_pad);
+    ctx->backend.close(ctx->backend.state);
     free(ctx);
 }
 
@@ -111,11 +111,11 @@ sagalux_status sagalux_enhance(sagalux_context *ctx, const sagalux_image *input,
     size_t plane = (size_t)hp * wp;
     ctx->error[0] = 0;
     if (plane * 3 > ctx->pad_floats) {
-        free(ctx->in_pad);
-        free(ctx->out_pad);
+        ctx->backend.host_free(ctx->in_pad);
+        ctx->backend.host_free(ctx->out_pad);
         ctx->pad_floats = 0;
-        ctx->in_pad = malloc(plane * 3 * sizeof(float));
-        ctx->out_pad = malloc(plane * 3 * sizeof(float));
+        ctx->in_pad = ctx->backend.host_alloc(plane * 3 * sizeof(float));
+        ctx->out_pad = ctx->backend.host_alloc(plane * 3 * sizeof(float));
         if (!ctx->in_pad || !ctx->out_pad)
             return sx_fail(ctx->error, sizeof ctx->error, SAGALUX_ERR_OUT_OF_MEMORY,
                            "out of memory for a %dx%d image", wp, hp);

@@ -336,6 +336,27 @@ extern "C" void cuda_close(void *state)
     free(s);
 }
 
+extern "C" void *cuda_host_alloc(size_t bytes)
+{
+    void *p = nullptr;
+    if (cudaMallocHost(&p, bytes) != cudaSuccess) {
+        cudaGetLastError();
+        return malloc(bytes); // pageable memory still works, only slower to copy
+    }
+    return p;
+}
+
+extern "C" void cuda_host_free(void *p)
+{
+    if (!p) return;
+    cudaPointerAttributes attr;
+    if (cudaPointerGetAttributes(&attr, p) == cudaSuccess && attr.type == cudaMemoryTypeHost) cudaFreeHost(p);
+    else {
+        cudaGetLastError();
+        free(p);
+    }
+}
+
 } // namespace
 
 extern "C" sagalux_status sx_cuda_backend_open(const sagalux_model *model, int device, size_t memory_limit,
@@ -382,6 +403,7 @@ extern "C" sagalux_status sx_cuda_backend_open(const sagalux_model *model, int d
         cuda_close(s);
         return st;
     }
-    *out = sx_backend{"cuda", SAGALUX_DEVICE_CUDA, s, cuda_prepare, cuda_run, cuda_peak, cuda_close};
+    *out = sx_backend{"cuda",    SAGALUX_DEVICE_CUDA, s, cuda_prepare, cuda_run, cuda_peak, cuda_close,
+                      cuda_host_alloc, cuda_host_free};
     return SAGALUX_OK;
 }
