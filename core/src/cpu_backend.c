@@ -38,26 +38,6 @@ static size_t cpu_scratch(const sx_step *s, void *user)
     }
 }
 
-/* x (C, H, W) <- Block(x), in place:
- *   x += Attn(LN1(x));  x += FFN(LN2(x)) */
-static void run_block(sx_threadpool *tp, const sx_block *b, float *x, int h, int w, float *ln, float *t)
-{
-    size_t n = (size_t)h * w;
-    int c = b->c;
-    sx_layernorm(tp, x, c, n, b->norm1_w, b->norm1_b, ln);
-    sx_conv1x1(tp, ln, c, n, b->qkv, NULL, 5 * c, t, 0);           /* (5C, N) */
-    sx_dwconv3x3_inplace(tp, t, 5 * c, h, w, b->qkv_dw, NULL);
-    float *o = t + 3 * (size_t)c * n;                              /* the gk slot */
-    sx_saga_attention(tp, t, c, b->heads, n, o);                   /* (C, N) */
-    sx_conv1x1(tp, o, c, n, b->proj, NULL, c, x, 1);               /* x += proj(o) */
-
-    sx_layernorm(tp, x, c, n, b->norm2_w, b->norm2_b, ln);
-    sx_conv1x1(tp, ln, c, n, b->pw_in, NULL, 2 * b->hid, t, 0);     /* (2hid, N) */
-    sx_dwconv3x3_inplace(tp, t, 2 * b->hid, h, w, b->dw, NULL);
-    sx_dual_gate(tp, t, b->hid, n);                                /* (hid, N) */
-    sx_conv1x1(tp, t, b->hid, n, b->pw_out, NULL, c, x, 1);         /* x += pw_out(u) */
-}
-
 /* out (C, H, W) = Fuse(x), x (3C, H, W) the three maps stacked; t (9C, N). */
 static void run_fuse(sx_threadpool *tp, const sx_fuse *fu, const float *x, int h, int w, float *out, float *t)
 {
@@ -81,7 +61,7 @@ static void run_step(cpu_state *s, const sx_step *st, const float *in0, const fl
     case SX_STEP_EMBED: sx_conv3x3(tp, in0, 3, h, w, st->conv, NULL, s->model->cfg.dim, out); break;
     case SX_STEP_STAGE:
         if (out != in0) memcpy(out, in0, (size_t)c * n * sizeof(float));
-        for (int i = 0; i < st->stage->count; i++) run_block(tp, &st->stage->blocks[i], out, h, w, scr, scr + (size_t)c * n);
+        for (int i = 0; i < st->stage->count; i++) sx_block_forward(tp, &st->stage->blocks[i], out, h, w, scr, scr + (size_t)c * n);
         break;
     case SX_STEP_FUSE: run_fuse(tp, st->fuse, in0, h, w, out, scr); break;
     case SX_STEP_DOWN:

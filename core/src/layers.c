@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "gemm.h"
+#include "network.h"
 
 /* Pixels per work unit: large enough for a good sgemm panel, small enough
  * that every thread gets work on the coarsest level. */
@@ -489,4 +490,26 @@ void sx_pixel_shuffle(sx_threadpool *tp, const float *x, int c4, int h, int w, f
 {
     shuffle_job j = {x, y, 2 * h, 2 * w};
     sx_parallel_for(tp, (size_t)c4, 1, shuffle_range, &j);
+}
+
+/* ------------------------------------------------------------- a Block */
+
+/* x (C, H, W) <- Block(x), in place:
+ *   x += Attn(LN1(x));  x += FFN(LN2(x)) */
+void sx_block_forward(sx_threadpool *tp, const sx_block *b, float *x, int h, int w, float *ln, float *t)
+{
+    size_t n = (size_t)h * w;
+    int c = b->c;
+    sx_layernorm(tp, x, c, n, b->norm1_w, b->norm1_b, ln);
+    sx_conv1x1(tp, ln, c, n, b->qkv, NULL, 5 * c, t, 0);           /* (5C, N) */
+    sx_dwconv3x3_inplace(tp, t, 5 * c, h, w, b->qkv_dw, NULL);
+    float *o = t + 3 * (size_t)c * n;                              /* the gk slot */
+    sx_saga_attention(tp, t, c, b->heads, n, o);                   /* (C, N) */
+    sx_conv1x1(tp, o, c, n, b->proj, NULL, c, x, 1);               /* x += proj(o) */
+
+    sx_layernorm(tp, x, c, n, b->norm2_w, b->norm2_b, ln);
+    sx_conv1x1(tp, ln, c, n, b->pw_in, NULL, 2 * b->hid, t, 0);     /* (2hid, N) */
+    sx_dwconv3x3_inplace(tp, t, 2 * b->hid, h, w, b->dw, NULL);
+    sx_dual_gate(tp, t, b->hid, n);                                /* (hid, N) */
+    sx_conv1x1(tp, t, b->hid, n, b->pw_out, NULL, c, x, 1);         /* x += pw_out(u) */
 }

@@ -55,6 +55,11 @@ void sx_pixel_unshuffle(sx_threadpool *tp, const float *x, int c, int h, int w, 
 /* (4C, H, W) -> (C, 2H, 2W), the inverse of pixel_unshuffle. */
 void sx_pixel_shuffle(sx_threadpool *tp, const float *x, int c4, int h, int w, float *y);
 
+/* x (C, H, W) <- Block(x) in place (docs/network.md): x += Attn(LN1(x));
+ * x += FFN(LN2(x)). ln: C*N floats, t: max(5C, 2 hid)*N floats of scratch. */
+struct sx_block;
+void sx_block_forward(sx_threadpool *tp, const struct sx_block *b, float *x, int h, int w, float *ln, float *t);
+
 /* Thread scratch (floats) the layers need for maps up to max_channels wide
  * and max_width pixels across. */
 size_t sx_layers_scratch_floats(int max_channels, int max_width);

@@ -75,6 +75,10 @@ for p in shipped llformer llformer-unfused; do
   grep -E "cuda step|steps total" "$out/profile-$p-1280.txt" | tail -n $(( $(grep -c "cuda step " "$out/profile-$p-1280.txt") / 2 + 1 )) >"$out/warm-$p.txt"
   grep "cuda step " "$out/warm-$p.txt" | sort -t: -k2 -g -r | head -6; grep "steps total" "$out/warm-$p.txt"
 done
+# The workbench: each block variant checked against the CPU and timed, at the two widths the fused kernels take.
+build-gpu/cuda/bench_block --c 16 --heads 1 --size 1280x1280 | tee "$out/workbench.txt"
+build-gpu/cuda/bench_block --c 32 --heads 2 --size 640x640 | tail -n +3 | tee -a "$out/workbench.txt"
+
 sizes="256x256 512x512 1280x1280 2048x2048 4096x4096 6000x4000"
 [ "$mode" = quick ] && sizes=1280x1280
 for size in $sizes; do
@@ -82,3 +86,9 @@ for size in $sizes; do
   echo "shipped $size $(build-gpu/app/sagalux-bench -m assets/sagalux.sglx -s $size -d cuda -r $runs 2>&1 | tail -1)"
   echo "llformer $size $(build-gpu/app/sagalux-bench --random 16,2,4,8,16,2 -s $size -d cuda -r $runs 2>&1 | tail -1)"
 done | tee "$out/bench.txt"
+
+# Side by side with the PyTorch twin (same GPU, same weights): eager fp16 and torch.compile.
+if [ "$mode" != quick ]; then
+  timeout 300 python3 cuda/dev/compare_twin.py --bench build-gpu/app/sagalux-bench --sizes 512,1280 --compile-sizes 1280 \
+    --runs 20 2>&1 | grep -v Warning | tee "$out/compare_twin.txt" | tail -8
+fi

@@ -78,7 +78,7 @@ __device__ void copy_to_smem(float *dst, const float *src, int count)
 template <int C> constexpr int summary_floats() { return 4 * C * C + 4 * C * 9 + 4 * CB * HN + 2 * C * (NT + PAD); }
 
 template <int C>
-__global__ void __launch_bounds__(NT) summary_kernel(const float *x, int h, int w, fused_block_weights b,
+__global__ void __launch_bounds__(NT) summary_kernel(const float *x, int h, int w, gpu_block_weights b,
                                                      float *partial)
 {
     extern __shared__ float sm[];
@@ -159,7 +159,7 @@ template <int C> constexpr int apply_floats() { return C * C + C * 9 + C * C + 2
 
 // y = x + proj(o), o_n = phi_q_n^T S / (phi_q_n^T z + 1e-6) per head.
 template <int C>
-__global__ void __launch_bounds__(NT) apply_kernel(const float *x, int h, int w, fused_block_weights b,
+__global__ void __launch_bounds__(NT) apply_kernel(const float *x, int h, int w, gpu_block_weights b,
                                                    const float *S, const float *z, float *y)
 {
     extern __shared__ float sm[];
@@ -221,7 +221,7 @@ __host__ __device__ constexpr int ffn_floats(int c, int hid) { return 2 * hid * 
 
 // y = x + pw_out(gelu(t2) t1 + gelu(t1) t2), t = dw(pw_in(LN2(x))).
 template <int C>
-__global__ void __launch_bounds__(NT) ffn_kernel(const float *x, int h, int w, fused_block_weights b, float *y)
+__global__ void __launch_bounds__(NT) ffn_kernel(const float *x, int h, int w, gpu_block_weights b, float *y)
 {
     extern __shared__ float sm[];
     const int hid = b.hid;
@@ -281,7 +281,7 @@ template <typename K> int grid_for(K kernel, size_t smem, int tiles)
 }
 
 template <int C>
-bool run(cudaStream_t s, const fused_block_weights &b, float *x, int h, int w, float *tmp, float *partial, float *S,
+bool run(cudaStream_t s, const gpu_block_weights &b, float *x, int h, int w, float *tmp, float *partial, float *S,
          float *z)
 {
     const int d = C / b.heads, tiles = ((w + T - 1) / T) * ((h + T - 1) / T);
@@ -310,7 +310,7 @@ bool fused_block_supported(int c, int heads, int hid)
     return (c == 16 || c == 32) && heads >= 1 && c % heads == 0 && ffn_floats(c, hid) * 4 <= 150 * 1024;
 }
 
-bool fused_block_run(cudaStream_t s, const fused_block_weights &b, float *x, int h, int w, float *tmp, float *partial,
+bool fused_block_run(cudaStream_t s, const gpu_block_weights &b, float *x, int h, int w, float *tmp, float *partial,
                      float *S, float *z)
 {
     switch (b.c) {

@@ -12,15 +12,13 @@
 #include <cstddef>
 #include <cuda_runtime.h>
 
-struct fused_block_weights {
-    const float *norm1_w, *norm1_b, *qkv, *qkv_dw, *proj, *norm2_w, *norm2_b, *pw_in, *dw, *pw_out;
-    int c, heads, hid;
-};
+#include "layers_unfused.cuh"
+
 
 // True when the fused kernels handle this block's shape.
 bool fused_block_supported(int c, int heads, int hid);
 
 // x (C, H, W) <- Block(x). tmp: C*N floats; partial: K_SUMMARY_BLOCKS * (32*32 + 32)
 // floats; S, z: heads*d*d and C floats. Returns false on a launch-configuration error.
-bool fused_block_run(cudaStream_t s, const fused_block_weights &b, float *x, int h, int w, float *tmp, float *partial,
+bool fused_block_run(cudaStream_t s, const gpu_block_weights &b, float *x, int h, int w, float *tmp, float *partial,
                      float *S, float *z);

@@ -11,6 +11,7 @@
 #include <cuda_runtime.h>
 
 #include "block_fused.cuh"
+#include "layers_unfused.cuh"
 #include "kernels.cuh"
 
 extern "C" {
@@ -78,11 +79,9 @@ size_t cuda_scratch(const sx_step *st, void *user)
     case SX_STEP_STAGE: {
         if (st->stage->count == 0) return 0;
         if (stage_is_fused(s, st)) return (size_t)st->c * n; // the block's half-way map
-        size_t wide = 5 * (size_t)st->c, ffn = 2 * (size_t)st->stage->blocks[0].hid;
-        if (ffn > wide) wide = ffn;
-        return ((size_t)st->c + 2 * wide) * n; // LN out, a layer's output, its depthwise output
+        return unfused_block_scratch(st->c, st->stage->blocks[0].hid, n);
     }
-    case SX_STEP_FUSE: return 18 * (size_t)st->c * n;
+    case SX_STEP_FUSE: return unfused_fuse_scratch(st->c, n);
     case SX_STEP_DOWN: return (size_t)(st->c / 2) * n;
     case SX_STEP_UP: return 2 * (size_t)st->c * n;
     case SX_STEP_SKIP: return (size_t)st->c * n;
@@ -90,67 +89,24 @@ size_t cuda_scratch(const sx_step *st, void *user)
     }
 }
 
-// y (Cout, N) = W (Cout, Cin) x (Cin, N) [+ bias] [+ y]. Row-major y = W x is
-// column-major y^T = x^T W^T: cuBLAS's (N x Cout) = (N x Cin)(Cin x Cout).
-cublasStatus_t conv1x1(cuda_state *s, const float *x, int cin, size_t n, const float *w, const float *bias, int cout,
-                       float *y, int accumulate)
+gpu_ctx ctx_of(const cuda_state *s)
 {
-    float one = 1.0f, beta = accumulate ? 1.0f : 0.0f;
-    if (bias) {
-        k_bias_init(s->stream, y, cout, n, dev(s, bias), accumulate);
-        beta = 1.0f;
-    }
-    return cublasSgemm(s->blas, CUBLAS_OP_N, CUBLAS_OP_N, (int)n, cout, cin, &one, x, (int)n, dev(s, w), cin, &beta,
-                       y, (int)n);
+    return gpu_ctx{s->stream, s->blas, s->summary, s->summary_partial, reinterpret_cast<float *>(s->fuse_partial),
+                   reinterpret_cast<float *>(s->fuse_sums)};
 }
 
-// x (C, H, W) <- Block(x) in place; scr holds (C + 2 wide) N floats.
-cublasStatus_t run_block(cuda_state *s, const sx_block *b, float *x, int h, int w, float *scr, size_t wide)
+gpu_block_weights weights_of(const cuda_state *s, const sx_block *b)
 {
-    size_t n = (size_t)h * w, cn = (size_t)b->c * n;
-    int c = b->c, d = c / b->heads;
-    float *ln = scr, *t = scr + cn, *t2 = t + wide * n;
-    cublasStatus_t bs;
-    k_layernorm(s->stream, x, c, n, dev(s, b->norm1_w), dev(s, b->norm1_b), ln);
-    if ((bs = conv1x1(s, ln, c, n, b->qkv, nullptr, 5 * c, t, 0))) return bs;
-    k_dwconv3x3(s->stream, t, 5 * c, h, w, dev(s, b->qkv_dw), nullptr, t2);
-    k_saga_gate(s->stream, t2, c, n);
-    const float *k = t2 + cn, *v = t2 + 2 * cn;
-    float *z = s->summary + (size_t)b->heads * d * d;
-    if (!k_saga_summary(s->stream, k, v, c, b->heads, n, s->summary_partial, s->summary, z)) {
-        // Other head widths: S_h = (1/N) phi_k_h v_h^T by cuBLAS (column-major S^T = V K^T), z by row sums.
-        float inv_n = 1.0f / (float)n, zero = 0.0f;
-        bs = cublasSgemmStridedBatched(s->blas, CUBLAS_OP_T, CUBLAS_OP_N, d, d, (int)n, &inv_n, v, (int)n,
-                                       (long long)d * n, k, (int)n, (long long)d * n, &zero, s->summary, d,
-                                       (long long)d * d, b->heads);
-        if (bs) return bs;
-        k_row_sums(s->stream, k, c, n, inv_n, z);
-    }
-    k_saga_apply(s->stream, t2, c, b->heads, n, s->summary, z, t);
-    if ((bs = conv1x1(s, t, c, n, b->proj, nullptr, c, x, 1))) return bs;
-
-    k_layernorm(s->stream, x, c, n, dev(s, b->norm2_w), dev(s, b->norm2_b), ln);
-    if ((bs = conv1x1(s, ln, c, n, b->pw_in, nullptr, 2 * b->hid, t, 0))) return bs;
-    k_dwconv3x3(s->stream, t, 2 * b->hid, h, w, dev(s, b->dw), nullptr, t2);
-    k_dual_gate(s->stream, t2, b->hid, n);
-    return conv1x1(s, t2, b->hid, n, b->pw_out, nullptr, c, x, 1);
+    return gpu_block_weights{dev(s, b->norm1_w), dev(s, b->norm1_b), dev(s, b->qkv),     dev(s, b->qkv_dw),
+                             dev(s, b->proj),    dev(s, b->norm2_w), dev(s, b->norm2_b), dev(s, b->pw_in),
+                             dev(s, b->dw),      dev(s, b->pw_out),  b->c,               b->heads,
+                             b->hid};
 }
 
-cublasStatus_t run_fuse(cuda_state *s, const sx_fuse *fu, const float *x, int h, int w, float *out, float *scr)
+gpu_fuse_weights weights_of(const cuda_state *s, const sx_fuse *f)
 {
-    int c = fu->c;
-    size_t n = (size_t)h * w, cn = (size_t)c * n;
-    float *t = scr, *t2 = scr + 9 * cn;
-    cublasStatus_t bs;
-    if ((bs = conv1x1(s, x, 3 * c, n, fu->qkv_w, fu->qkv_b, 9 * c, t, 0))) return bs;
-    k_dwconv3x3(s->stream, t, 9 * c, h, w, dev(s, fu->dw_w), dev(s, fu->dw_b), t2);
-    k_fuse_sums(s->stream, t2, c, n, reinterpret_cast<float *>(s->fuse_partial), K_FUSE_BLOCKS,
-                reinterpret_cast<float *>(s->fuse_sums));
-    k_fuse_apply(s->stream, t2, c, n, fu->tau, reinterpret_cast<const float *>(s->fuse_sums), t2); // o -> q slot
-    float *p = t2 + 3 * cn;                                                                        // the k slot
-    cudaMemcpyAsync(p, x, 3 * cn * sizeof(float), cudaMemcpyDeviceToDevice, s->stream);
-    if ((bs = conv1x1(s, t2, 3 * c, n, fu->proj_w, fu->proj_b, 3 * c, p, 1))) return bs;
-    return conv1x1(s, p, 3 * c, n, fu->out_w, nullptr, c, out, 0);
+    return gpu_fuse_weights{dev(s, f->qkv_w), dev(s, f->qkv_b), dev(s, f->dw_w),  dev(s, f->dw_b), f->tau,
+                            dev(s, f->proj_w), dev(s, f->proj_b), dev(s, f->out_w), f->c};
 }
 
 cublasStatus_t run_step(cuda_state *s, const sx_step *st, const float *in0, const float *in1, float *out, float *scr)
@@ -163,28 +119,21 @@ cublasStatus_t run_step(cuda_state *s, const sx_step *st, const float *in0, cons
     case SX_STEP_STAGE: {
         if (out != in0) cudaMemcpyAsync(out, in0, (size_t)c * n * sizeof(float), cudaMemcpyDeviceToDevice, q);
         if (st->stage->count == 0) break;
-        if (stage_is_fused(s, st)) {
-            for (int i = 0; i < st->stage->count; i++) {
-                const sx_block *b = &st->stage->blocks[i];
-                fused_block_weights fw = {dev(s, b->norm1_w), dev(s, b->norm1_b), dev(s, b->qkv),    dev(s, b->qkv_dw),
-                                          dev(s, b->proj),    dev(s, b->norm2_w), dev(s, b->norm2_b), dev(s, b->pw_in),
-                                          dev(s, b->dw),      dev(s, b->pw_out),  b->c,               b->heads,
-                                          b->hid};
-                float *z = s->summary + (size_t)b->c * b->c;
-                if (!fused_block_run(q, fw, out, h, w, scr, s->summary_partial, s->summary, z))
-                    return CUBLAS_STATUS_EXECUTION_FAILED;
-            }
-            break;
-        }
-        size_t wide = 5 * (size_t)c, ffn = 2 * (size_t)st->stage->blocks[0].hid;
-        if (ffn > wide) wide = ffn;
+        const bool fused = stage_is_fused(s, st);
         for (int i = 0; i < st->stage->count; i++) {
-            cublasStatus_t bs = run_block(s, &st->stage->blocks[i], out, h, w, scr, wide);
-            if (bs) return bs;
+            gpu_block_weights bw = weights_of(s, &st->stage->blocks[i]);
+            if (fused) {
+                float *z = s->summary + (size_t)bw.c * bw.c;
+                if (!fused_block_run(q, bw, out, h, w, scr, s->summary_partial, s->summary, z))
+                    return CUBLAS_STATUS_EXECUTION_FAILED;
+            } else {
+                cublasStatus_t bs = unfused_block_run(ctx_of(s), bw, out, h, w, scr);
+                if (bs) return bs;
+            }
         }
         break;
     }
-    case SX_STEP_FUSE: return run_fuse(s, st->fuse, in0, h, w, out, scr);
+    case SX_STEP_FUSE: return unfused_fuse_run(ctx_of(s), weights_of(s, st->fuse), in0, h, w, out, scr);
     case SX_STEP_DOWN:
         k_conv3x3(q, in0, c, h, w, dev(s, st->conv), nullptr, c / 2, scr);
         k_pixel_unshuffle(q, scr, c / 2, h, w, out);
@@ -195,7 +144,7 @@ cublasStatus_t run_step(cuda_state *s, const sx_step *st, const float *in0, cons
         break;
     case SX_STEP_SKIP:
         k_weighted_sum(q, in0, dev(s, st->skip->alpha), in1, dev(s, st->skip->beta), c, n, scr);
-        return conv1x1(s, scr, c, n, st->skip->conv, nullptr, c, out, 0);
+        return gpu_conv1x1(ctx_of(s), scr, c, n, dev(s, st->skip->conv), nullptr, c, out, 0);
     case SX_STEP_MIX: k_weighted_sum(q, in0, dev(s, st->alpha), in1, dev(s, st->beta), c, n, out); break;
     case SX_STEP_OUT: k_conv3x3(q, in0, c, h, w, dev(s, st->conv), nullptr, 3, out); break;
     default: break;

@@ -1,0 +1,191 @@
+// The kernel workbench for the transformer block (llm.c's dev/cuda pattern):
+//
+//   bench_block [--c 16|32] [--heads H] [--size WxH] [--runs N] [--variant all|unfused|fused]
+//
+// Each variant is the production code itself (cuda/src/layers_unfused.cu,
+// cuda/src/block_fused.cu), first checked against the CPU reference
+// (sx_block_forward in core/src/layers.c) on random weights and a random map
+// at an odd size (50x70: partial tiles), then timed at --size with CUDA events
+// (warm-up, median of --runs). A new variant goes here first; only a winner
+// that passes moves into the backend.
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <algorithm>
+#include <vector>
+
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+
+#include "block_fused.cuh"
+#include "kernels.cuh"
+#include "layers_unfused.cuh"
+
+extern "C" {
+#include "layers.h"
+#include "network.h"
+#include "sagalux.h"
+#include "threadpool.h"
+}
+
+#define CK(call)                                                                                                       \
+    do {                                                                                                               \
+        cudaError_t e_ = (call);                                                                                       \
+        if (e_ != cudaSuccess) {                                                                                       \
+            fprintf(stderr, "bench_block: %s: %s\n", #call, cudaGetErrorString(e_));                                   \
+            exit(1);                                                                                                   \
+        }                                                                                                              \
+    } while (0)
+
+struct bench {
+    const sx_block *b;
+    gpu_block_weights w;
+    gpu_ctx ctx;
+    float *tmp = nullptr;
+};
+
+static bool run_variant(bench &B, const char *variant, float *x, int h, int w)
+{
+    if (!strcmp(variant, "fused"))
+        return fused_block_run(B.ctx.stream, B.w, x, h, w, B.tmp, B.ctx.partial, B.ctx.summary,
+                               B.ctx.summary + (size_t)B.w.c * B.w.c);
+    return unfused_block_run(B.ctx, B.w, x, h, w, B.tmp) == CUBLAS_STATUS_SUCCESS;
+}
+
+static void ensure_tmp(bench &B, size_t floats)
+{
+    static size_t have = 0;
+    if (floats <= have) return;
+    cudaFree(B.tmp);
+    CK(cudaMalloc(&B.tmp, floats * sizeof(float)));
+    have = floats;
+}
+
+static size_t tmp_floats(const bench &B, const char *variant, size_t n)
+{
+    return !strcmp(variant, "fused") ? (size_t)B.w.c * n : unfused_block_scratch(B.w.c, B.w.hid, n);
+}
+
+static double check(bench &B, const char *variant, sx_threadpool *tp)
+{
+    const int h = 50, w = 70, c = B.w.c;
+    const size_t n = (size_t)h * w;
+    std::vector<float> x(c * n), want, got(c * n), ln(c * n), t(unfused_wide(c, B.w.hid) * n);
+    uint64_t rng = 99;
+    for (auto &v : x) {
+        rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+        v = (float)(rng >> 40) / 16777216.0f * 2.0f - 1.0f;
+    }
+    want = x;
+    sx_block_forward(tp, B.b, want.data(), h, w, ln.data(), t.data());
+    float *dx;
+    CK(cudaMalloc(&dx, c * n * sizeof(float)));
+    CK(cudaMemcpy(dx, x.data(), c * n * sizeof(float), cudaMemcpyHostToDevice));
+    ensure_tmp(B, tmp_floats(B, variant, n));
+    if (!run_variant(B, variant, dx, h, w)) return INFINITY;
+    CK(cudaGetLastError());
+    CK(cudaMemcpy(got.data(), dx, c * n * sizeof(float), cudaMemcpyDeviceToHost));
+    cudaFree(dx);
+    double num = 0, den = 0;
+    for (size_t i = 0; i < c * n; i++) {
+        if (!std::isfinite(got[i])) return INFINITY;
+        num += (got[i] - want[i]) * (double)(got[i] - want[i]);
+        den += (double)want[i] * want[i];
+    }
+    return sqrt(num / den);
+}
+
+static double time_ms(bench &B, const char *variant, int h, int w, int runs)
+{
+    const size_t n = (size_t)h * w, c = B.w.c;
+    float *dx;
+    CK(cudaMalloc(&dx, c * n * sizeof(float)));
+    std::vector<float> x(c * n);
+    for (size_t i = 0; i < x.size(); i++) x[i] = sinf((float)i * 0.37f);
+    CK(cudaMemcpy(dx, x.data(), c * n * sizeof(float), cudaMemcpyHostToDevice));
+    ensure_tmp(B, tmp_floats(B, variant, n));
+    cudaEvent_t e0, e1;
+    cudaEventCreate(&e0);
+    cudaEventCreate(&e1);
+    std::vector<float> ms;
+    for (int r = -2; r < runs; r++) {
+        CK(cudaMemcpy(dx, x.data(), c * n * sizeof(float), cudaMemcpyHostToDevice)); // same input every run
+        cudaEventRecord(e0, B.ctx.stream);
+        run_variant(B, variant, dx, h, w);
+        cudaEventRecord(e1, B.ctx.stream);
+        CK(cudaEventSynchronize(e1));
+        float t;
+        cudaEventElapsedTime(&t, e0, e1);
+        if (r >= 0) ms.push_back(t);
+    }
+    CK(cudaGetLastError());
+    cudaFree(dx);
+    std::sort(ms.begin(), ms.end());
+    return ms[ms.size() / 2];
+}
+
+int main(int argc, char **argv)
+{
+    int c = 16, heads = 1, w = 1280, h = 1280, runs = 20;
+    const char *variant = "all";
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : nullptr;
+        if (!strcmp(a, "--c") && v) c = atoi(v), i++;
+        else if (!strcmp(a, "--heads") && v) heads = atoi(v), i++;
+        else if (!strcmp(a, "--size") && v && sscanf(v, "%dx%d", &w, &h) == 2) i++;
+        else if (!strcmp(a, "--runs") && v) runs = atoi(v), i++;
+        else if (!strcmp(a, "--variant") && v) variant = v, i++;
+        else {
+            fprintf(stderr, "usage: bench_block [--c 16|32] [--heads H] [--size WxH] [--runs N] [--variant all|unfused|fused]\n");
+            return 2;
+        }
+    }
+    sagalux_config cfg = {c, {1, 0, 0, 0}, 0, {heads, heads, heads, heads}, 2.66f};
+    sagalux_model *model;
+    char err[512];
+    if (sagalux_model_random(&cfg, 7, &model, err, sizeof err) != SAGALUX_OK) {
+        fprintf(stderr, "bench_block: %s\n", err);
+        return 2;
+    }
+    bench B;
+    B.b = &model->feat[0].blocks[0];
+    float *arena;
+    CK(cudaMalloc(&arena, model->params * sizeof(float)));
+    CK(cudaMemcpy(arena, model->arena, model->params * sizeof(float), cudaMemcpyHostToDevice));
+    auto dev = [&](const float *p) { return arena + (p - model->arena); };
+    const sx_block *b = B.b;
+    B.w = gpu_block_weights{dev(b->norm1_w), dev(b->norm1_b), dev(b->qkv),    dev(b->qkv_dw), dev(b->proj),
+                            dev(b->norm2_w), dev(b->norm2_b), dev(b->pw_in),  dev(b->dw),     dev(b->pw_out),
+                            b->c,            b->heads,        b->hid};
+    CK(cudaStreamCreate(&B.ctx.stream));
+    cublasCreate(&B.ctx.blas);
+    cublasSetStream(B.ctx.blas, B.ctx.stream);
+    CK(cudaMalloc(&B.ctx.summary, (c * c + c) * sizeof(float)));
+    CK(cudaMalloc(&B.ctx.partial, (size_t)K_SUMMARY_BLOCKS * (32 * 32 + 32) * sizeof(float)));
+    sx_threadpool *tp = sx_threadpool_create(0, sx_layers_scratch_floats(sx_network_max_channels(&cfg), 70));
+    cudaDeviceProp prop;
+    cudaGetDeviceProperties(&prop, 0);
+    // FLOPs of one block per pixel (1x1s dense, the rest on the CUDA cores) and the fewest bytes: x read and written.
+    const int hid = b->hid, d = c / heads;
+    const double n = (double)w * h, flop = n * (2.0 * (5 * c * c + c * c + 2 * c * hid + hid * c) +
+                                                 2.0 * (5 * c + 2 * hid) * 9 + 4.0 * c * d);
+    printf("%s; block C=%d heads %d hid %d; check at 70x50 against the CPU reference; time at %dx%d (median of %d)\n",
+           prop.name, c, heads, hid, w, h, runs);
+    printf("%-8s %10s %10s %10s %10s\n", "variant", "nerr", "ms", "GFLOP/s", "GB/s*");
+    const char *variants[] = {"unfused", "fused"};
+    for (const char *v : variants) {
+        if (strcmp(variant, "all") && strcmp(variant, v)) continue;
+        if (!strcmp(v, "fused") && !fused_block_supported(c, heads, hid)) {
+            printf("%-8s (not for this shape)\n", v);
+            continue;
+        }
+        double e = check(B, v, tp), ms = time_ms(B, v, h, w, runs);
+        printf("%-8s %10.2e %10.3f %10.0f %10.0f%s\n", v, e, ms, flop / ms / 1e6, 2.0 * c * n * 4 / ms / 1e6,
+               e <= 1e-5 ? "" : "  CHECK FAILED");
+    }
+    printf("* GB/s counts only the block's input and output (x read and written once): the fused floor's traffic.\n");
+    sx_threadpool_free(tp);
+    sagalux_model_free(model);
+    return 0;
+}
