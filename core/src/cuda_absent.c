@@ -9,6 +9,6 @@ sagalux_status sx_cuda_backend_open(const sagalux_model *model, int device, size
     (void)model;
     (void)memory_limit;
     (void)out;
-    return sx_fail(err, err_size, SAGALUX_ERR_DEVICE, "CUDA device %d: this build of libsagalux has no CUDA backend",
+    return sx_reason(err, err_size, SAGALUX_ERR_DEVICE, "CUDA device %d: this build of libsagalux has no CUDA backend",
                    device);
 }

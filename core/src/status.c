@@ -53,3 +53,14 @@ sagalux_status sx_fail(char *err, size_t err_size, sagalux_status status, const 
     sx_log(SAGALUX_LOG_ERROR, "%s", msg);
     return status;
 }
+
+sagalux_status sx_reason(char *err, size_t err_size, sagalux_status status, const char *fmt, ...)
+{
+    if (err && err_size) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, err_size, fmt, ap);
+        va_end(ap);
+    }
+    return status;
+}

@@ -51,7 +51,7 @@ const float *dev(const cuda_state *s, const float *host)
 sagalux_status fail_cuda(const cuda_state *s, cudaError_t e, const char *what, char *err, size_t err_size)
 {
     sagalux_status st = e == cudaErrorMemoryAllocation ? SAGALUX_ERR_OUT_OF_MEMORY : SAGALUX_ERR_DEVICE;
-    return sx_fail(err, err_size, st, "CUDA device %d (%s): %s: %s", s->device, s->name, what, cudaGetErrorString(e));
+    return sx_reason(err, err_size, st, "CUDA device %d (%s): %s: %s", s->device, s->name, what, cudaGetErrorString(e));
 }
 
 sagalux_status alloc(cuda_state *s, void **p, size_t bytes, const char *what, char *err, size_t err_size)
@@ -59,7 +59,7 @@ sagalux_status alloc(cuda_state *s, void **p, size_t bytes, const char *what, ch
     cudaError_t e = cudaMalloc(p, bytes ? bytes : 1);
     if (e == cudaSuccess) return SAGALUX_OK;
     cudaGetLastError(); // clear the sticky-free allocation error
-    return sx_fail(err, err_size, e == cudaErrorMemoryAllocation ? SAGALUX_ERR_OUT_OF_MEMORY : SAGALUX_ERR_DEVICE,
+    return sx_reason(err, err_size, e == cudaErrorMemoryAllocation ? SAGALUX_ERR_OUT_OF_MEMORY : SAGALUX_ERR_DEVICE,
                    "CUDA device %d (%s): %s allocating %zu MiB for %s", s->device, s->name,
                    e == cudaErrorMemoryAllocation ? "out of memory" : cudaGetErrorString(e), (bytes + (1 << 20) - 1) >> 20,
                    what);
@@ -172,14 +172,14 @@ extern "C" sagalux_status cuda_prepare(void *state, int h, int w, char *err, siz
     cudaError_t e = cudaSetDevice(s->device);
     if (e != cudaSuccess) return fail_cuda(s, e, "cudaSetDevice", err, err_size);
     sagalux_status st = sx_plan_build(s->model, h, w, cuda_scratch, s, &s->plan);
-    if (st != SAGALUX_OK) return sx_fail(err, err_size, st, "CUDA device %d: cannot plan a %dx%d image", s->device, w, h);
+    if (st != SAGALUX_OK) return sx_reason(err, err_size, st, "CUDA device %d: cannot plan a %dx%d image", s->device, w, h);
     size_t io = 3 * (size_t)h * w * sizeof(float), top = (size_t)sx_network_max_channels(&s->model->cfg);
     s->arena_bytes = s->plan.arena_elems * sizeof(float);
     s->io_bytes = 2 * io;
     size_t need = s->weight_bytes + s->fixed_bytes + s->arena_bytes + s->io_bytes + (top * top + top) * sizeof(float);
     if (s->memory_limit && need > s->memory_limit) {
         s->arena_bytes = s->io_bytes = 0;
-        return sx_fail(err, err_size, SAGALUX_ERR_OUT_OF_MEMORY,
+        return sx_reason(err, err_size, SAGALUX_ERR_OUT_OF_MEMORY,
                        "CUDA device %d (%s): a %dx%d image needs %zu MiB, over this context's %zu MiB limit", s->device,
                        s->name, w, h, (need + (1 << 20) - 1) >> 20, s->memory_limit >> 20);
     }
@@ -222,7 +222,7 @@ extern "C" sagalux_status cuda_run(void *state, const float *in, float *out, sx_
                                    size_t err_size)
 {
     cuda_state *s = static_cast<cuda_state *>(state);
-    if (!s->prepared) return sx_fail(err, err_size, SAGALUX_ERR_INVALID_ARGUMENT, "CUDA: run before prepare");
+    if (!s->prepared) return sx_reason(err, err_size, SAGALUX_ERR_INVALID_ARGUMENT, "CUDA: run before prepare");
     cudaError_t e = cudaSetDevice(s->device);
     if (e != cudaSuccess) return fail_cuda(s, e, "cudaSetDevice", err, err_size);
     size_t io = 3 * (size_t)s->plan.h * s->plan.w * sizeof(float);
@@ -235,7 +235,7 @@ extern "C" sagalux_status cuda_run(void *state, const float *in, float *out, sx_
         float *scr = st->scratch >= 0 ? s->arena + s->plan.bufs[st->scratch].offset : nullptr;
         cublasStatus_t bs = run_step(s, st, map_of(s, st->in[0]), map_of(s, st->in[1]), o, scr);
         if (bs != CUBLAS_STATUS_SUCCESS)
-            return sx_fail(err, err_size, SAGALUX_ERR_DEVICE, "CUDA device %d (%s): cuBLAS failed in step %d (%s): %s",
+            return sx_reason(err, err_size, SAGALUX_ERR_DEVICE, "CUDA device %d (%s): cuBLAS failed in step %d (%s): %s",
                            s->device, s->name, i, sx_step_kind_name(st->kind), cublasGetStatusString(bs));
         if ((e = cudaGetLastError()) != cudaSuccess) {
             char what[64];
@@ -247,7 +247,7 @@ extern "C" sagalux_status cuda_run(void *state, const float *in, float *out, sx_
             int c = sx_step_out_channels(&s->plan, st), oh = sx_step_out_h(st), ow = sx_step_out_w(st);
             size_t bytes = (size_t)c * oh * ow * sizeof(float);
             float *host = static_cast<float *>(realloc(s->host_tap, bytes));
-            if (!host) return sx_fail(err, err_size, SAGALUX_ERR_OUT_OF_MEMORY, "CUDA: out of host memory for a tap");
+            if (!host) return sx_reason(err, err_size, SAGALUX_ERR_OUT_OF_MEMORY, "CUDA: out of host memory for a tap");
             s->host_tap = host;
             if ((e = cudaMemcpyAsync(host, o, bytes, cudaMemcpyDeviceToHost, s->stream)) != cudaSuccess ||
                 (e = cudaStreamSynchronize(s->stream)) != cudaSuccess)
@@ -315,14 +315,14 @@ extern "C" sagalux_status sx_cuda_backend_open(const sagalux_model *model, int d
     cudaError_t e = cudaGetDeviceCount(&count);
     if (e != cudaSuccess) {
         cudaGetLastError();
-        return sx_fail(err, err_size, SAGALUX_ERR_DEVICE, "CUDA device %d: no usable GPU (%s)", device,
+        return sx_reason(err, err_size, SAGALUX_ERR_DEVICE, "CUDA device %d: no usable GPU (%s)", device,
                        cudaGetErrorString(e));
     }
     if (device < 0 || device >= count)
-        return sx_fail(err, err_size, SAGALUX_ERR_DEVICE, "CUDA device %d: not present (this machine has %d)", device,
+        return sx_reason(err, err_size, SAGALUX_ERR_DEVICE, "CUDA device %d: not present (this machine has %d)", device,
                        count);
     cuda_state *s = static_cast<cuda_state *>(calloc(1, sizeof(cuda_state))); // plain data: zero is empty
-    if (!s) return sx_fail(err, err_size, SAGALUX_ERR_OUT_OF_MEMORY, "CUDA: out of host memory");
+    if (!s) return sx_reason(err, err_size, SAGALUX_ERR_OUT_OF_MEMORY, "CUDA: out of host memory");
     s->model = model;
     s->device = device;
     s->memory_limit = memory_limit;
@@ -334,7 +334,7 @@ extern "C" sagalux_status sx_cuda_backend_open(const sagalux_model *model, int d
     if ((e = cudaSetDevice(device)) != cudaSuccess || (e = cudaStreamCreate(&s->stream)) != cudaSuccess)
         st = fail_cuda(s, e, "starting", err, err_size);
     else if (cublasCreate(&s->blas) != CUBLAS_STATUS_SUCCESS || cublasSetStream(s->blas, s->stream) != CUBLAS_STATUS_SUCCESS)
-        st = sx_fail(err, err_size, SAGALUX_ERR_DEVICE, "CUDA device %d (%s): cuBLAS did not start", device, s->name);
+        st = sx_reason(err, err_size, SAGALUX_ERR_DEVICE, "CUDA device %d (%s): cuBLAS did not start", device, s->name);
     else if (!(st = alloc(s, (void **)&s->weights, s->weight_bytes, "the weights", err, err_size)) &&
              !(st = alloc(s, (void **)&s->fuse_partial, K_FUSE_BLOCKS * 15 * sizeof(double), "fuse sums", err, err_size)) &&
              !(st = alloc(s, (void **)&s->fuse_sums, 15 * sizeof(double), "fuse sums", err, err_size)) &&
