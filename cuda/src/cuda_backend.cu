@@ -40,6 +40,8 @@ struct cuda_state {
     int profile;               // SAGALUX_CUDA_PROFILE set: time every step, log the times
     int unfused;               // SAGALUX_CUDA_UNFUSED set: one kernel per layer everywhere (the workbench's baseline)
     cudaEvent_t marks[SX_PLAN_MAX_STEPS + 1];
+    int graphs;                // replay the steps as one CUDA graph (SAGALUX_CUDA_GRAPHS=0: off)
+    cudaGraphExec_t graph;     // captured for the prepared size on the first untapped run
 };
 
 // The device pointer of a weight: same offset in the uploaded arena.
@@ -162,6 +164,8 @@ void release_size(cuda_state *s)
     s->arena = s->in = s->out = s->summary = s->host_tap = nullptr;
     s->arena_bytes = s->io_bytes = 0;
     s->prepared = 0;
+    if (s->graph) cudaGraphExecDestroy(s->graph);
+    s->graph = nullptr;
 }
 
 extern "C" sagalux_status cuda_prepare(void *state, int h, int w, char *err, size_t err_size)
@@ -218,16 +222,10 @@ void log_step_times(cuda_state *s)
     sx_log(SAGALUX_LOG_INFO, "cuda steps total: %.3f ms", total);
 }
 
-extern "C" sagalux_status cuda_run(void *state, const float *in, float *out, sx_tap_fn tap, void *tap_user, char *err,
-                                   size_t err_size)
+// Every step of the plan on the stream; with tap, each output copied back.
+sagalux_status run_steps(cuda_state *s, sx_tap_fn tap, void *tap_user, char *err, size_t err_size)
 {
-    cuda_state *s = static_cast<cuda_state *>(state);
-    if (!s->prepared) return sx_reason(err, err_size, SAGALUX_ERR_INVALID_ARGUMENT, "CUDA: run before prepare");
-    cudaError_t e = cudaSetDevice(s->device);
-    if (e != cudaSuccess) return fail_cuda(s, e, "cudaSetDevice", err, err_size);
-    size_t io = 3 * (size_t)s->plan.h * s->plan.w * sizeof(float);
-    if ((e = cudaMemcpyAsync(s->in, in, io, cudaMemcpyHostToDevice, s->stream)) != cudaSuccess)
-        return fail_cuda(s, e, "copying the image to the device", err, err_size);
+    cudaError_t e;
     if (s->profile) cudaEventRecord(s->marks[0], s->stream);
     for (int i = 0; i < s->plan.n_steps; i++) {
         const sx_step *st = &s->plan.steps[i];
@@ -254,6 +252,50 @@ extern "C" sagalux_status cuda_run(void *state, const float *in, float *out, sx_
                 return fail_cuda(s, e, "copying a tap back", err, err_size);
             tap(tap_user, i, st->tap, host, c, oh, ow);
         }
+    }
+    return SAGALUX_OK;
+}
+
+// The steps captured once as a CUDA graph for the prepared size (its
+// pointers are fixed until the size changes): one launch instead of hundreds,
+// which matters at the deep levels, where kernels are short. When capture
+// fails, graphs are turned off for this context and the steps run as before.
+void capture_graph(cuda_state *s)
+{
+    char why[256] = "";
+    cudaGraph_t g = nullptr;
+    cudaError_t e = cudaStreamBeginCapture(s->stream, cudaStreamCaptureModeRelaxed);
+    sagalux_status st = e == cudaSuccess ? run_steps(s, nullptr, nullptr, why, sizeof why) : SAGALUX_ERR_DEVICE;
+    if (e == cudaSuccess) e = cudaStreamEndCapture(s->stream, &g);
+    if (st == SAGALUX_OK && e == cudaSuccess) e = cudaGraphInstantiate(&s->graph, g, 0);
+    if (g) cudaGraphDestroy(g);
+    if (st != SAGALUX_OK || e != cudaSuccess) {
+        cudaGetLastError();
+        s->graph = nullptr;
+        s->graphs = 0;
+        sx_log(SAGALUX_LOG_INFO, "CUDA device %d: running without CUDA graphs (%s)", s->device,
+               why[0] ? why : cudaGetErrorString(e));
+    }
+}
+
+extern "C" sagalux_status cuda_run(void *state, const float *in, float *out, sx_tap_fn tap, void *tap_user, char *err,
+                                   size_t err_size)
+{
+    cuda_state *s = static_cast<cuda_state *>(state);
+    if (!s->prepared) return sx_reason(err, err_size, SAGALUX_ERR_INVALID_ARGUMENT, "CUDA: run before prepare");
+    cudaError_t e = cudaSetDevice(s->device);
+    if (e != cudaSuccess) return fail_cuda(s, e, "cudaSetDevice", err, err_size);
+    size_t io = 3 * (size_t)s->plan.h * s->plan.w * sizeof(float);
+    if ((e = cudaMemcpyAsync(s->in, in, io, cudaMemcpyHostToDevice, s->stream)) != cudaSuccess)
+        return fail_cuda(s, e, "copying the image to the device", err, err_size);
+    sagalux_status st = SAGALUX_OK;
+    if (!tap && !s->profile && s->graphs && !s->graph) capture_graph(s);
+    if (!tap && !s->profile && s->graph) {
+        if ((e = cudaGraphLaunch(s->graph, s->stream)) != cudaSuccess)
+            return fail_cuda(s, e, "launching the network's graph", err, err_size);
+    } else if ((st = run_steps(s, tap, tap_user, err, err_size)) != SAGALUX_OK) {
+        cudaStreamSynchronize(s->stream);
+        return st;
     }
     if ((e = cudaMemcpyAsync(out, s->out, io, cudaMemcpyDeviceToHost, s->stream)) != cudaSuccess ||
         (e = cudaStreamSynchronize(s->stream)) != cudaSuccess)
@@ -344,6 +386,8 @@ extern "C" sagalux_status sx_cuda_backend_open(const sagalux_model *model, int d
             st = fail_cuda(s, e, "uploading the weights", err, err_size);
     }
     s->unfused = getenv("SAGALUX_CUDA_UNFUSED") != nullptr;
+    const char *graphs = getenv("SAGALUX_CUDA_GRAPHS");
+    s->graphs = !(graphs && strcmp(graphs, "0") == 0);
     if (st == SAGALUX_OK && getenv("SAGALUX_CUDA_PROFILE")) {
         s->profile = 1;
         for (int i = 0; i <= SX_PLAN_MAX_STEPS; i++) cudaEventCreate(&s->marks[i]);
