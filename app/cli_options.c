@@ -25,13 +25,16 @@ static void usage(FILE *to)
             "  -b, --bit-depth B      PNG bit depth 8 or 16 (default: the input's)\n"
             "  -t, --threads N        CPU threads (default: all cores)\n"
             "  -d, --device D         auto | cpu | cuda (default auto)\n"
-            "      --overwrite        replace existing output files\n"
+            "      --overwrite        replace existing output files (never an input)\n"
+            "      --skip-existing    leave existing outputs alone and count them as skipped (resume a run)\n"
             "      --quiet            print nothing on success\n"
             "  -v, --verbose          print library messages\n"
             "  -h, --help             this help\n"
             "      --version          print the version\n"
             "\n"
-            "Exit status: 0 all files done, 1 some file failed, 2 bad arguments or model.\n");
+            "Inputs are never modified: a run whose outputs would replace an input, or in which two\n"
+            "inputs would share an output, stops before any work.\n"
+            "Exit status: 0 all files done or skipped, 1 some file failed, 2 bad arguments, model or output plan.\n");
 }
 
 static int parse_int(const char *s, int lo, int hi, int *out)
@@ -132,8 +135,14 @@ static int parse_args(int argc, char **argv, cli_options *opt)
             else if (!strcmp(v, "cpu")) opt->device = SAGALUX_DEVICE_CPU;
             else if (!strcmp(v, "cuda")) opt->device = SAGALUX_DEVICE_CUDA;
             else BAD_VALUE("device must be auto, cpu or cuda");
+        } else if (eq && (is(arg, len, NULL, "--overwrite") || is(arg, len, NULL, "--skip-existing") ||
+                          is(arg, len, NULL, "--quiet") || is(arg, len, NULL, "--verbose"))) {
+            fprintf(stderr, "sagalux: %.*s takes no value\n", (int)len, arg);
+            return CLI_EXIT_USAGE;
         } else if (is(arg, len, NULL, "--overwrite")) {
             opt->overwrite = 1;
+        } else if (is(arg, len, NULL, "--skip-existing")) {
+            opt->skip_existing = 1;
         } else if (is(arg, len, NULL, "--quiet")) {
             opt->quiet = 1;
         } else if (is(arg, len, "-v", "--verbose")) {
@@ -142,6 +151,10 @@ static int parse_args(int argc, char **argv, cli_options *opt)
             fprintf(stderr, "sagalux: unknown option %s (see --help)\n", arg);
             return CLI_EXIT_USAGE;
         }
+    }
+    if (opt->overwrite && opt->skip_existing) {
+        fprintf(stderr, "sagalux: --overwrite and --skip-existing contradict each other\n");
+        return CLI_EXIT_USAGE;
     }
     if (opt->n_inputs == 0 || !opt->out_dir) {
         fprintf(stderr, "sagalux: %s\n", opt->n_inputs ? "no output folder (-o DIR)" : "no input files");
@@ -183,16 +196,4 @@ int cli_find_model(const cli_options *opt, char *path, size_t size)
     }
     if (snprintf(path, size, "%s", SAGALUX_DEFAULT_MODEL) < (int)size && readable(path)) return 0;
     return -1;
-}
-
-int cli_output_path(const cli_options *opt, const char *input, char *path, size_t size)
-{
-    const char *base = strrchr(input, '/');
-    base = base ? base + 1 : input;
-    const char *dot = strrchr(base, '.');
-    size_t stem = dot ? (size_t)(dot - base) : strlen(base);
-    const char *ext = dot ? dot : "";
-    if (opt->format && strcmp(opt->format, "same") != 0) ext = strcmp(opt->format, "png") == 0 ? ".png" : ".jpg";
-    int n = snprintf(path, size, "%s/%.*s%s", opt->out_dir, (int)stem, base, ext);
-    return n >= 0 && (size_t)n < size ? 0 : -1;
 }

@@ -15,6 +15,7 @@ typedef struct cli_options {
     int jpeg_quality;
     int png_bit_depth;         /* 0: keep the input's depth */
     int overwrite;
+    int skip_existing;
     int quiet, verbose;
     sagalux_device device;
     int n_inputs;
@@ -30,8 +31,5 @@ void cli_options_free(cli_options *opt);
 
 /* The model to use: -m, then $SAGALUX_MODEL, then the shipped default. */
 int cli_find_model(const cli_options *opt, char *path, size_t size);
-
-/* OUTDIR/<input name>, with the extension changed when --format asks. */
-int cli_output_path(const cli_options *opt, const char *input, char *path, size_t size);
 
 #endif

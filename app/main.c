@@ -3,9 +3,11 @@
  *   sagalux [options] INPUT... -o OUTDIR
  *
  * INPUT is a PNG or JPEG file, or a folder whose PNG/JPEG files are taken
- * (sorted by name). Each file gets one line on stdout; diagnostics go to
- * stderr. Exit status: 0 all done, 1 some file failed, 2 bad arguments or no
- * usable model. */
+ * (sorted by name). Every output path is planned before any work (an input is
+ * never replaced; two inputs never share an output). Each file gets one line
+ * on stdout (line-buffered); each failure one line on stderr; a summary ends
+ * the run. Exit status: 0 all done or skipped, 1 some file failed, 2 bad
+ * arguments, model or output plan. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <limits.h>
@@ -17,12 +19,16 @@
 
 #include "cli_options.h"
 #include "file_list.h"
+#include "output_plan.h"
 #include "sagalux.h"
 
 static void log_to_stderr(sagalux_log_level level, const char *message, void *user)
 {
     const cli_options *opt = user;
-    if (level >= SAGALUX_LOG_WARN || opt->verbose) fprintf(stderr, "sagalux: %s\n", message);
+    /* Errors come back through return values and are printed once, by the
+     * caller, with the file's name: the log adds warnings (and, with -v, info). */
+    if (level == SAGALUX_LOG_WARN || (opt->verbose && level < SAGALUX_LOG_WARN))
+        fprintf(stderr, "sagalux: %s\n", message);
 }
 
 static double now_seconds(void)
@@ -37,11 +43,6 @@ static int enhance_one(sagalux_context *ctx, const cli_options *opt, const char 
 {
     char err[512];
     double t0 = now_seconds();
-    struct stat sb;
-    if (!opt->overwrite && stat(out_path, &sb) == 0) {
-        fprintf(stderr, "sagalux: %s: output %s exists (use --overwrite to replace it)\n", in_path, out_path);
-        return 1;
-    }
     sagalux_image *img = NULL, *res = NULL;
     if (sagalux_image_load(in_path, &img, err, sizeof err) != SAGALUX_OK) {
         fprintf(stderr, "sagalux: %s\n", err);
@@ -74,6 +75,7 @@ static int run(cli_options *opt);
 
 int main(int argc, char **argv)
 {
+    setvbuf(stdout, NULL, _IOLBF, 0); /* a pipe or log file gets each line as it happens */
     cli_options opt;
     int parsed = cli_parse(argc, argv, &opt);
     if (parsed != CLI_RUN) return parsed == CLI_EXIT_OK ? 0 : 2;
@@ -95,8 +97,10 @@ static int run(cli_options *opt_in)
         file_list_free(&inputs);
         return failures ? 1 : 2;
     }
-    if (mkdir(opt.out_dir, 0777) != 0 && errno != EEXIST) {
-        fprintf(stderr, "sagalux: %s: cannot create output folder: %s\n", opt.out_dir, strerror(errno));
+    output_plan plan = {0};
+    if (output_dir_ready(opt.out_dir) != 0 || output_plan_make(&plan, &opt, &inputs) != 0) {
+        fprintf(stderr, "sagalux: nothing was processed\n");
+        output_plan_free(&plan);
         file_list_free(&inputs);
         return 2;
     }
@@ -104,12 +108,14 @@ static int run(cli_options *opt_in)
     char model_path[PATH_MAX], err[512];
     if (cli_find_model(&opt, model_path, sizeof model_path) != 0) {
         fprintf(stderr, "sagalux: no model found; pass one with -m FILE or set SAGALUX_MODEL\n");
+        output_plan_free(&plan);
         file_list_free(&inputs);
         return 2;
     }
     sagalux_model *model = NULL;
     if (sagalux_model_load(model_path, &model, err, sizeof err) != SAGALUX_OK) {
         fprintf(stderr, "sagalux: %s\n", err);
+        output_plan_free(&plan);
         file_list_free(&inputs);
         return 2;
     }
@@ -128,23 +134,32 @@ static int run(cli_options *opt_in)
         fprintf(stderr, "sagalux: cannot start the %s backend: %s\n",
                 opt.device == SAGALUX_DEVICE_CUDA ? "CUDA" : "CPU", err[0] ? err : sagalux_status_string(st));
         sagalux_model_free(model);
+        output_plan_free(&plan);
         file_list_free(&inputs);
         return 2;
     }
 
-    for (size_t i = 0; i < inputs.count; i++) {
-        char out_path[PATH_MAX];
-        if (cli_output_path(&opt, inputs.paths[i], out_path, sizeof out_path) != 0) {
-            fprintf(stderr, "sagalux: %s: output path is too long\n", inputs.paths[i]);
+    int done = 0, skipped = 0;
+    for (size_t i = 0; i < plan.count; i++) {
+        const plan_entry *e = &plan.entries[i];
+        if (e->action == PLAN_FAIL) {
+            fprintf(stderr, "sagalux: %s\n", e->reason);
             failures++;
-            continue;
+        } else if (e->action == PLAN_SKIP_EXISTING) {
+            skipped++;
+            if (opt.verbose) fprintf(stderr, "sagalux: %s: skipped, %s exists\n", e->input, e->output);
+        } else if (enhance_one(ctx, &opt, e->input, e->output) == 0) {
+            done++;
+        } else {
+            failures++;
         }
-        failures += enhance_one(ctx, &opt, inputs.paths[i], out_path);
     }
-    if (failures) fprintf(stderr, "sagalux: %d of %zu file(s) failed\n", failures, inputs.count);
+    if (!opt.quiet || failures)
+        fprintf(stderr, "sagalux: %d enhanced, %d skipped (output exists), %d failed\n", done, skipped, failures);
 
     sagalux_context_free(ctx);
     sagalux_model_free(model);
+    output_plan_free(&plan);
     file_list_free(&inputs);
     return failures ? 1 : 0;
 }

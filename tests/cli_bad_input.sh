@@ -61,7 +61,7 @@ check "model too short" 2 "short.sglx: too short" "$work/out2/tiny_dark.png"
 # A batch with good and bad files: the good ones are written, exit is 1.
 cp "$data/tiny_dark.png" "$data/tiny_dark.jpg" "$work/in/"
 run "$work/in" -o "$work/out"
-check "mixed folder" 1 "file(s) failed" "$work/out/zero.png" "$work/out/notes.jpg" "$work/out/cut.png"
+check "mixed folder" 1 "2 enhanced, 0 skipped (output exists), 5 failed" "$work/out/zero.png" "$work/out/notes.jpg" "$work/out/cut.png"
 for f in tiny_dark.png tiny_dark.jpg; do
   if [ -s "$work/out/$f" ]; then passed=$((passed+1)); echo "ok   mixed folder wrote $f"
   else failed=$((failed+1)); echo "FAIL mixed folder did not write $f"; fi
@@ -70,7 +70,7 @@ done
 # Existing outputs are not replaced without --overwrite.
 before=$(md5sum <"$work/out/tiny_dark.png")
 run "$work/in/tiny_dark.png" -o "$work/out"
-check "no silent overwrite" 1 "exists (use --overwrite"
+check "no silent overwrite" 1 "exists (--skip-existing skips it, --overwrite replaces it)"
 [ "$before" = "$(md5sum <"$work/out/tiny_dark.png")" ] && passed=$((passed+1)) || { failed=$((failed+1)); echo "FAIL output changed"; }
 
 "$bin" --strength 3 x -o y >/dev/null 2>"$work/err"; rc=$?

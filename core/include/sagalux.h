@@ -115,7 +115,7 @@ sagalux_save_options sagalux_save_options_default(sagalux_file_format format);
 sagalux_status sagalux_image_save(const sagalux_image *image, const char *path,
                                   const sagalux_save_options *options, char *err, size_t err_size);
 
-/* Format from a file name's extension (.png, .jpg, .jpeg; any case). */
+/* Format from a file name's extension (.png, .jpg, .jpeg, .jpe, .jfif; any case). */
 sagalux_file_format sagalux_format_from_name(const char *path);
 
 /* ------------------------------------------------------------------ model */

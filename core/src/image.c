@@ -183,7 +183,9 @@ sagalux_file_format sagalux_format_from_name(const char *path)
     const char *dot = path ? strrchr(path, '.') : NULL;
     if (!dot || strchr(dot, '/')) return SAGALUX_FORMAT_UNKNOWN;
     if (strcasecmp(dot, ".png") == 0) return SAGALUX_FORMAT_PNG;
-    if (strcasecmp(dot, ".jpg") == 0 || strcasecmp(dot, ".jpeg") == 0) return SAGALUX_FORMAT_JPEG;
+    if (strcasecmp(dot, ".jpg") == 0 || strcasecmp(dot, ".jpeg") == 0 || strcasecmp(dot, ".jpe") == 0 ||
+        strcasecmp(dot, ".jfif") == 0)
+        return SAGALUX_FORMAT_JPEG;
     return SAGALUX_FORMAT_UNKNOWN;
 }
 

@@ -1,0 +1,193 @@
+#define _XOPEN_SOURCE 700 /* realpath */
+#include "output_plan.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "sagalux.h"
+
+/* The format of a file by its first bytes (for inputs whose name does not say). */
+static sagalux_file_format sniff(const char *path)
+{
+    unsigned char b[8] = {0};
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return SAGALUX_FORMAT_UNKNOWN;
+    size_t n = fread(b, 1, sizeof b, fp);
+    fclose(fp);
+    static const unsigned char png[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+    if (n == 8 && memcmp(b, png, 8) == 0) return SAGALUX_FORMAT_PNG;
+    if (n >= 3 && b[0] == 0xff && b[1] == 0xd8 && b[2] == 0xff) return SAGALUX_FORMAT_JPEG;
+    return SAGALUX_FORMAT_UNKNOWN;
+}
+
+/* OUTDIR/<stem><ext>: the input's extension, or the one -f asks for, or (an
+ * input whose name has none we know) the one its content says. */
+static int output_path(const cli_options *opt, const char *input, char *path, size_t size, char *why, size_t why_size)
+{
+    const char *base = strrchr(input, '/');
+    base = base ? base + 1 : input;
+    const char *dot = strrchr(base, '.');
+    int known = sagalux_format_from_name(base) != SAGALUX_FORMAT_UNKNOWN;
+    size_t stem = dot && known ? (size_t)(dot - base) : strlen(base);
+    const char *ext = dot && known ? dot : NULL;
+    if (opt->format && strcmp(opt->format, "same") != 0) ext = strcmp(opt->format, "png") == 0 ? ".png" : ".jpg";
+    if (!ext) {
+        sagalux_file_format f = sniff(input);
+        if (f == SAGALUX_FORMAT_UNKNOWN) {
+            snprintf(why, why_size, "%s: not a PNG or JPEG image", input);
+            return -1;
+        }
+        ext = f == SAGALUX_FORMAT_PNG ? ".png" : ".jpg";
+    }
+    int n = snprintf(path, size, "%s/%.*s%s", opt->out_dir, (int)stem, base, ext);
+    if (n < 0 || (size_t)n >= size) {
+        snprintf(why, why_size, "%s: output path is too long", input);
+        return -1;
+    }
+    return 0;
+}
+
+/* Same file: same device and inode when both exist, else the same real path
+ * of the folder plus the same name. */
+static int same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    if (stat(a, &sa) == 0 && stat(b, &sb) == 0) return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+    char ra[PATH_MAX], rb[PATH_MAX];
+    return realpath(a, ra) && realpath(b, rb) && strcmp(ra, rb) == 0;
+}
+
+/* An output path, made canonical enough to compare: real path of its folder
+ * (which exists once output_dir_ready ran) plus its name. */
+static char *canonical(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    char dir[PATH_MAX];
+    size_t dn = slash ? (size_t)(slash - path) : 0;
+    if (dn >= sizeof dir) return NULL;
+    memcpy(dir, path, dn);
+    dir[dn] = 0;
+    char real[PATH_MAX];
+    if (!realpath(dn ? dir : ".", real)) return strdup(path);
+    size_t len = strlen(real) + strlen(slash ? slash : path) + 2;
+    char *out = malloc(len);
+    if (out) snprintf(out, len, "%s/%s", real, slash ? slash + 1 : path);
+    return out;
+}
+
+static int by_canonical(const void *a, const void *b)
+{
+    const char *const *x = a, *const *y = b;
+    return strcmp(x[0], y[0]);
+}
+
+int output_plan_make(output_plan *plan, const cli_options *opt, const file_list *inputs)
+{
+    plan->count = inputs->count;
+    plan->entries = calloc(inputs->count ? inputs->count : 1, sizeof *plan->entries);
+    if (!plan->entries) return -1;
+    int run_errors = 0;
+    for (size_t i = 0; i < inputs->count; i++) {
+        plan_entry *e = &plan->entries[i];
+        e->input = inputs->paths[i];
+        char path[PATH_MAX];
+        if (output_path(opt, e->input, path, sizeof path, e->reason, sizeof e->reason) != 0) {
+            e->action = PLAN_FAIL;
+            continue;
+        }
+        e->output = strdup(path);
+        if (!e->output) return -1;
+        /* An input is never replaced, whatever the options say. */
+        for (size_t k = 0; k < inputs->count; k++)
+            if (same_file(e->output, inputs->paths[k])) {
+                fprintf(stderr, "sagalux: %s: its output %s would replace the input %s; choose another -o folder "
+                                "or -f format\n", e->input, e->output, inputs->paths[k]);
+                run_errors++;
+                break;
+            }
+        struct stat sb;
+        if (stat(e->output, &sb) == 0 && e->action == PLAN_ENHANCE) {
+            if (opt->skip_existing) e->action = PLAN_SKIP_EXISTING;
+            else if (!opt->overwrite) {
+                e->action = PLAN_FAIL;
+                snprintf(e->reason, sizeof e->reason,
+                         "%s: output %s exists (--skip-existing skips it, --overwrite replaces it)", e->input, e->output);
+            }
+        }
+    }
+    /* Two inputs, one output: sort (canonical output, input) pairs and look at neighbours. */
+    const char **pairs = calloc(2 * (inputs->count ? inputs->count : 1), sizeof *pairs);
+    size_t np = 0;
+    if (!pairs) return -1;
+    for (size_t i = 0; i < plan->count; i++)
+        if (plan->entries[i].output) {
+            char *c = canonical(plan->entries[i].output);
+            if (!c) continue;
+            pairs[2 * np] = c;
+            pairs[2 * np + 1] = plan->entries[i].input;
+            np++;
+        }
+    qsort(pairs, np, 2 * sizeof *pairs, by_canonical);
+    for (size_t i = 1; i < np; i++)
+        if (strcmp(pairs[2 * i], pairs[2 * i - 2]) == 0) {
+            fprintf(stderr, "sagalux: %s and %s would both be written to %s; enhance them into different folders\n",
+                    pairs[2 * i - 1], pairs[2 * i + 1], pairs[2 * i]);
+            run_errors++;
+        }
+    for (size_t i = 0; i < np; i++) free((char *)pairs[2 * i]);
+    free(pairs);
+    return run_errors ? -1 : 0;
+}
+
+void output_plan_free(output_plan *plan)
+{
+    for (size_t i = 0; i < plan->count; i++) free(plan->entries[i].output);
+    free(plan->entries);
+    *plan = (output_plan){0};
+}
+
+/* mkdir -p */
+static int make_dirs(const char *dir)
+{
+    char path[PATH_MAX];
+    if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    for (char *p = path + 1; *p; p++)
+        if (*p == '/') {
+            *p = 0;
+            if (mkdir(path, 0777) != 0 && errno != EEXIST) return -1;
+            *p = '/';
+        }
+    return mkdir(path, 0777) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+int output_dir_ready(const char *dir)
+{
+    struct stat sb;
+    if (make_dirs(dir) != 0) {
+        fprintf(stderr, "sagalux: %s: cannot create the output folder: %s\n", dir, strerror(errno));
+        return -1;
+    }
+    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+        fprintf(stderr, "sagalux: %s: the output path exists and is not a folder\n", dir);
+        return -1;
+    }
+    char probe[PATH_MAX];
+    snprintf(probe, sizeof probe, "%s/.sagalux-write-test-%ld", dir, (long)getpid());
+    int fd = open(probe, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    if (fd < 0) {
+        fprintf(stderr, "sagalux: %s: cannot write in the output folder: %s\n", dir, strerror(errno));
+        return -1;
+    }
+    close(fd);
+    unlink(probe);
+    return 0;
+}

@@ -1,0 +1,38 @@
+/* Every output path of a run, planned before any work, so that no photo is
+ * lost: an output that would replace an input (same file, by device and
+ * inode, or by real path) or that two inputs would share is an error before
+ * anything is processed, --overwrite or not. */
+#ifndef SAGALUX_OUTPUT_PLAN_H
+#define SAGALUX_OUTPUT_PLAN_H
+
+#include <stddef.h>
+
+#include "cli_options.h"
+#include "file_list.h"
+
+typedef enum plan_action { PLAN_ENHANCE, PLAN_SKIP_EXISTING, PLAN_FAIL } plan_action;
+
+typedef struct plan_entry {
+    const char *input;  /* points into the file list */
+    char *output;       /* NULL when action is PLAN_FAIL */
+    plan_action action;
+    char reason[256];   /* PLAN_FAIL: why, naming the file */
+} plan_entry;
+
+typedef struct output_plan {
+    plan_entry *entries;
+    size_t count;
+} output_plan;
+
+/* Plans inputs -> outputs. Per-file problems (cannot tell the format, the
+ * output exists without --overwrite or --skip-existing) become PLAN_FAIL
+ * entries; problems of the run (an output replaces an input, two inputs share
+ * an output) are printed, each once, and make it return -1. */
+int output_plan_make(output_plan *plan, const cli_options *opt, const file_list *inputs);
+void output_plan_free(output_plan *plan);
+
+/* Creates the output folder (and its parents) and checks that a file can be
+ * written there, before the first photo is enhanced. 0, or -1 with a message. */
+int output_dir_ready(const char *dir);
+
+#endif

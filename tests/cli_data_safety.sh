@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# The sagalux CLI never loses a photo: outputs that would replace an input or
+# collide are refused before any work (--overwrite or not), re-runs resume
+# with --skip-existing, flags do what they say, each failure is reported
+# once, and the output folder is checked before the first photo.
+# Usage: cli_data_safety.sh SAGALUX_BINARY TESTS_DATA_DIR
+set -u
+bin=$1
+data=$2
+model=$data/golden_tiny.sglx
+work=$(mktemp -d)
+trap 'chmod -R u+w "$work" 2>/dev/null; rm -rf "$work"' EXIT
+passed=0 failed=0
+ok() { passed=$((passed+1)); echo "ok   $1"; }
+bad() { failed=$((failed+1)); echo "FAIL $1"; sed 's/^/    /' "$work/err" | head -20; }
+run() { "$bin" -m "$model" -t 2 "$@" >"$work/outlog" 2>"$work/err"; rc=$?; }
+expect() { # name, exit status, stderr substring
+  if [ "$rc" -eq "$2" ] && grep -qF -- "$3" "$work/err"; then ok "$1"; else echo "  exit $rc (want $2), want '$3'"; bad "$1"; fi
+}
+sums() { find "$@" -type f -exec md5sum {} + 2>/dev/null | sort; }
+
+mkdir -p "$work/a" "$work/b"
+cp "$data/tiny_dark.jpg" "$work/a/x.jpg"
+cp "$data/tiny_dark.jpg" "$work/b/x.jpg"
+cp "$data/tiny_dark.png" "$work/a/y.png"
+before=$(sums "$work/a" "$work/b")
+
+# An output folder that is an input folder: refused even with --overwrite; inputs untouched.
+run "$work/a" -o "$work/a" --overwrite
+expect "output folder = input folder, --overwrite" 2 "would replace the input"
+[ "$before" = "$(sums "$work/a" "$work/b")" ] && ok "inputs unchanged" || bad "inputs changed"
+grep -q -- '->' "$work/outlog" && bad "work was done before the refusal" || ok "nothing processed before the refusal"
+
+# The same name from two folders: a collision, refused before any work.
+run "$work/a/x.jpg" "$work/b/x.jpg" -o "$work/out1"
+expect "two inputs, one output name" 2 "would both be written to"
+[ -e "$work/out1/x.jpg" ] && bad "a colliding output was written" || ok "no colliding output written"
+
+# x.jpg and y.png with -f png: x.png and y.png, no collision; but x.jpg + x.png -> x.png collide.
+cp "$data/tiny_dark.png" "$work/b/x.png"
+run "$work/b/x.jpg" "$work/b/x.png" -f png -o "$work/out2"
+expect "x.jpg and x.png with -f png" 2 "would both be written to"
+
+# A re-run: without flags each existing output is a failure (exit 1), with --skip-existing a skip (exit 0).
+run "$work/a" -o "$work/out3"
+expect "first run" 0 "2 enhanced, 0 skipped (output exists), 0 failed"
+sum3=$(sums "$work/out3")
+run "$work/a" -o "$work/out3"
+expect "re-run without flags" 1 "0 enhanced, 0 skipped (output exists), 2 failed"
+run "$work/a" -o "$work/out3" --skip-existing
+expect "re-run with --skip-existing" 0 "0 enhanced, 2 skipped (output exists), 0 failed"
+[ "$sum3" = "$(sums "$work/out3")" ] && ok "skipped outputs untouched" || bad "skipped outputs changed"
+
+# Flags take no values; contradictions are refused.
+run "$work/a" -o "$work/out4" --overwrite=no
+expect "--overwrite=no is an error" 2 "--overwrite takes no value"
+[ -e "$work/out4" ] && bad "--overwrite=no did work" || ok "--overwrite=no did nothing"
+run "$work/a" -o "$work/out4" --overwrite --skip-existing
+expect "--overwrite with --skip-existing" 2 "contradict"
+
+# -o naming a file: refused before any photo is enhanced.
+: >"$work/plainfile"
+run "$work/a" -o "$work/plainfile"
+expect "-o names a file" 2 "not a folder"
+grep -q -- '->' "$work/outlog" && bad "work was done" || ok "no work with -o naming a file"
+
+# A read-only output folder (root ignores permissions: skipped then).
+if [ "$(id -u)" -ne 0 ]; then
+  mkdir "$work/ro" && chmod a-w "$work/ro"
+  run "$work/a" -o "$work/ro"
+  expect "read-only output folder" 2 "cannot write in the output folder"
+else
+  echo "skip read-only output folder (running as root, which writes anywhere)"
+fi
+
+# -o with missing parents is created.
+run "$work/a/y.png" -o "$work/deep/er/out"
+expect "output folder parents created" 0 "1 enhanced"
+
+# A file without an extension gets the one its content says, before any work.
+cp "$data/tiny_dark.jpg" "$work/noext"
+printf 'not an image' >"$work/notes"
+run "$work/noext" "$work/notes" -o "$work/out5"
+expect "no extension: refused by content" 1 "notes: not a PNG or JPEG image"
+[ -s "$work/out5/noext.jpg" ] && ok "no extension: written as noext.jpg" || bad "noext.jpg missing"
+
+# .jfif and .jpe are JPEG extensions; folders pick them up.
+mkdir "$work/c" && cp "$data/tiny_dark.jpg" "$work/c/p.jfif" && cp "$data/tiny_dark.jpg" "$work/c/q.jpe"
+run "$work/c" -o "$work/out6"
+expect ".jfif and .jpe found in a folder" 0 "2 enhanced"
+[ -s "$work/out6/p.jfif" ] && [ -s "$work/out6/q.jpe" ] && ok ".jfif/.jpe outputs keep their names" || bad ".jfif/.jpe outputs"
+
+# Each failure once: a corrupt file's name appears on exactly one stderr line.
+head -c 300 "$data/tiny_dark.jpg" >"$work/cut.jpg"
+run "$work/cut.jpg" -o "$work/out7"
+n=$(grep -c "cut.jpg" "$work/err")
+[ "$rc" -eq 1 ] && [ "$n" -eq 1 ] && ok "a failure is reported once" || { echo "  exit $rc, $n lines"; bad "a failure is reported once"; }
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
