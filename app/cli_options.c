@@ -34,7 +34,8 @@ static void usage(FILE *to)
             "\n"
             "Inputs are never modified: a run whose outputs would replace an input, or in which two\n"
             "inputs would share an output, stops before any work.\n"
-            "Exit status: 0 all files done or skipped, 1 some file failed, 2 bad arguments, model or output plan.\n");
+            "Exit status: 0 all files done or skipped, 1 some file failed, 2 bad arguments, model or output plan,\n"
+            "130/143 stopped by SIGINT/SIGTERM (after the file in hand; --skip-existing resumes).\n");
 }
 
 static int parse_int(const char *s, int lo, int hi, int *out)

@@ -7,15 +7,18 @@
  * never replaced; two inputs never share an output). Each file gets one line
  * on stdout (line-buffered); each failure one line on stderr; a summary ends
  * the run. Exit status: 0 all done or skipped, 1 some file failed, 2 bad
- * arguments, model or output plan. */
-#define _POSIX_C_SOURCE 200809L
+ * arguments, model or output plan, 130/143 stopped by SIGINT/SIGTERM. */
+#define _XOPEN_SOURCE 700 /* sigaction, kill, NAME_MAX */
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli_options.h"
 #include "file_list.h"
@@ -31,6 +34,70 @@ static void log_to_stderr(sagalux_log_level level, const char *message, void *us
         fprintf(stderr, "sagalux: %s\n", message);
 }
 
+/* SIGINT / SIGTERM: the first stops the run after the file in hand (its
+ * enhance is cancelled; a save in progress completes, so no partial or
+ * temporary file is left); a second one ends the process at once. */
+static volatile sig_atomic_t stop_signal;
+static sagalux_context *volatile running;
+
+static void on_stop_signal(int sig)
+{
+    if (stop_signal) {
+        signal(sig, SIG_DFL);
+        raise(sig);
+        return;
+    }
+    stop_signal = sig;
+    sagalux_context *ctx = running;
+    if (ctx) sagalux_context_cancel(ctx);
+}
+
+static void catch_stop_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sa.sa_flags = SA_RESTART; /* writes in progress finish */
+    sigemptyset(&sa.sa_mask);
+    const int sigs[2] = {SIGINT, SIGTERM};
+    for (int i = 0; i < 2; i++) {
+        struct sigaction old;
+        /* A signal ignored by whoever started us (a script's background job
+         * ignores SIGINT) stays ignored. */
+        if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler == SIG_IGN) continue;
+        sigaction(sigs[i], &sa, NULL);
+    }
+}
+
+/* Removes NAME.tmp-PID files that a crashed or killed run left in dir (the
+ * library writes each output to such a file and renames it): only when no
+ * process PID exists. Returns how many were removed. */
+static int remove_stale_temporaries(const char *dir, int verbose)
+{
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    int removed = 0;
+    for (struct dirent *e; (e = readdir(d));) {
+        const char *tag = strstr(e->d_name, ".tmp-");
+        if (!tag || tag == e->d_name || !tag[5]) continue;
+        char *end;
+        long pid = strtol(tag + 5, &end, 10);
+        if (*end || pid <= 0) continue;
+        char name[NAME_MAX + 1];
+        snprintf(name, sizeof name, "%.*s", (int)(tag - e->d_name), e->d_name);
+        if (sagalux_format_from_name(name) == SAGALUX_FORMAT_UNKNOWN) continue; /* not one of ours */
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;           /* its writer may still run */
+        char path[PATH_MAX];
+        if (snprintf(path, sizeof path, "%s/%s", dir, e->d_name) >= (int)sizeof path) continue;
+        if (unlink(path) == 0) {
+            removed++;
+            if (verbose) fprintf(stderr, "sagalux: removed %s, left by an earlier run that did not finish\n", path);
+        }
+    }
+    closedir(d);
+    return removed;
+}
+
 static double now_seconds(void)
 {
     struct timespec ts;
@@ -38,7 +105,7 @@ static double now_seconds(void)
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-/* Returns 0 on success; prints the file's one line either way. */
+/* Returns 0 on success, 1 on failure (one line each), 2 when interrupted. */
 static int enhance_one(sagalux_context *ctx, const cli_options *opt, const char *in_path, const char *out_path)
 {
     char err[512];
@@ -51,6 +118,10 @@ static int enhance_one(sagalux_context *ctx, const cli_options *opt, const char 
     sagalux_enhance_options eo = sagalux_enhance_options_default();
     eo.strength = opt->strength;
     sagalux_status st = sagalux_enhance(ctx, img, &eo, &res);
+    if (st == SAGALUX_ERR_CANCELLED) {
+        sagalux_image_free(img);
+        return 2; /* interrupted: neither done nor failed */
+    }
     if (st != SAGALUX_OK) {
         const char *why = sagalux_context_error(ctx);
         fprintf(stderr, "sagalux: %s: enhance failed: %s\n", in_path, why[0] ? why : sagalux_status_string(st));
@@ -139,8 +210,11 @@ static int run(cli_options *opt_in)
         return 2;
     }
 
+    remove_stale_temporaries(opt.out_dir, opt.verbose);
     int done = 0, skipped = 0;
-    for (size_t i = 0; i < plan.count; i++) {
+    running = ctx;
+    catch_stop_signals();
+    for (size_t i = 0; i < plan.count && !stop_signal; i++) {
         const plan_entry *e = &plan.entries[i];
         if (e->action == PLAN_FAIL) {
             fprintf(stderr, "sagalux: %s\n", e->reason);
@@ -148,18 +222,23 @@ static int run(cli_options *opt_in)
         } else if (e->action == PLAN_SKIP_EXISTING) {
             skipped++;
             if (opt.verbose) fprintf(stderr, "sagalux: %s: skipped, %s exists\n", e->input, e->output);
-        } else if (enhance_one(ctx, &opt, e->input, e->output) == 0) {
-            done++;
         } else {
-            failures++;
+            int r = enhance_one(ctx, &opt, e->input, e->output);
+            if (r == 0) done++;
+            else if (r == 1) failures++;
         }
     }
-    if (!opt.quiet || failures)
+    running = NULL;
+    if (!opt.quiet || failures || stop_signal)
         fprintf(stderr, "sagalux: %d enhanced, %d skipped (output exists), %d failed\n", done, skipped, failures);
+    if (stop_signal)
+        fprintf(stderr, "sagalux: interrupted by %s: %zu file(s) not processed; --skip-existing resumes\n",
+                stop_signal == SIGINT ? "SIGINT" : "SIGTERM", plan.count - (size_t)(done + skipped + failures));
 
     sagalux_context_free(ctx);
     sagalux_model_free(model);
     output_plan_free(&plan);
     file_list_free(&inputs);
+    if (stop_signal) return 128 + stop_signal; /* 130 for SIGINT, 143 for SIGTERM */
     return failures ? 1 : 0;
 }

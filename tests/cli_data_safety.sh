@@ -96,5 +96,61 @@ run "$work/cut.jpg" -o "$work/out7"
 n=$(grep -c "cut.jpg" "$work/err")
 [ "$rc" -eq 1 ] && [ "$n" -eq 1 ] && ok "a failure is reported once" || { echo "  exit $rc, $n lines"; bad "a failure is reported once"; }
 
+# Stale temporaries of a run that died are removed; a live writer's are kept.
+mkdir -p "$work/out9"
+: >"$work/out9/old.png.tmp-999999"
+: >"$work/out9/live.png.tmp-$$"
+: >"$work/out9/notes.txt.tmp-999999"
+if kill -0 999999 2>/dev/null; then echo "skip stale temporaries (pid 999999 exists)"; else
+  run "$work/a/y.png" -o "$work/out9"
+  [ ! -e "$work/out9/old.png.tmp-999999" ] && [ -e "$work/out9/live.png.tmp-$$" ] && [ -e "$work/out9/notes.txt.tmp-999999" ] \
+    && ok "stale temporaries removed, a live one and a stranger's file kept" || bad "stale temporaries"
+fi
+
+# SIGINT / SIGTERM at several points of a batch: exit 130 / 143, a summary,
+# no temporary or partial file (every output equals the uninterrupted run's),
+# and a --skip-existing rerun completes the set identically. A script's
+# background job ignores SIGINT (and so does sagalux then), so SIGINT is sent
+# to a process started with the default disposition, through Python.
+if /usr/bin/python3 -c "import PIL" 2>/dev/null; then
+  mkdir -p "$work/big"
+  /usr/bin/python3 - "$work/big" <<'PY'
+import sys
+from PIL import Image
+for i in range(6):
+    Image.effect_noise((384, 384), 40 + i).convert("RGB").save(f"{sys.argv[1]}/p{i:02d}.png")
+PY
+  t0=$(date +%s%N)
+  "$bin" -m "$model" -t 2 --quiet "$work/big" -o "$work/ref" 2>/dev/null
+  ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+  for frac in 10 40 70; do
+    for sig in INT TERM; do
+      out="$work/int-$sig-$frac" delay=$(awk "BEGIN { print $ms * $frac / 100000 }")
+      /usr/bin/python3 - "$sig" "$delay" "$bin" -m "$model" -t 2 --quiet "$work/big" -o "$out" 2>"$work/err" <<'PY'
+import signal, subprocess, sys, time
+sig, delay, cmd = getattr(signal, "SIG" + sys.argv[1]), float(sys.argv[2]), sys.argv[3:]
+p = subprocess.Popen(cmd, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+time.sleep(delay)
+p.send_signal(sig)
+sys.exit(p.wait())
+PY
+      rc=$? want=$([ $sig = INT ] && echo 130 || echo 143)
+      n=$(ls "$out" 2>/dev/null | wc -l)
+      if [ "$rc" -eq "$want" ] && grep -q "interrupted by SIG$sig" "$work/err"; then ok "SIG$sig at $frac% of the batch: exit $rc, $n outputs"
+      else echo "  exit $rc (want $want)"; bad "SIG$sig at $frac% of the batch"; fi
+      if ls "$out" 2>/dev/null | grep -q '\.tmp-'; then bad "SIG$sig at $frac%: a temporary file was left"; else ok "SIG$sig at $frac%: no temporary file"; fi
+      partial=0
+      for f in "$out"/*; do [ -e "$f" ] && ! cmp -s "$f" "$work/ref/${f##*/}" && partial=1; done
+      [ $partial = 0 ] && ok "SIG$sig at $frac%: every output complete" || bad "SIG$sig at $frac%: an output differs from the uninterrupted run"
+      run "$work/big" -o "$out" --skip-existing
+      if [ "$rc" -eq 0 ] && [ "$(cd "$work/ref" && md5sum * | sort)" = "$(cd "$out" && md5sum * | sort)" ]; then
+        ok "SIG$sig at $frac%: --skip-existing rerun gives the uninterrupted result"
+      else bad "SIG$sig at $frac%: rerun (exit $rc) differs"; fi
+    done
+  done
+else
+  echo "skip SIGINT runs (no Pillow to make test images: .ci/install-deps --test installs it)"
+fi
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -33,6 +33,7 @@ typedef enum sagalux_status {
     SAGALUX_ERR_TOO_LARGE,        /* dimensions past the caps, or size overflow */
     SAGALUX_ERR_MODEL,            /* model file valid but unusable (missing tensor, bad shape) */
     SAGALUX_ERR_DEVICE,           /* the requested device is not available */
+    SAGALUX_ERR_CANCELLED,        /* sagalux_context_cancel stopped the call */
     SAGALUX_STATUS_COUNT
 } sagalux_status;
 
@@ -193,6 +194,11 @@ sagalux_enhance_options sagalux_enhance_options_default(void);
  * warning through the log says why). */
 sagalux_status sagalux_enhance(sagalux_context *ctx, const sagalux_image *input,
                                const sagalux_enhance_options *options, sagalux_image **out);
+
+/* Asks the sagalux_enhance running on ctx to stop at its next step; it then
+ * returns SAGALUX_ERR_CANCELLED and writes nothing. Safe to call from another
+ * thread or a signal handler. The request ends when the next enhance starts. */
+void sagalux_context_cancel(sagalux_context *ctx);
 
 /* Bytes of activations and scratch the context holds for the last image
  * size (on a GPU: device memory, weights included), plus the padded copies. */

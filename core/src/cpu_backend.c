@@ -17,6 +17,8 @@ typedef struct cpu_state {
     sx_plan plan;
     int prepared;
     float *arena;
+    int (*cancelled)(void *user);
+    void *cancel_user;
 } cpu_state;
 
 /* Scratch, in floats, that each step below uses. */
@@ -114,12 +116,21 @@ static sagalux_status cpu_run(void *state, const float *in, float *out, sx_tap_f
     if (!s->prepared) return sx_fail(err, err_size, SAGALUX_ERR_INVALID_ARGUMENT, "CPU: run before prepare");
     for (int i = 0; i < s->plan.n_steps; i++) {
         const sx_step *st = &s->plan.steps[i];
+        if (s->cancelled && s->cancelled(s->cancel_user))
+            return sx_reason(err, err_size, SAGALUX_ERR_CANCELLED, "CPU: cancelled");
         float *o = map_of(s, st->out, in, out);
         float *scr = st->scratch >= 0 ? s->arena + s->plan.bufs[st->scratch].offset : NULL;
         run_step(s, st, map_of(s, st->in[0], in, out), map_of(s, st->in[1], in, out), o, scr);
         if (tap) tap(tap_user, i, st->tap, o, sx_step_out_channels(&s->plan, st), sx_step_out_h(st), sx_step_out_w(st));
     }
     return SAGALUX_OK;
+}
+
+static void cpu_set_cancel(void *state, int (*cancelled)(void *user), void *user)
+{
+    cpu_state *s = state;
+    s->cancelled = cancelled;
+    s->cancel_user = user;
 }
 
 static size_t cpu_peak(const void *state)
@@ -152,6 +163,7 @@ sagalux_status sx_cpu_backend_open(const sagalux_model *model, int threads, sx_b
         cpu_close(s);
         return sx_fail(err, err_size, SAGALUX_ERR_OUT_OF_MEMORY, "CPU: out of memory for %d worker threads", threads);
     }
-    *out = (sx_backend){"cpu", SAGALUX_DEVICE_CPU, s, cpu_prepare, cpu_run, cpu_peak, cpu_close, malloc, free};
+    *out = (sx_backend){"cpu", SAGALUX_DEVICE_CPU, s, cpu_prepare, cpu_run, cpu_peak, cpu_close, malloc, free,
+                        cpu_set_cancel};
     return SAGALUX_OK;
 }

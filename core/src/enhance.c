@@ -1,5 +1,6 @@
 /* The public enhance call: reflect-pad to multiples of 16, run the backend,
  * crop, blend with the input by strength, clamp to [0, 1]. */
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,6 +17,7 @@ struct sagalux_context {
     float *in_pad, *out_pad; /* reused between calls of the same size */
     size_t pad_floats;
     char error[512];         /* the last failure's reason ("" after a success) */
+    atomic_int cancel;       /* sagalux_context_cancel's request */
 };
 
 sagalux_context_options sagalux_context_options_default(void)
@@ -65,8 +67,16 @@ size_t sagalux_context_peak_bytes(const sagalux_context *ctx)
     return ctx->backend.peak_bytes(ctx->backend.state) + 2 * ctx->pad_floats * sizeof(float);
 }
 
+void sagalux_context_cancel(sagalux_context *ctx)
+{
+    if (ctx) atomic_store(&ctx->cancel, 1);
+}
+
+static int cancel_requested(void *user) { return atomic_load(&((sagalux_context *)user)->cancel); }
+
 static sagalux_status run_on(sx_backend *b, sagalux_context *ctx, int h, int w)
 {
+    b->set_cancel(b->state, cancel_requested, ctx);
     sagalux_status st = b->prepare(b->state, h, w, ctx->error, sizeof ctx->error);
     if (st == SAGALUX_OK) st = b->run(b->state, ctx->in_pad, ctx->out_pad, NULL, NULL, ctx->error, sizeof ctx->error);
     return st;
@@ -77,7 +87,7 @@ static sagalux_status run_on(sx_backend *b, sagalux_context *ctx, int h, int w)
 static sagalux_status run_network(sagalux_context *ctx, int h, int w)
 {
     sagalux_status st = run_on(&ctx->backend, ctx, h, w);
-    if (st == SAGALUX_OK || ctx->backend.device == SAGALUX_DEVICE_CPU ||
+    if (st == SAGALUX_OK || st == SAGALUX_ERR_CANCELLED || ctx->backend.device == SAGALUX_DEVICE_CPU ||
         (st != SAGALUX_ERR_OUT_OF_MEMORY && st != SAGALUX_ERR_DEVICE))
         return st;
     sx_log(SAGALUX_LOG_WARN, "%s; running this image on the CPU", ctx->error);
@@ -110,6 +120,7 @@ sagalux_status sagalux_enhance(sagalux_context *ctx, const sagalux_image *input,
     int hp = (h + 15) / 16 * 16, wp = (w + 15) / 16 * 16;
     size_t plane = (size_t)hp * wp;
     ctx->error[0] = 0;
+    atomic_store(&ctx->cancel, 0);
     if (plane * 3 > ctx->pad_floats) {
         ctx->backend.host_free(ctx->in_pad);
         ctx->backend.host_free(ctx->out_pad);

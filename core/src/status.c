@@ -14,6 +14,7 @@ static const char *const status_names[SAGALUX_STATUS_COUNT] = {
     [SAGALUX_ERR_TOO_LARGE] = "too large",
     [SAGALUX_ERR_MODEL] = "unusable model",
     [SAGALUX_ERR_DEVICE] = "device not available",
+    [SAGALUX_ERR_CANCELLED] = "cancelled",
 };
 
 const char *sagalux_status_string(sagalux_status status)
