@@ -27,6 +27,8 @@ static void usage(FILE *to)
             "  -d, --device D         auto | cpu | cuda (default auto)\n"
             "      --overwrite        replace existing output files (never an input)\n"
             "      --skip-existing    leave existing outputs alone and count them as skipped (resume a run)\n"
+            "      --shard K/N        process only the K-th of N slices of the sorted input list (1 <= K <= N),\n"
+            "                         so N machines or jobs split a large archive with no coordination\n"
             "      --quiet            print nothing on success\n"
             "  -v, --verbose          print library messages\n"
             "  -h, --help             this help\n"
@@ -140,6 +142,13 @@ static int parse_args(int argc, char **argv, cli_options *opt)
                           is(arg, len, NULL, "--quiet") || is(arg, len, NULL, "--verbose"))) {
             fprintf(stderr, "sagalux: %.*s takes no value\n", (int)len, arg);
             return CLI_EXIT_USAGE;
+        } else if (is(arg, len, NULL, "--shard")) {
+            NEED_VALUE();
+            char *end;
+            long k = strtol(v, &end, 10), n = *end == '/' ? strtol(end + 1, &end, 10) : 0;
+            if (*end || k < 1 || n < 1 || k > n || n > 1000000) BAD_VALUE("shard must be K/N with 1 <= K <= N");
+            opt->shard_k = (int)k;
+            opt->shard_n = (int)n;
         } else if (is(arg, len, NULL, "--overwrite")) {
             opt->overwrite = 1;
         } else if (is(arg, len, NULL, "--skip-existing")) {

@@ -63,3 +63,14 @@ void file_list_free(file_list *list)
     free(list->paths);
     *list = (file_list){0};
 }
+
+void file_list_shard(file_list *list, int k, int n)
+{
+    qsort(list->paths, list->count, sizeof *list->paths, by_name);
+    size_t kept = 0;
+    for (size_t i = 0; i < list->count; i++) {
+        if ((int)(i % (size_t)n) == k - 1) list->paths[kept++] = list->paths[i];
+        else free(list->paths[i]);
+    }
+    list->count = kept;
+}

@@ -15,4 +15,8 @@ typedef struct file_list {
 int file_list_add_input(file_list *list, const char *input);
 void file_list_free(file_list *list);
 
+/* Keeps the K-th (1-based) of N slices of the list sorted by path: entry i
+ * of the sorted list belongs to slice i mod N + 1. */
+void file_list_shard(file_list *list, int k, int n);
+
 #endif

@@ -163,6 +163,12 @@ static int run(cli_options *opt_in)
     file_list inputs = {0};
     int failures = 0;
     for (int i = 0; i < opt.n_inputs; i++) failures += file_list_add_input(&inputs, opt.inputs[i]);
+    if (opt.shard_n) file_list_shard(&inputs, opt.shard_k, opt.shard_n);
+    if (inputs.count == 0 && opt.shard_n && !failures) {
+        fprintf(stderr, "sagalux: shard %d/%d has no files\n", opt.shard_k, opt.shard_n);
+        file_list_free(&inputs);
+        return 0;
+    }
     if (inputs.count == 0) {
         fprintf(stderr, "sagalux: no PNG or JPEG files to enhance\n");
         file_list_free(&inputs);

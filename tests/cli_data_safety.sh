@@ -96,6 +96,16 @@ run "$work/cut.jpg" -o "$work/out7"
 n=$(grep -c "cut.jpg" "$work/err")
 [ "$rc" -eq 1 ] && [ "$n" -eq 1 ] && ok "a failure is reported once" || { echo "  exit $rc, $n lines"; bad "a failure is reported once"; }
 
+# Shards cover every file exactly once, with no coordination.
+mkdir -p "$work/many"
+for i in 1 2 3 4 5 6 7; do cp "$data/tiny_dark.png" "$work/many/f$i.png"; done
+for k in 1 2 3; do "$bin" -m "$model" -t 2 "$work/many" -o "$work/shards" --shard $k/3 2>/dev/null; done >"$work/shardlog"
+listed=$(grep -c -- '->' "$work/shardlog")
+[ "$listed" -eq 7 ] && [ "$(ls "$work/shards" | wc -l)" -eq 7 ] && ok "shards 1/3..3/3 cover 7 files exactly once" \
+  || { echo "  $listed processed"; bad "shards"; }
+run "$work/many" -o "$work/shard0" --shard 4/3
+expect "shard K > N refused" 2 "shard must be K/N"
+
 # Stale temporaries of a run that died are removed; a live writer's are kept.
 mkdir -p "$work/out9"
 : >"$work/out9/old.png.tmp-999999"
