@@ -17,7 +17,8 @@ static void usage(FILE *to)
             "usage: sagalux [options] INPUT... -o OUTDIR\n"
             "Brightens dark photos with a SAGA U-Net. INPUT is a PNG or JPEG file or a folder.\n"
             "\n"
-            "  -o, --output DIR       write results here (created if missing)\n"
+            "  -o, --output DIR       write results here (created with its parents if missing)\n"
+            "  -r, --recursive        enter subfolders; the tree is kept under the output folder\n"
             "  -m, --model FILE       model file (default: $SAGALUX_MODEL, then the shipped model)\n"
             "  -s, --strength S       0 = unchanged .. 1 = full enhancement (default 1)\n"
             "  -f, --format F         same | png | jpg (default: same as the input)\n"
@@ -139,7 +140,8 @@ static int parse_args(int argc, char **argv, cli_options *opt)
             else if (!strcmp(v, "cuda")) opt->device = SAGALUX_DEVICE_CUDA;
             else BAD_VALUE("device must be auto, cpu or cuda");
         } else if (eq && (is(arg, len, NULL, "--overwrite") || is(arg, len, NULL, "--skip-existing") ||
-                          is(arg, len, NULL, "--quiet") || is(arg, len, NULL, "--verbose"))) {
+                          is(arg, len, NULL, "--quiet") || is(arg, len, NULL, "--verbose") ||
+                          is(arg, len, NULL, "--recursive"))) {
             fprintf(stderr, "sagalux: %.*s takes no value\n", (int)len, arg);
             return CLI_EXIT_USAGE;
         } else if (is(arg, len, NULL, "--shard")) {
@@ -151,6 +153,8 @@ static int parse_args(int argc, char **argv, cli_options *opt)
             opt->shard_n = (int)n;
         } else if (is(arg, len, NULL, "--overwrite")) {
             opt->overwrite = 1;
+        } else if (is(arg, len, "-r", "--recursive")) {
+            opt->recursive = 1;
         } else if (is(arg, len, NULL, "--skip-existing")) {
             opt->skip_existing = 1;
         } else if (is(arg, len, NULL, "--quiet")) {

@@ -16,6 +16,7 @@ typedef struct cli_options {
     int png_bit_depth;         /* 0: keep the input's depth */
     int overwrite;
     int skip_existing;
+    int recursive;             /* -r: enter subfolders, keep the tree under out_dir */
     int shard_k, shard_n;      /* --shard K/N; 0/0 when not given */
     int quiet, verbose;
     sagalux_device device;

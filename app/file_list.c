@@ -10,67 +10,137 @@
 
 #include "sagalux.h"
 
-static int push(file_list *list, const char *path)
+static int push(file_list *list, const char *path, const char *rel)
 {
     if (list->count == list->capacity) {
         size_t cap = list->capacity ? 2 * list->capacity : 64;
         char **grown = realloc(list->paths, cap * sizeof *grown);
         if (!grown) return -1;
         list->paths = grown;
+        grown = realloc(list->rel, cap * sizeof *grown);
+        if (!grown) return -1;
+        list->rel = grown;
         list->capacity = cap;
     }
-    char *copy = strdup(path);
-    if (!copy) return -1;
-    list->paths[list->count++] = copy;
+    char *copy = strdup(path), *rcopy = strdup(rel);
+    if (!copy || !rcopy) {
+        free(copy);
+        free(rcopy);
+        return -1;
+    }
+    list->paths[list->count] = copy;
+    list->rel[list->count++] = rcopy;
     return 0;
 }
 
-static int by_name(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+typedef struct entry {
+    char *path, *rel;
+} entry;
 
-int file_list_add_input(file_list *list, const char *input)
+static int by_path(const void *a, const void *b) { return strcmp(((const entry *)a)->path, ((const entry *)b)->path); }
+
+/* Sorts entries [first, count) by path, keeping rel beside each path. */
+static void sort_range(file_list *list, size_t first)
+{
+    size_t n = list->count - first;
+    entry *e = malloc((n ? n : 1) * sizeof *e);
+    if (!e) return; /* unsorted, but complete */
+    for (size_t i = 0; i < n; i++) e[i] = (entry){list->paths[first + i], list->rel[first + i]};
+    qsort(e, n, sizeof *e, by_path);
+    for (size_t i = 0; i < n; i++) {
+        list->paths[first + i] = e[i].path;
+        list->rel[first + i] = e[i].rel;
+    }
+    free(e);
+}
+
+static char *join(const char *a, const char *b)
+{
+    size_t la = strlen(a), len = la + strlen(b) + 2;
+    char *p = malloc(len);
+    if (p) snprintf(p, len, "%s%s%s", a, la && a[la - 1] != '/' ? "/" : "", b);
+    return p;
+}
+
+/* Adds folder dir's images; rel is dir relative to the command-line folder. */
+static int add_folder(file_list *list, const char *dir, const char *rel, int recursive, int verbose, int depth)
+{
+    DIR *d = opendir(dir);
+    if (!d) {
+        fprintf(stderr, "sagalux: %s: cannot read folder: %s\n", dir, strerror(errno));
+        return 1;
+    }
+    int failures = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.') continue; /* hidden files and our own temporaries */
+        char *path = join(dir, de->d_name);
+        struct stat sb;
+        if (!path) {
+            failures++;
+            break;
+        }
+        if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+            if (!recursive) {
+                list->skipped_folders++;
+                if (verbose) fprintf(stderr, "sagalux: %s: folder skipped (-r enters folders)\n", path);
+            } else if (depth >= 64) {
+                fprintf(stderr, "sagalux: %s: folders nested more than 64 deep are not entered\n", path);
+                failures++;
+            } else {
+                char *sub = join(rel, de->d_name);
+                failures += sub ? add_folder(list, path, sub, recursive, verbose, depth + 1) : 1;
+                free(sub);
+            }
+        } else if (sagalux_format_from_name(de->d_name) == SAGALUX_FORMAT_UNKNOWN || !S_ISREG(sb.st_mode)) {
+            list->skipped_files++;
+            if (verbose) fprintf(stderr, "sagalux: %s: skipped, not a PNG or JPEG name\n", path);
+        } else if (push(list, path, rel) != 0) {
+            failures++;
+        }
+        free(path);
+    }
+    closedir(d);
+    return failures;
+}
+
+int file_list_add_input(file_list *list, const char *input, int recursive, int verbose)
 {
     struct stat sb;
     if (stat(input, &sb) != 0) {
         fprintf(stderr, "sagalux: %s: %s\n", input, strerror(errno));
         return 1;
     }
-    if (!S_ISDIR(sb.st_mode)) return push(list, input) == 0 ? 0 : 1;
-    DIR *dir = opendir(input);
-    if (!dir) {
-        fprintf(stderr, "sagalux: %s: cannot read folder: %s\n", input, strerror(errno));
-        return 1;
-    }
+    if (!S_ISDIR(sb.st_mode)) return push(list, input, "") == 0 ? 0 : 1;
     size_t first = list->count;
-    int failures = 0;
-    struct dirent *de;
-    while ((de = readdir(dir))) {
-        if (de->d_name[0] == '.' || sagalux_format_from_name(de->d_name) == SAGALUX_FORMAT_UNKNOWN) continue;
-        size_t len = strlen(input) + strlen(de->d_name) + 2;
-        char *path = malloc(len);
-        if (!path) { failures++; break; }
-        snprintf(path, len, "%s%s%s", input, input[strlen(input) - 1] == '/' ? "" : "/", de->d_name);
-        if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode) && push(list, path) != 0) failures++;
-        free(path);
-    }
-    closedir(dir);
-    qsort(list->paths + first, list->count - first, sizeof *list->paths, by_name);
+    int failures = add_folder(list, input, "", recursive, verbose, 0);
+    sort_range(list, first);
     return failures;
 }
 
 void file_list_free(file_list *list)
 {
-    for (size_t i = 0; i < list->count; i++) free(list->paths[i]);
+    for (size_t i = 0; i < list->count; i++) {
+        free(list->paths[i]);
+        free(list->rel[i]);
+    }
     free(list->paths);
+    free(list->rel);
     *list = (file_list){0};
 }
 
 void file_list_shard(file_list *list, int k, int n)
 {
-    qsort(list->paths, list->count, sizeof *list->paths, by_name);
+    sort_range(list, 0);
     size_t kept = 0;
     for (size_t i = 0; i < list->count; i++) {
-        if ((int)(i % (size_t)n) == k - 1) list->paths[kept++] = list->paths[i];
-        else free(list->paths[i]);
+        if ((int)(i % (size_t)n) == k - 1) {
+            list->paths[kept] = list->paths[i];
+            list->rel[kept++] = list->rel[i];
+        } else {
+            free(list->paths[i]);
+            free(list->rel[i]);
+        }
     }
     list->count = kept;
 }

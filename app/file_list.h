@@ -6,13 +6,17 @@
 
 typedef struct file_list {
     char **paths;
+    char **rel;            /* the file's folder relative to the folder given on the command line ("" at its top) */
     size_t count, capacity;
+    int skipped_files;     /* files in scanned folders that are not PNG/JPEG by name */
+    int skipped_folders;   /* subfolders not entered (no -r) */
 } file_list;
 
-/* Adds a file, or a folder's PNG/JPEG files sorted by name. Returns the
- * number of failures (an input that does not exist or cannot be read), each
- * reported on stderr. */
-int file_list_add_input(file_list *list, const char *input);
+/* Adds a file, or a folder's PNG/JPEG files (its subfolders' too when
+ * recursive), sorted by path. Returns the number of failures (an input that
+ * does not exist or cannot be read), each reported on stderr; with verbose,
+ * each skipped file is named. */
+int file_list_add_input(file_list *list, const char *input, int recursive, int verbose);
 void file_list_free(file_list *list);
 
 /* Keeps the K-th (1-based) of N slices of the list sorted by path: entry i

@@ -111,6 +111,15 @@ static int enhance_one(sagalux_context *ctx, const cli_options *opt, const char 
     char err[512];
     double t0 = now_seconds();
     sagalux_image *img = NULL, *res = NULL;
+    const char *slash = strrchr(out_path, '/');
+    if (slash) { /* a subfolder of the output folder (-r) */
+        char dir[PATH_MAX];
+        snprintf(dir, sizeof dir, "%.*s", (int)(slash - out_path), out_path);
+        if (make_dirs(dir) != 0) {
+            fprintf(stderr, "sagalux: %s: cannot create %s: %s\n", in_path, dir, strerror(errno));
+            return 1;
+        }
+    }
     if (sagalux_image_load(in_path, &img, err, sizeof err) != SAGALUX_OK) {
         fprintf(stderr, "sagalux: %s\n", err);
         return 1;
@@ -162,7 +171,12 @@ static int run(cli_options *opt_in)
 
     file_list inputs = {0};
     int failures = 0;
-    for (int i = 0; i < opt.n_inputs; i++) failures += file_list_add_input(&inputs, opt.inputs[i]);
+    for (int i = 0; i < opt.n_inputs; i++)
+        failures += file_list_add_input(&inputs, opt.inputs[i], opt.recursive, opt.verbose);
+    if (inputs.skipped_files || inputs.skipped_folders)
+        fprintf(stderr, "sagalux: skipped %d file(s) that are not PNG or JPEG by name and %d subfolder(s)%s%s\n",
+                inputs.skipped_files, inputs.skipped_folders, inputs.skipped_folders ? " (-r enters them)" : "",
+                opt.verbose ? "" : "; -v lists them");
     if (opt.shard_n) file_list_shard(&inputs, opt.shard_k, opt.shard_n);
     if (inputs.count == 0 && opt.shard_n && !failures) {
         fprintf(stderr, "sagalux: shard %d/%d has no files\n", opt.shard_k, opt.shard_n);

@@ -26,9 +26,10 @@ static sagalux_file_format sniff(const char *path)
     return SAGALUX_FORMAT_UNKNOWN;
 }
 
-/* OUTDIR/<stem><ext>: the input's extension, or the one -f asks for, or (an
+/* OUTDIR/<rel>/<stem><ext> (rel: the input's folder under a folder given with -r): the input's extension, or the one -f asks for, or (an
  * input whose name has none we know) the one its content says. */
-static int output_path(const cli_options *opt, const char *input, char *path, size_t size, char *why, size_t why_size)
+static int output_path(const cli_options *opt, const char *input, const char *rel, char *path, size_t size, char *why,
+                       size_t why_size)
 {
     const char *base = strrchr(input, '/');
     base = base ? base + 1 : input;
@@ -45,7 +46,7 @@ static int output_path(const cli_options *opt, const char *input, char *path, si
         }
         ext = f == SAGALUX_FORMAT_PNG ? ".png" : ".jpg";
     }
-    int n = snprintf(path, size, "%s/%.*s%s", opt->out_dir, (int)stem, base, ext);
+    int n = snprintf(path, size, "%s/%s%s%.*s%s", opt->out_dir, rel, *rel ? "/" : "", (int)stem, base, ext);
     if (n < 0 || (size_t)n >= size) {
         snprintf(why, why_size, "%s: output path is too long", input);
         return -1;
@@ -97,7 +98,7 @@ int output_plan_make(output_plan *plan, const cli_options *opt, const file_list 
         plan_entry *e = &plan->entries[i];
         e->input = inputs->paths[i];
         char path[PATH_MAX];
-        if (output_path(opt, e->input, path, sizeof path, e->reason, sizeof e->reason) != 0) {
+        if (output_path(opt, e->input, inputs->rel[i], path, sizeof path, e->reason, sizeof e->reason) != 0) {
             e->action = PLAN_FAIL;
             continue;
         }
@@ -152,8 +153,7 @@ void output_plan_free(output_plan *plan)
     *plan = (output_plan){0};
 }
 
-/* mkdir -p */
-static int make_dirs(const char *dir)
+int make_dirs(const char *dir)
 {
     char path[PATH_MAX];
     if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path) {

@@ -35,4 +35,7 @@ void output_plan_free(output_plan *plan);
  * written there, before the first photo is enhanced. 0, or -1 with a message. */
 int output_dir_ready(const char *dir);
 
+/* mkdir -p: 0, or -1 with errno set. */
+int make_dirs(const char *dir);
+
 #endif

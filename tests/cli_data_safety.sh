@@ -96,6 +96,18 @@ run "$work/cut.jpg" -o "$work/out7"
 n=$(grep -c "cut.jpg" "$work/err")
 [ "$rc" -eq 1 ] && [ "$n" -eq 1 ] && ok "a failure is reported once" || { echo "  exit $rc, $n lines"; bad "a failure is reported once"; }
 
+# Subfolders: skipped and counted without -r; with -r the tree is kept under -o.
+mkdir -p "$work/tree/s1/s2"
+cp "$data/tiny_dark.jpg" "$work/tree/top.jpg"; cp "$data/tiny_dark.jpg" "$work/tree/s1/top.jpg"
+cp "$data/tiny_dark.png" "$work/tree/s1/s2/deep.png"; printf 'x' >"$work/tree/s1/readme.txt"
+run "$work/tree" -o "$work/flat"
+expect "no -r: subfolders skipped and counted" 0 "skipped 0 file(s) that are not PNG or JPEG by name and 1 subfolder(s) (-r enters them)"
+run "$work/tree" -o "$work/deep" -r -v
+expect "-r: three photos in a tree" 0 "3 enhanced"
+grep -qF "readme.txt: skipped, not a PNG or JPEG name" "$work/err" && ok "-v names a skipped file" || bad "-v names a skipped file"
+[ -s "$work/deep/top.jpg" ] && [ -s "$work/deep/s1/top.jpg" ] && [ -s "$work/deep/s1/s2/deep.png" ] \
+  && ok "-r keeps the tree (same names in two folders do not collide)" || { ls -R "$work/deep"; bad "-r tree"; }
+
 # Shards cover every file exactly once, with no coordination.
 mkdir -p "$work/many"
 for i in 1 2 3 4 5 6 7; do cp "$data/tiny_dark.png" "$work/many/f$i.png"; done
