@@ -428,6 +428,42 @@ static void test_declared_size_beyond_data(void **state)
     expect_load_failure(tmp("big.png"), SAGALUX_ERR_FORMAT, "data can hold at most");
 }
 
+/* Grey in, grey out: an image marked grey whose planes drifted apart (as an
+ * enhancement of a grey photo does) is saved as a grey file, the mean of the
+ * planes, so no colour tint can appear; a colour image stays colour. */
+static void test_grey_in_grey_out(void **state)
+{
+    (void)state;
+    static const char *const names[2] = {"grey.png", "grey.jpg"};
+    for (int f = 0; f < 2; f++)
+        for (int grey = 0; grey < 2; grey++) {
+            sagalux_image *img;
+            assert_int_equal(sagalux_image_create(16, 8, f == 0, &img), SAGALUX_OK);
+            size_t plane = 16 * 8;
+            for (size_t i = 0; i < plane; i++) {
+                img->rgb[i] = 0.50f;             /* R */
+                img->rgb[plane + i] = 0.40f;     /* G: a tint */
+                img->rgb[2 * plane + i] = 0.30f; /* B */
+                if (img->alpha) img->alpha[i] = 0.25f;
+            }
+            img->is_grey = grey;
+            char err[512];
+            assert_int_equal(sagalux_image_save(img, tmp(names[f]), NULL, err, sizeof err), SAGALUX_OK);
+            sagalux_image *back = load_ok(tmp(names[f]));
+            assert_int_equal(back->is_grey, grey);
+            float r = back->rgb[0], g = back->rgb[plane], b = back->rgb[2 * plane];
+            if (grey) {
+                assert_true(r == g && g == b);
+                assert_true(fabsf(r - 0.40f) < 2.5f / 255.0f); /* 8-bit rounding, JPEG's DC quantisation */
+            } else {
+                assert_true(r - b > 0.15f);
+            }
+            if (f == 0) assert_true(fabsf(back->alpha[0] - 0.25f) < 1.0f / 255.0f);
+            sagalux_image_free(back);
+            sagalux_image_free(img);
+        }
+}
+
 /* The caller's decode budget is checked before anything is allocated. */
 static void test_pixel_limit(void **state)
 {
@@ -473,6 +509,7 @@ int main(void)
         cmocka_unit_test(test_png_variants),
         cmocka_unit_test(test_declared_size_beyond_data),
         cmocka_unit_test(test_pixel_limit),
+        cmocka_unit_test(test_grey_in_grey_out),
         cmocka_unit_test(test_png_roundtrip_16bit_alpha_metadata),
         cmocka_unit_test(test_jpeg_variants_and_metadata),
         cmocka_unit_test(test_bad_input),

@@ -186,8 +186,10 @@ sagalux_status sx_jpeg_encode(const sagalux_image *img, FILE *fp, const sagalux_
     jpeg_stdio_dest(&cinfo, fp);
     cinfo.image_width = (JDIMENSION)img->width;
     cinfo.image_height = (JDIMENSION)img->height;
-    cinfo.input_components = 3;
-    cinfo.in_color_space = JCS_RGB;
+    /* Grey in, grey out (see the PNG encoder). */
+    const int grey = img->is_grey, comps = grey ? 1 : 3;
+    cinfo.input_components = comps;
+    cinfo.in_color_space = grey ? JCS_GRAYSCALE : JCS_RGB;
     jpeg_set_defaults(&cinfo);
     jpeg_set_quality(&cinfo, opt->jpeg_quality, TRUE);
     jpeg_start_compress(&cinfo, TRUE);
@@ -210,9 +212,13 @@ sagalux_status sx_jpeg_encode(const sagalux_image *img, FILE *fp, const sagalux_
     size_t plane = (size_t)img->width * img->height;
     while (cinfo.next_scanline < cinfo.image_height) {
         size_t y = cinfo.next_scanline;
-        for (int x = 0; x < img->width; x++)
-            for (int ch = 0; ch < 3; ch++)
-                row[(size_t)x * 3 + ch] = (unsigned char)sx_quantize(img->rgb[ch * plane + y * img->width + x], 255);
+        for (int x = 0; x < img->width; x++) {
+            size_t i = y * img->width + x;
+            if (grey)
+                row[x] = (unsigned char)sx_quantize((img->rgb[i] + img->rgb[plane + i] + img->rgb[2 * plane + i]) * (1.0f / 3.0f), 255);
+            else
+                for (int ch = 0; ch < 3; ch++) row[(size_t)x * 3 + ch] = (unsigned char)sx_quantize(img->rgb[ch * plane + i], 255);
+        }
         JSAMPROW rp = row;
         jpeg_write_scanlines(&cinfo, &rp, 1);
     }

@@ -173,7 +173,10 @@ sagalux_status sx_png_encode(const sagalux_image *img, FILE *fp, const sagalux_s
         png_destroy_write_struct(&png, NULL);
         return sx_fail(err, err_size, SAGALUX_ERR_OUT_OF_MEMORY, "%s: out of memory", label);
     }
-    int channels = img->alpha ? 4 : 3, bits = opt->png_bit_depth;
+    /* Grey in, grey out: a grey source is written as grey (the mean of the
+     * three planes), so the enhancement cannot add a colour tint to it. */
+    const int grey = img->is_grey;
+    int channels = (grey ? 1 : 3) + (img->alpha ? 1 : 0), bits = opt->png_bit_depth;
     size_t rowbytes = (size_t)img->width * channels * (bits / 8);
     unsigned char *volatile row = malloc(rowbytes);
     if (!row || setjmp(c.jmp)) {
@@ -186,8 +189,9 @@ sagalux_status sx_png_encode(const sagalux_image *img, FILE *fp, const sagalux_s
     /* An ICC profile libpng finds malformed (say, carried from a JPEG) is
      * dropped with a warning instead of failing the whole save. */
     png_set_benign_errors(png, 1);
-    png_set_IHDR(png, info, (png_uint_32)img->width, (png_uint_32)img->height, bits,
-                 img->alpha ? PNG_COLOR_TYPE_RGB_ALPHA : PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
+    int color = grey ? (img->alpha ? PNG_COLOR_TYPE_GRAY_ALPHA : PNG_COLOR_TYPE_GRAY)
+                     : (img->alpha ? PNG_COLOR_TYPE_RGB_ALPHA : PNG_COLOR_TYPE_RGB);
+    png_set_IHDR(png, info, (png_uint_32)img->width, (png_uint_32)img->height, bits, color, PNG_INTERLACE_NONE,
                  PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
     if (opt->keep_metadata && img->icc)
         png_set_iCCP(png, info, "ICC profile", PNG_COMPRESSION_TYPE_BASE, img->icc, (png_uint_32)img->icc_size);
@@ -201,7 +205,11 @@ sagalux_status sx_png_encode(const sagalux_image *img, FILE *fp, const sagalux_s
         for (int x = 0; x < img->width; x++) {
             size_t i = (size_t)y * img->width + x;
             for (int ch = 0; ch < channels; ch++) {
-                unsigned v = sx_quantize(ch < 3 ? img->rgb[ch * plane + i] : img->alpha[i], maxval);
+                int colour = grey ? ch < 1 : ch < 3;
+                float f = !colour ? img->alpha[i]
+                          : grey  ? (img->rgb[i] + img->rgb[plane + i] + img->rgb[2 * plane + i]) * (1.0f / 3.0f)
+                                  : img->rgb[ch * plane + i];
+                unsigned v = sx_quantize(f, maxval);
                 if (bits == 16) *p++ = (unsigned char)(v >> 8);
                 *p++ = (unsigned char)v;
             }
