@@ -140,13 +140,15 @@ if /usr/bin/python3 -c "import PIL" 2>/dev/null; then
 import sys
 from PIL import Image
 for i in range(6):
-    Image.effect_noise((384, 384), 40 + i).convert("RGB").save(f"{sys.argv[1]}/p{i:02d}.png")
+    Image.effect_noise((256, 256), 40 + i).convert("RGB").save(f"{sys.argv[1]}/p{i:02d}.png")
 PY
   t0=$(date +%s%N)
   "$bin" -m "$model" -t 2 --quiet "$work/big" -o "$work/ref" 2>/dev/null
   ms=$(( ($(date +%s%N) - t0) / 1000000 ))
-  for frac in 10 40 70; do
-    for sig in INT TERM; do
+  # Three points, both signals (three, not six: under CI's ASan build each run is slow).
+  for point in INT:15 TERM:45 INT:75; do
+    sig=${point%:*} frac=${point#*:}
+    {
       out="$work/int-$sig-$frac" delay=$(awk "BEGIN { print $ms * $frac / 100000 }")
       /usr/bin/python3 - "$sig" "$delay" "$bin" -m "$model" -t 2 --quiet "$work/big" -o "$out" 2>"$work/err" <<'PY'
 import signal, subprocess, sys, time
@@ -168,7 +170,7 @@ PY
       if [ "$rc" -eq 0 ] && [ "$(cd "$work/ref" && md5sum * | sort)" = "$(cd "$out" && md5sum * | sort)" ]; then
         ok "SIG$sig at $frac%: --skip-existing rerun gives the uninterrupted result"
       else bad "SIG$sig at $frac%: rerun (exit $rc) differs"; fi
-    done
+    }
   done
 else
   echo "skip SIGINT runs (no Pillow to make test images: .ci/install-deps --test installs it)"
