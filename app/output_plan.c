@@ -20,10 +20,7 @@ static sagalux_file_format sniff(const char *path)
     if (!fp) return SAGALUX_FORMAT_UNKNOWN;
     size_t n = fread(b, 1, sizeof b, fp);
     fclose(fp);
-    static const unsigned char png[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
-    if (n == 8 && memcmp(b, png, 8) == 0) return SAGALUX_FORMAT_PNG;
-    if (n >= 3 && b[0] == 0xff && b[1] == 0xd8 && b[2] == 0xff) return SAGALUX_FORMAT_JPEG;
-    return SAGALUX_FORMAT_UNKNOWN;
+    return sagalux_format_from_bytes(b, n);
 }
 
 /* OUTDIR/<rel>/<stem><ext> (rel: the input's folder under a folder given with -r): the input's extension, or the one -f asks for, or (an

@@ -116,6 +116,9 @@ sagalux_save_options sagalux_save_options_default(sagalux_file_format format);
 sagalux_status sagalux_image_save(const sagalux_image *image, const char *path,
                                   const sagalux_save_options *options, char *err, size_t err_size);
 
+/* Format from a file's first bytes (8 are enough); UNKNOWN when neither. */
+sagalux_file_format sagalux_format_from_bytes(const void *data, size_t size);
+
 /* Format from a file name's extension (.png, .jpg, .jpeg, .jpe, .jfif; any case). */
 sagalux_file_format sagalux_format_from_name(const char *path);
 

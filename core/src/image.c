@@ -178,6 +178,11 @@ sagalux_file_format sx_sniff_format(const unsigned char *data, size_t size)
     return SAGALUX_FORMAT_UNKNOWN;
 }
 
+sagalux_file_format sagalux_format_from_bytes(const void *data, size_t size)
+{
+    return data ? sx_sniff_format(data, size) : SAGALUX_FORMAT_UNKNOWN;
+}
+
 sagalux_file_format sagalux_format_from_name(const char *path)
 {
     const char *dot = path ? strrchr(path, '.') : NULL;
