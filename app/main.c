@@ -25,13 +25,45 @@
 #include "output_plan.h"
 #include "sagalux.h"
 
+/* One steady progress line on stderr when it is a terminal: redrawn before
+ * each file, cleared before any other line is printed. */
+static int progress_on, progress_shown;
+
+static void progress_clear(void)
+{
+    if (progress_shown) fputs("\r\033[K", stderr);
+    progress_shown = 0;
+}
+
+#define SAY(stream, ...) (progress_clear(), fprintf(stream, __VA_ARGS__))
+
+static void clock_text(char *out, size_t size, double seconds)
+{
+    long s = (long)(seconds + 0.5);
+    if (s >= 3600) snprintf(out, size, "%ld:%02ld:%02ld", s / 3600, s / 60 % 60, s % 60);
+    else snprintf(out, size, "%ld:%02ld", s / 60, s % 60);
+}
+
+/* [N/M] name  elapsed, ETA (from the mean time of the files done so far). */
+static void progress_draw(size_t index, size_t total, const char *path, double elapsed, int finished)
+{
+    if (!progress_on) return;
+    const char *name = strrchr(path, '/');
+    name = name ? name + 1 : path;
+    char el[32], eta[32] = "--:--";
+    clock_text(el, sizeof el, elapsed);
+    if (finished > 0) clock_text(eta, sizeof eta, elapsed / finished * (double)(total - index));
+    fprintf(stderr, "\r\033[K[%zu/%zu] %.40s  %s elapsed, ETA %s", index + 1, total, name, el, eta);
+    progress_shown = 1;
+}
+
 static void log_to_stderr(sagalux_log_level level, const char *message, void *user)
 {
     const cli_options *opt = user;
     /* Errors come back through return values and are printed once, by the
      * caller, with the file's name: the log adds warnings (and, with -v, info). */
     if (level == SAGALUX_LOG_WARN || (opt->verbose && level < SAGALUX_LOG_WARN))
-        fprintf(stderr, "sagalux: %s\n", message);
+        SAY(stderr, "sagalux: %s\n", message);
 }
 
 /* SIGINT / SIGTERM: the first stops the run after the file in hand (its
@@ -116,12 +148,12 @@ static int enhance_one(sagalux_context *ctx, const cli_options *opt, const char 
         char dir[PATH_MAX];
         snprintf(dir, sizeof dir, "%.*s", (int)(slash - out_path), out_path);
         if (make_dirs(dir) != 0) {
-            fprintf(stderr, "sagalux: %s: cannot create %s: %s\n", in_path, dir, strerror(errno));
+            SAY(stderr, "sagalux: %s: cannot create %s: %s\n", in_path, dir, strerror(errno));
             return 1;
         }
     }
     if (sagalux_image_load(in_path, &img, err, sizeof err) != SAGALUX_OK) {
-        fprintf(stderr, "sagalux: %s\n", err);
+        SAY(stderr, "sagalux: %s\n", err);
         return 1;
     }
     sagalux_enhance_options eo = sagalux_enhance_options_default();
@@ -133,7 +165,7 @@ static int enhance_one(sagalux_context *ctx, const cli_options *opt, const char 
     }
     if (st != SAGALUX_OK) {
         const char *why = sagalux_context_error(ctx);
-        fprintf(stderr, "sagalux: %s: enhance failed: %s\n", in_path, why[0] ? why : sagalux_status_string(st));
+        SAY(stderr, "sagalux: %s: enhance failed: %s\n", in_path, why[0] ? why : sagalux_status_string(st));
         sagalux_image_free(img);
         return 1;
     }
@@ -141,11 +173,11 @@ static int enhance_one(sagalux_context *ctx, const cli_options *opt, const char 
     so.jpeg_quality = opt->jpeg_quality;
     so.png_bit_depth = opt->png_bit_depth;
     if (so.format == SAGALUX_FORMAT_JPEG && res->alpha)
-        fprintf(stderr, "sagalux: %s: JPEG has no alpha channel; transparency is dropped\n", in_path);
+        SAY(stderr, "sagalux: %s: JPEG has no alpha channel; transparency is dropped\n", in_path);
     st = sagalux_image_save(res, out_path, &so, err, sizeof err);
-    if (st != SAGALUX_OK) fprintf(stderr, "sagalux: %s\n", err);
+    if (st != SAGALUX_OK) SAY(stderr, "sagalux: %s\n", err);
     else if (!opt->quiet)
-        printf("%s -> %s (%dx%d, %.0f ms)\n", in_path, out_path, img->width, img->height, (now_seconds() - t0) * 1e3);
+        SAY(stdout, "%s -> %s (%dx%d, %.0f ms)\n", in_path, out_path, img->width, img->height, (now_seconds() - t0) * 1e3);
     sagalux_image_free(img);
     sagalux_image_free(res);
     return st == SAGALUX_OK ? 0 : 1;
@@ -234,21 +266,25 @@ static int run(cli_options *opt_in)
     int done = 0, skipped = 0;
     running = ctx;
     catch_stop_signals();
+    progress_on = !opt.quiet && isatty(STDERR_FILENO);
+    const double started = now_seconds();
     for (size_t i = 0; i < plan.count && !stop_signal; i++) {
         const plan_entry *e = &plan.entries[i];
         if (e->action == PLAN_FAIL) {
-            fprintf(stderr, "sagalux: %s\n", e->reason);
+            SAY(stderr, "sagalux: %s\n", e->reason);
             failures++;
         } else if (e->action == PLAN_SKIP_EXISTING) {
             skipped++;
-            if (opt.verbose) fprintf(stderr, "sagalux: %s: skipped, %s exists\n", e->input, e->output);
+            if (opt.verbose) SAY(stderr, "sagalux: %s: skipped, %s exists\n", e->input, e->output);
         } else {
+            progress_draw(i, plan.count, e->input, now_seconds() - started, done + failures);
             int r = enhance_one(ctx, &opt, e->input, e->output);
             if (r == 0) done++;
             else if (r == 1) failures++;
         }
     }
     running = NULL;
+    progress_clear();
     if (!opt.quiet || failures || stop_signal)
         fprintf(stderr, "sagalux: %d enhanced, %d skipped (output exists), %d failed\n", done, skipped, failures);
     if (stop_signal)

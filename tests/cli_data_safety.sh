@@ -108,6 +108,17 @@ grep -qF "readme.txt: skipped, not a PNG or JPEG name" "$work/err" && ok "-v nam
 [ -s "$work/deep/top.jpg" ] && [ -s "$work/deep/s1/top.jpg" ] && [ -s "$work/deep/s1/s2/deep.png" ] \
   && ok "-r keeps the tree (same names in two folders do not collide)" || { ls -R "$work/deep"; bad "-r tree"; }
 
+# Progress: one steady line on a terminal, none when stderr is a file.
+run "$work/a" -o "$work/out10"
+grep -q "ETA" "$work/err" && bad "a progress line went to a file" || ok "no progress line when stderr is not a terminal"
+if command -v script >/dev/null; then
+  script -qec "'$bin' -m '$model' -t 2 '$work/a' -o '$work/out11'" /dev/null >"$work/tty" 2>&1
+  if grep -q "\[1/2\] x.jpg .*elapsed, ETA" "$work/tty" && grep -q "2 enhanced" "$work/tty"; then ok "a progress line on a terminal"
+  else cat -v "$work/tty" | head -5; bad "a progress line on a terminal"; fi
+else
+  echo "skip progress on a terminal (no script(1))"
+fi
+
 # Shards cover every file exactly once, with no coordination.
 mkdir -p "$work/many"
 for i in 1 2 3 4 5 6 7; do cp "$data/tiny_dark.png" "$work/many/f$i.png"; done
