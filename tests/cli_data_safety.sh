@@ -111,12 +111,12 @@ grep -qF "readme.txt: skipped, not a PNG or JPEG name" "$work/err" && ok "-v nam
 # Progress: one steady line on a terminal, none when stderr is a file.
 run "$work/a" -o "$work/out10"
 grep -q "ETA" "$work/err" && bad "a progress line went to a file" || ok "no progress line when stderr is not a terminal"
-if command -v script >/dev/null; then
+if command -v script >/dev/null && script -qec true /dev/null >/dev/null 2>&1; then
   script -qec "'$bin' -m '$model' -t 2 '$work/a' -o '$work/out11'" /dev/null >"$work/tty" 2>&1
   if grep -q "\[1/2\] x.jpg .*elapsed, ETA" "$work/tty" && grep -q "2 enhanced" "$work/tty"; then ok "a progress line on a terminal"
   else cat -v "$work/tty" | head -5; bad "a progress line on a terminal"; fi
 else
-  echo "skip progress on a terminal (no script(1))"
+  echo "skip progress on a terminal (no pseudo-terminal here: script(1) missing or /dev/pts not mounted)"
 fi
 
 # Shards cover every file exactly once, with no coordination.
