@@ -13,29 +13,6 @@ unsigned blocks_for(size_t n) { return (unsigned)((n + THREADS - 1) / THREADS); 
 __device__ float gelu(float v) { return 0.5f * v * (1.0f + erff(v * 0.70710678118654752f)); }
 __device__ float sigmoid(float v) { return 1.0f / (1.0f + expf(-v)); }
 
-__global__ void conv3x3_kernel(const float *x, int cin, int h, int w, const float *wt, const float *bias, int cout,
-                               float *y)
-{
-    size_t n = (size_t)h * w, i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
-    int o = blockIdx.y;
-    if (i >= n) return;
-    int py = (int)(i / w), px = (int)(i % w);
-    float acc = bias ? bias[o] : 0.0f;
-    for (int ci = 0; ci < cin; ci++) {
-        const float *xc = x + (size_t)ci * n, *wc = wt + ((size_t)o * cin + ci) * 9;
-        for (int dy = -1; dy <= 1; dy++) {
-            int yy = py + dy;
-            if (yy < 0 || yy >= h) continue;
-            for (int dx = -1; dx <= 1; dx++) {
-                int xx = px + dx;
-                if (xx < 0 || xx >= w) continue;
-                acc += wc[(dy + 1) * 3 + dx + 1] * xc[(size_t)yy * w + xx];
-            }
-        }
-    }
-    y[(size_t)o * n + i] = acc;
-}
-
 // A 16x16 tile of output pixels for COB output channels per block: input
 // channels stream through shared memory CIB at a time with a one-pixel halo,
 // their weights beside them, so every input value is read from device memory
@@ -341,12 +318,6 @@ void k_conv3x3(cudaStream_t s, const float *x, int cin, int h, int w, const floa
 {
     dim3 grid((unsigned)((w + TILE - 1) / TILE), (unsigned)((h + TILE - 1) / TILE), (unsigned)((cout + COB - 1) / COB));
     conv3x3_tiled_kernel<<<grid, TILE * TILE, 0, s>>>(x, cin, h, w, wt, bias, cout, y);
-}
-
-void k_conv3x3_naive(cudaStream_t s, const float *x, int cin, int h, int w, const float *wt, const float *bias,
-                     int cout, float *y)
-{
-    conv3x3_kernel<<<dim3(blocks_for((size_t)h * w), cout), THREADS, 0, s>>>(x, cin, h, w, wt, bias, cout, y);
 }
 
 void k_dwconv3x3(cudaStream_t s, const float *x, int c, int h, int w, const float *wt, const float *bias, float *y)

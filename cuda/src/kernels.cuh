@@ -9,9 +9,6 @@
 // y (Cout, H, W) = 3x3 conv of x (Cin, H, W), zero padding; w (Cout, Cin, 3, 3); bias may be null.
 void k_conv3x3(cudaStream_t s, const float *x, int cin, int h, int w, const float *wt, const float *bias, int cout,
                float *y);
-// The same, one thread per output value: the workbench's reference variant.
-void k_conv3x3_naive(cudaStream_t s, const float *x, int cin, int h, int w, const float *wt, const float *bias,
-                     int cout, float *y);
 // y (C, H, W) = depthwise 3x3 of x, zero padding; wt (C, 3, 3); bias may be null. y != x.
 void k_dwconv3x3(cudaStream_t s, const float *x, int c, int h, int w, const float *wt, const float *bias, float *y);
 // y (C, N) = LayerNorm over channels per pixel, eps 1e-5.
