@@ -4,11 +4,15 @@
  *   sagalux-bench --random DIM,B0,B1,B2,B3,REFINE ...   random weights of that
  *       configuration (heads 1,2,4,8, ffn 2.66): --random 16,2,4,8,16,2 is the
  *       LLFormer setting
+ *   sagalux-bench -m MODEL -d cuda --psnr FILE...   enhances each photo on the
+ *       CPU (fp32, the reference) and on the device, and prints the PSNR of
+ *       the device's output against the CPU's (outputs clamped to [0, 1])
  *
  * Prints the median and minimum milliseconds of RUNS enhance calls after one
  * warm-up, the activation peak the library reports, and the process's peak
  * RSS (model weights and the image included). */
 #define _POSIX_C_SOURCE 200809L
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +35,64 @@ static void log_to_stderr(sagalux_log_level level, const char *message, void *us
     if (level >= SAGALUX_LOG_INFO) fprintf(stderr, "%s\n", message);
 }
 
+/* PSNR (dB) of b against a over n values clamped to [0, 1]; *max_abs the largest difference. */
+static double psnr(const float *a, const float *b, size_t n, double *max_abs)
+{
+    double se = 0.0;
+    *max_abs = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        double x = a[i] < 0 ? 0 : a[i] > 1 ? 1 : a[i], y = b[i] < 0 ? 0 : b[i] > 1 ? 1 : b[i], d = x - y;
+        se += d * d;
+        if (fabs(d) > *max_abs) *max_abs = fabs(d);
+    }
+    return se == 0.0 ? INFINITY : 10.0 * log10((double)n / se);
+}
+
+/* --psnr: every file on the CPU and on ctx; 0 when all ran. */
+static int compare_with_cpu(const sagalux_model *model, sagalux_context *ctx, char **files, int count)
+{
+    sagalux_context_options co = sagalux_context_options_default();
+    co.device = SAGALUX_DEVICE_CPU;
+    sagalux_context *cpu;
+    char err[512];
+    if (sagalux_context_create(model, &co, &cpu, err, sizeof err) != SAGALUX_OK) {
+        fprintf(stderr, "sagalux-bench: %s\n", err);
+        return 1;
+    }
+    double worst = INFINITY;
+    int failed = 0;
+    for (int i = 0; i < count; i++) {
+        sagalux_image *img, *ref = NULL, *got = NULL;
+        if (sagalux_image_load(files[i], &img, err, sizeof err) != SAGALUX_OK) {
+            fprintf(stderr, "sagalux-bench: %s\n", err);
+            failed = 1;
+            continue;
+        }
+        double t0 = now_ms();
+        sagalux_status a = sagalux_enhance(cpu, img, NULL, &ref);
+        double t1 = now_ms();
+        sagalux_status b = sagalux_enhance(ctx, img, NULL, &got);
+        double t2 = now_ms(), max_abs;
+        if (a != SAGALUX_OK || b != SAGALUX_OK) {
+            fprintf(stderr, "sagalux-bench: %s: enhance failed: %s\n", files[i],
+                    sagalux_status_string(a != SAGALUX_OK ? a : b));
+            failed = 1;
+        } else {
+            double p = psnr(ref->rgb, got->rgb, (size_t)3 * img->width * img->height, &max_abs);
+            printf("%s %dx%d psnr_db %.2f max_abs %.2e cpu_ms %.0f device_ms %.1f\n", files[i], img->width,
+                   img->height, p, max_abs, t1 - t0, t2 - t1);
+            if (p < worst) worst = p;
+        }
+        sagalux_image_free(ref);
+        sagalux_image_free(got);
+        sagalux_image_free(img);
+    }
+    printf("min_psnr_db %.2f over %d photos (device %s vs cpu fp32)\n", worst, count,
+           sagalux_context_device(ctx) == SAGALUX_DEVICE_CUDA ? "cuda" : "cpu");
+    sagalux_context_free(cpu);
+    return failed;
+}
+
 static int by_value(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -43,7 +105,8 @@ int main(int argc, char **argv)
     int w = 512, h = 512, threads = 0, runs = 5;
     sagalux_device device = SAGALUX_DEVICE_CPU;
     sagalux_config random_cfg = {0, {0}, 0, {1, 2, 4, 8}, 2.66f};
-    int random = 0;
+    int random = 0, psnr_count = 0;
+    char **psnr_files = NULL;
     sagalux_set_log(log_to_stderr, NULL);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -55,10 +118,14 @@ int main(int argc, char **argv)
                  sscanf(v, "%d,%d,%d,%d,%d,%d", &random_cfg.dim, &random_cfg.blocks[0], &random_cfg.blocks[1],
                         &random_cfg.blocks[2], &random_cfg.blocks[3], &random_cfg.refine) == 6)
             random = 1, i++;
-        else if (!strcmp(a, "-d") && v) device = !strcmp(v, "cuda") ? SAGALUX_DEVICE_CUDA : SAGALUX_DEVICE_CPU, i++;
+        else if (!strcmp(a, "--psnr") && v) {
+            psnr_files = argv + i + 1;
+            psnr_count = argc - i - 1;
+            break;
+        } else if (!strcmp(a, "-d") && v) device = !strcmp(v, "cuda") ? SAGALUX_DEVICE_CUDA : SAGALUX_DEVICE_CPU, i++;
         else {
             fprintf(stderr, "usage: sagalux-bench -m MODEL | --random DIM,B0,B1,B2,B3,REFINE  [-s WxH] [-t THREADS] "
-                            "[-r RUNS] [-d cpu|cuda]\n");
+                            "[-r RUNS] [-d cpu|cuda] [--psnr FILE...]\n");
             return 2;
         }
     }
@@ -83,6 +150,13 @@ int main(int argc, char **argv)
     if (st != SAGALUX_OK || sagalux_image_create(w, h, 0, &img) != SAGALUX_OK) {
         fprintf(stderr, "sagalux-bench: cannot set up: %s\n", err[0] ? err : sagalux_status_string(st));
         return 2;
+    }
+    if (psnr_count) {
+        int rc = compare_with_cpu(model, ctx, psnr_files, psnr_count);
+        sagalux_image_free(img);
+        sagalux_context_free(ctx);
+        sagalux_model_free(model);
+        return rc;
     }
     uint64_t s = 1;
     for (size_t i = 0; i < (size_t)3 * w * h; i++) {

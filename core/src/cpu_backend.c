@@ -40,20 +40,6 @@ static size_t cpu_scratch(const sx_step *s, void *user)
     }
 }
 
-/* out (C, H, W) = Fuse(x), x (3C, H, W) the three maps stacked; t (9C, N). */
-static void run_fuse(sx_threadpool *tp, const sx_fuse *fu, const float *x, int h, int w, float *out, float *t)
-{
-    int c = fu->c;
-    size_t n = (size_t)h * w, cn = (size_t)c * n;
-    sx_conv1x1(tp, x, 3 * c, n, fu->qkv_w, fu->qkv_b, 9 * c, t, 0);  /* (9C, N) */
-    sx_dwconv3x3_inplace(tp, t, 9 * c, h, w, fu->dw_w, fu->dw_b);
-    sx_fuse_mix(tp, t, c, n, fu->tau, t);                          /* o = A v into the q slot */
-    float *p = t + 3 * cn;                                         /* the k slot */
-    memcpy(p, x, 3 * cn * sizeof(float));
-    sx_conv1x1(tp, t, 3 * c, n, fu->proj_w, fu->proj_b, 3 * c, p, 1); /* p = proj(o) + x */
-    sx_conv1x1(tp, p, 3 * c, n, fu->out_w, NULL, c, out, 0);
-}
-
 static void run_step(cpu_state *s, const sx_step *st, const float *in0, const float *in1, float *out, float *scr)
 {
     sx_threadpool *tp = s->tp;
@@ -65,7 +51,7 @@ static void run_step(cpu_state *s, const sx_step *st, const float *in0, const fl
         if (out != in0) memcpy(out, in0, (size_t)c * n * sizeof(float));
         for (int i = 0; i < st->stage->count; i++) sx_block_forward(tp, &st->stage->blocks[i], out, h, w, scr, scr + (size_t)c * n);
         break;
-    case SX_STEP_FUSE: run_fuse(tp, st->fuse, in0, h, w, out, scr); break;
+    case SX_STEP_FUSE: sx_fuse_forward(tp, st->fuse, in0, h, w, out, scr); break;
     case SX_STEP_DOWN:
         sx_conv3x3(tp, in0, c, h, w, st->conv, NULL, c / 2, scr);
         sx_pixel_unshuffle(tp, scr, c / 2, h, w, out);

@@ -513,3 +513,16 @@ void sx_block_forward(sx_threadpool *tp, const sx_block *b, float *x, int h, int
     sx_dual_gate(tp, t, b->hid, n);                                /* (hid, N) */
     sx_conv1x1(tp, t, b->hid, n, b->pw_out, NULL, c, x, 1);         /* x += pw_out(u) */
 }
+
+void sx_fuse_forward(sx_threadpool *tp, const sx_fuse *fu, const float *x, int h, int w, float *out, float *t)
+{
+    int c = fu->c;
+    size_t n = (size_t)h * w, cn = (size_t)c * n;
+    sx_conv1x1(tp, x, 3 * c, n, fu->qkv_w, fu->qkv_b, 9 * c, t, 0);  /* (9C, N) */
+    sx_dwconv3x3_inplace(tp, t, 9 * c, h, w, fu->dw_w, fu->dw_b);
+    sx_fuse_mix(tp, t, c, n, fu->tau, t);                          /* o = A v into the q slot */
+    float *p = t + 3 * cn;                                         /* the k slot */
+    memcpy(p, x, 3 * cn * sizeof(float));
+    sx_conv1x1(tp, t, 3 * c, n, fu->proj_w, fu->proj_b, 3 * c, p, 1); /* p = proj(o) + x */
+    sx_conv1x1(tp, p, 3 * c, n, fu->out_w, NULL, c, out, 0);
+}

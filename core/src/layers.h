@@ -60,6 +60,10 @@ void sx_pixel_shuffle(sx_threadpool *tp, const float *x, int c4, int h, int w, f
 struct sx_block;
 void sx_block_forward(sx_threadpool *tp, const struct sx_block *b, float *x, int h, int w, float *ln, float *t);
 
+/* out (C, H, W) = Fuse(x), x (3C, H, W) the three maps stacked; t (9C, N) of scratch. */
+struct sx_fuse;
+void sx_fuse_forward(sx_threadpool *tp, const struct sx_fuse *fu, const float *x, int h, int w, float *out, float *t);
+
 /* Thread scratch (floats) the layers need for maps up to max_channels wide
  * and max_width pixels across. */
 size_t sx_layers_scratch_floats(int max_channels, int max_width);

@@ -18,6 +18,7 @@
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 
+#include "bench_common.cuh"
 #include "block_fused.cuh"
 #include "kernels.cuh"
 #include "layers_unfused.cuh"
@@ -28,15 +29,6 @@ extern "C" {
 #include "sagalux.h"
 #include "threadpool.h"
 }
-
-#define CK(call)                                                                                                       \
-    do {                                                                                                               \
-        cudaError_t e_ = (call);                                                                                       \
-        if (e_ != cudaSuccess) {                                                                                       \
-            fprintf(stderr, "bench_block: %s: %s\n", #call, cudaGetErrorString(e_));                                   \
-            exit(1);                                                                                                   \
-        }                                                                                                              \
-    } while (0)
 
 struct bench {
     const sx_block *b;
@@ -71,12 +63,7 @@ static double check(bench &B, const char *variant, sx_threadpool *tp)
 {
     const int h = 50, w = 70, c = B.w.c;
     const size_t n = (size_t)h * w;
-    std::vector<float> x(c * n), want, got(c * n), ln(c * n), t(unfused_wide(c, B.w.hid) * n);
-    uint64_t rng = 99;
-    for (auto &v : x) {
-        rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
-        v = (float)(rng >> 40) / 16777216.0f * 2.0f - 1.0f;
-    }
+    std::vector<float> x = random_map(c * n, 99), want, got(c * n), ln(c * n), t(unfused_wide(c, B.w.hid) * n);
     want = x;
     sx_block_forward(tp, B.b, want.data(), h, w, ln.data(), t.data());
     float *dx;
@@ -87,13 +74,7 @@ static double check(bench &B, const char *variant, sx_threadpool *tp)
     CK(cudaGetLastError());
     CK(cudaMemcpy(got.data(), dx, c * n * sizeof(float), cudaMemcpyDeviceToHost));
     cudaFree(dx);
-    double num = 0, den = 0;
-    for (size_t i = 0; i < c * n; i++) {
-        if (!std::isfinite(got[i])) return INFINITY;
-        num += (got[i] - want[i]) * (double)(got[i] - want[i]);
-        den += (double)want[i] * want[i];
-    }
-    return sqrt(num / den);
+    return nerr(got, want);
 }
 
 static double time_ms(bench &B, const char *variant, int h, int w, int runs)
@@ -105,24 +86,12 @@ static double time_ms(bench &B, const char *variant, int h, int w, int runs)
     for (size_t i = 0; i < x.size(); i++) x[i] = sinf((float)i * 0.37f);
     CK(cudaMemcpy(dx, x.data(), c * n * sizeof(float), cudaMemcpyHostToDevice));
     ensure_tmp(B, tmp_floats(B, variant, n));
-    cudaEvent_t e0, e1;
-    cudaEventCreate(&e0);
-    cudaEventCreate(&e1);
-    std::vector<float> ms;
-    for (int r = -2; r < runs; r++) {
-        CK(cudaMemcpy(dx, x.data(), c * n * sizeof(float), cudaMemcpyHostToDevice)); // same input every run
-        cudaEventRecord(e0, B.ctx.stream);
-        run_variant(B, variant, dx, h, w);
-        cudaEventRecord(e1, B.ctx.stream);
-        CK(cudaEventSynchronize(e1));
-        float t;
-        cudaEventElapsedTime(&t, e0, e1);
-        if (r >= 0) ms.push_back(t);
-    }
-    CK(cudaGetLastError());
+    double ms = median_ms(
+        B.ctx.stream, runs,
+        [&] { CK(cudaMemcpy(dx, x.data(), c * n * sizeof(float), cudaMemcpyHostToDevice)); }, // same input every run
+        [&] { run_variant(B, variant, dx, h, w); });
     cudaFree(dx);
-    std::sort(ms.begin(), ms.end());
-    return ms[ms.size() / 2];
+    return ms;
 }
 
 int main(int argc, char **argv)

@@ -4,11 +4,19 @@
 # bug, compute-sanitizer on the GPU tests, per-step profiles and the benchmark
 # table. Needs .deps/cmocka (.ci/gpu-machine-deps, run here first) carried:
 # device run with carry [".deps"].
-#   bash cuda/dev/gpu_check.sh [OUTDIR] [quick]
+#   bash cuda/dev/gpu_check.sh [OUTDIR] [full|checks|perf|quick]
+# checks: build, tests, planted bugs, sanitizer, profiles, workbench; perf:
+# build, the benchmark table, tensor-core GEMMs, the PyTorch twin; quick:
+# checks with the table at 1280^2 only. Logs go to OUTDIR/gpu_check.tar.gz
+# (the device tool brings back at most 8 files).
 set -uo pipefail
-out=${1:-${OUT:-/tmp/gpu_check}}
+dest=${1:-${OUT:-/tmp/gpu_check}}
 mode=${2:-full}
-mkdir -p "$out"
+out=/tmp/gpu_check_logs
+rm -rf "$out" && mkdir -p "$out" "$dest"
+trap 'tar -C /tmp -czf "$dest/gpu_check.tar.gz" gpu_check_logs' EXIT
+checks=1; perf=1
+case $mode in checks) perf=0;; perf) checks=0;; esac
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$out/gpu.txt"
 configure() { # SRC BUILD
   cmake -S "$1" -B "$2" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 -DSAGALUX_CUDA=ON \
@@ -16,6 +24,7 @@ configure() { # SRC BUILD
     cmake --build "$2" -j16 >"$out/build.log" 2>&1
 }
 configure . build-gpu || { tail -30 "$out/configure.log"; grep -E "error" "$out/build.log" | head -30; exit 1; }
+if [ $checks = 1 ]; then
 ctest --test-dir build-gpu --output-on-failure >"$out/ctest.log" 2>&1; echo "ctest exit $?"
 grep -E "tests passed|\*\*\*Failed|SKIP" "$out/ctest.log" | head -20
 build-gpu/tests/test_golden 2>&1 | grep -A11 "CUDA device" | head -12
@@ -26,7 +35,6 @@ build-gpu/tests/test_image_io 2>&1 | grep -E "ERROR|FAIL" | head -5
 # Planted bugs (the depthwise kernel drops its last tap; the fused FFN its last
 # hidden channel) must fail the parity test.
 rm -rf /tmp/planted && mkdir -p /tmp/planted && cp -r core cuda app tests assets CMakeLists.txt /tmp/planted/
-sed -i 's/for (int dx = -1; dx <= 1; dx++) {\n            int xx = px + dx;\n            if (xx >= 0/X/' /tmp/planted/cuda/src/kernels.cu
 python3 - <<'PY'
 p = "/tmp/planted/cuda/src/block_fused.cu"; s = open(p).read()
 old = "for (int c = 0; c < C; c++) acc[c] += wo[c] * u;"
@@ -40,16 +48,32 @@ PY
 # And with the CPU fallback cut out, the out-of-memory test must fail.
 python3 - <<'PY'
 p = "/tmp/planted/core/src/enhance.c"; s = open(p).read()
-old = "if (st == SAGALUX_OK || ctx->backend.device == SAGALUX_DEVICE_CPU ||"
+old = "if (st == SAGALUX_OK || st == SAGALUX_ERR_CANCELLED || ctx->backend.device == SAGALUX_DEVICE_CPU ||"
 assert old in s
 open(p, "w").write(s.replace(old, "if (1 ||"))
 PY
 if configure /tmp/planted /tmp/planted/build; then
   /tmp/planted/build/tests/test_backend_parity >"$out/planted.log" 2>&1
-  echo "parity test with a planted depthwise bug: exit $? (must be non-zero); $(grep -c FAIL "$out/planted.log") failing steps"
+  echo "parity test with planted bugs: exit $? (must be non-zero); $(grep -c FAIL "$out/planted.log") failing steps"
   /tmp/planted/build/tests/test_gpu_fallback >"$out/planted-fallback.log" 2>&1
   echo "fallback test with the CPU fallback cut out: exit $? (must be non-zero)"
 fi
+# Alone (errors carry downstream, so each bug needs its own build): the fused
+# Fuse drops its last v row.
+rm -rf /tmp/planted2 && mkdir -p /tmp/planted2 && cp -r core cuda app tests assets CMakeLists.txt /tmp/planted2/
+python3 - <<'PY'
+p = "/tmp/planted2/cuda/src/fuse_fused.cu"; s = open(p).read()
+old = "for (int o = 0; o < C; o++) acc[o] += MT[row * C + o] * v;"
+assert old in s
+open(p, "w").write(s.replace(old, "for (int o = 0; o < C; o++) acc[o] += row == 3 * C - 1 ? 0.0f : MT[row * C + o] * v;"))
+PY
+cmake -S /tmp/planted2 -B /tmp/planted2/build -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 -DSAGALUX_CUDA=ON \
+  -DSAGALUX_TESTS=ON -DCMAKE_PREFIX_PATH="$PWD/.deps/cmocka" >/dev/null 2>&1 &&
+  cmake --build /tmp/planted2/build -j16 --target test_backend_parity bench_fuse >/dev/null 2>&1 &&
+  { /tmp/planted2/build/tests/test_backend_parity >"$out/planted-fuse.log" 2>&1
+    echo "parity test with the fused Fuse's last v row dropped: exit $? (must be non-zero); first failures:"
+    grep -m3 FAIL "$out/planted-fuse.log"
+    /tmp/planted2/build/cuda/bench_fuse --c 16 --size 256x256 --variant fused | grep fused; }
 
 if command -v compute-sanitizer >/dev/null; then
   for tool in memcheck racecheck; do
@@ -78,7 +102,11 @@ done
 # The workbench: each block variant checked against the CPU and timed, at the two widths the fused kernels take.
 build-gpu/cuda/bench_block --c 16 --heads 1 --size 1280x1280 | tee "$out/workbench.txt"
 build-gpu/cuda/bench_block --c 32 --heads 2 --size 640x640 | tail -n +3 | tee -a "$out/workbench.txt"
+build-gpu/cuda/bench_fuse --c 16 --size 1280x1280 | tee -a "$out/workbench.txt"
 
+fi # checks
+
+if [ $perf = 1 ] || [ "$mode" = quick ]; then
 sizes="256x256 512x512 1280x1280 2048x2048 4096x4096 6000x4000"
 [ "$mode" = quick ] && sizes=1280x1280
 for size in $sizes; do
@@ -92,3 +120,14 @@ if [ "$mode" != quick ]; then
   timeout 300 python3 cuda/dev/compare_twin.py --bench build-gpu/app/sagalux-bench --sizes 512,1280 --compile-sizes 1280 \
     --runs 20 2>&1 | grep -v Warning | tee "$out/compare_twin.txt" | tail -8
 fi
+
+# The 1x1 GEMMs on tensor cores (fp32 data): what they gain, and the PSNR
+# against the CPU's fp32 on the sample photos, for each arithmetic.
+for math in fp32 tf32 fp16; do
+  echo "== SAGALUX_CUDA_MATH=$math"
+  SAGALUX_CUDA_MATH=$math build-gpu/app/sagalux-bench -m assets/sagalux.sglx -d cuda --psnr samples/*.jpg 2>/dev/null | tail -1
+  echo "shipped 1280 $(SAGALUX_CUDA_MATH=$math build-gpu/app/sagalux-bench -m assets/sagalux.sglx -s 1280x1280 -d cuda -r 20 2>&1 | tail -1)"
+  echo "llformer 1280 $(SAGALUX_CUDA_MATH=$math build-gpu/app/sagalux-bench --random 16,2,4,8,16,2 -s 1280x1280 -d cuda -r 20 2>&1 | tail -1)"
+  echo "llformer 512 $(SAGALUX_CUDA_MATH=$math build-gpu/app/sagalux-bench --random 16,2,4,8,16,2 -s 512x512 -d cuda -r 20 2>&1 | tail -1)"
+done | tee "$out/math.txt"
+fi # perf

@@ -6,10 +6,12 @@
 // over tiles), so a multiply-add costs a quarter of a shared-memory load.
 #include "block_fused.cuh"
 #include "kernels.cuh"
+#include "tile_common.cuh"
 
 namespace {
 
-constexpr int T = 16, HALO = T + 2, HN = HALO * HALO, NT = T * T;
+using namespace tile;
+
 constexpr int CB = 2;  // channels of k, gk, v, gv (or q) per round
 constexpr int HB = 4;  // hidden pairs per round of the FFN
 constexpr int PAD = 1; // per-pixel rows padded by one float: no bank conflicts
@@ -24,8 +26,8 @@ template <int C>
 __device__ void ln_at(const float *x, size_t n, int h, int w, int x0, int y0, int pos, const float *g, const float *b,
                       float (&v)[C])
 {
-    int gy = y0 + pos / HALO - 1, gx = x0 + pos % HALO - 1;
-    if (pos >= HN || gy < 0 || gy >= h || gx < 0 || gx >= w) {
+    int gy, gx;
+    if (!halo_pixel(h, w, x0, y0, pos, &gy, &gx)) {
 #pragma unroll
         for (int c = 0; c < C; c++) v[c] = 0.0f;
         return;
@@ -43,31 +45,6 @@ __device__ void ln_at(const float *x, size_t n, int h, int w, int x0, int y0, in
     float rstd = rsqrtf(var * (1.0f / (float)C) + 1e-5f);
 #pragma unroll
     for (int c = 0; c < C; c++) v[c] = (v[c] - mean) * rstd * g[c] + b[c];
-}
-
-template <int C> __device__ float dot(const float *wrow, const float (&v)[C])
-{
-    float a = 0.0f;
-#pragma unroll
-    for (int k = 0; k < C; k++) a += wrow[k] * v[k];
-    return a;
-}
-
-// The depthwise 3x3 of one halo map at this thread's pixel.
-__device__ float dw_at(const float *m, const float *k9)
-{
-    int ty = threadIdx.x / T, tx = threadIdx.x % T;
-    float acc = 0.0f;
-#pragma unroll
-    for (int dy = 0; dy < 3; dy++)
-#pragma unroll
-        for (int dx = 0; dx < 3; dx++) acc += k9[dy * 3 + dx] * m[(ty + dy) * HALO + tx + dx];
-    return acc;
-}
-
-__device__ void copy_to_smem(float *dst, const float *src, int count)
-{
-    for (int i = threadIdx.x; i < count; i += NT) dst[i] = src[i];
 }
 
 // ---------------------------------------------------------------- summary
@@ -267,17 +244,6 @@ __global__ void __launch_bounds__(NT) ffn_kernel(const float *x, int h, int w, g
 #pragma unroll
         for (int c = 0; c < C; c++) y[(size_t)c * n + at] = x[(size_t)c * n + at] + acc[c];
     }
-}
-
-// Blocks for a persistent grid: what fits on the device at once, at most tiles.
-template <typename K> int grid_for(K kernel, size_t smem, int tiles)
-{
-    int dev = 0, sms = 0, per_sm = 0;
-    cudaGetDevice(&dev);
-    cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev);
-    cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, NT, smem);
-    int g = sms * (per_sm > 0 ? per_sm : 1);
-    return g < tiles ? g : tiles;
 }
 
 template <int C>

@@ -11,6 +11,7 @@
 #include <cuda_runtime.h>
 
 #include "block_fused.cuh"
+#include "fuse_fused.cuh"
 #include "layers_unfused.cuh"
 #include "kernels.cuh"
 
@@ -34,10 +35,12 @@ struct cuda_state {
     float *arena, *in, *out;
     float *summary;            // per head S (d x d) then z (C), for the widest level
     double *fuse_partial, *fuse_sums;
+    float *fuse_fold;          // the fused Fuse's folded output matrix and bias
     float *summary_partial;    // K_SUMMARY_BLOCKS * (32*32 + 32) floats for the split-N summary
     float *host_tap;           // a tapped map copied back for the golden test
     size_t arena_bytes, io_bytes, weight_bytes, fixed_bytes, memory_limit;
     int profile;               // SAGALUX_CUDA_PROFILE set: time every step, log the times
+    cublasComputeType_t math;  // SAGALUX_CUDA_MATH: the 1x1 GEMMs' arithmetic (see gpu_ctx)
     int unfused;               // SAGALUX_CUDA_UNFUSED set: one kernel per layer everywhere (the workbench's baseline)
     cudaEvent_t marks[SX_PLAN_MAX_STEPS + 1];
     int graphs;                // replay the steps as one CUDA graph (SAGALUX_CUDA_GRAPHS=0: off)
@@ -74,6 +77,8 @@ bool stage_is_fused(const cuda_state *s, const sx_step *st)
     return !s->unfused && st->stage->count > 0 && fused_block_supported(st->c, st->stage->blocks[0].heads, st->stage->blocks[0].hid);
 }
 
+bool fuse_is_fused(const cuda_state *s, const sx_step *st) { return !s->unfused && fused_fuse_supported(st->c); }
+
 // Scratch, in floats, each step below uses.
 size_t cuda_scratch(const sx_step *st, void *user)
 {
@@ -85,7 +90,7 @@ size_t cuda_scratch(const sx_step *st, void *user)
         if (stage_is_fused(s, st)) return (size_t)st->c * n; // the block's half-way map
         return unfused_block_scratch(st->c, st->stage->blocks[0].hid, n);
     }
-    case SX_STEP_FUSE: return unfused_fuse_scratch(st->c, n);
+    case SX_STEP_FUSE: return fuse_is_fused(s, st) ? 0 : unfused_fuse_scratch(st->c, n);
     case SX_STEP_DOWN: return (size_t)(st->c / 2) * n;
     case SX_STEP_UP: return 2 * (size_t)st->c * n;
     case SX_STEP_SKIP: return (size_t)st->c * n;
@@ -96,7 +101,7 @@ size_t cuda_scratch(const sx_step *st, void *user)
 gpu_ctx ctx_of(const cuda_state *s)
 {
     return gpu_ctx{s->stream, s->blas, s->summary, s->summary_partial, reinterpret_cast<float *>(s->fuse_partial),
-                   reinterpret_cast<float *>(s->fuse_sums)};
+                   reinterpret_cast<float *>(s->fuse_sums), s->math};
 }
 
 gpu_block_weights weights_of(const cuda_state *s, const sx_block *b)
@@ -137,7 +142,11 @@ cublasStatus_t run_step(cuda_state *s, const sx_step *st, const float *in0, cons
         }
         break;
     }
-    case SX_STEP_FUSE: return unfused_fuse_run(ctx_of(s), weights_of(s, st->fuse), in0, h, w, out, scr);
+    case SX_STEP_FUSE:
+        if (!fuse_is_fused(s, st)) return unfused_fuse_run(ctx_of(s), weights_of(s, st->fuse), in0, h, w, out, scr);
+        if (!fused_fuse_run(q, weights_of(s, st->fuse), in0, h, w, out, s->fuse_partial, s->fuse_sums, s->fuse_fold))
+            return CUBLAS_STATUS_EXECUTION_FAILED;
+        break;
     case SX_STEP_DOWN:
         k_conv3x3(q, in0, c, h, w, dev(s, st->conv), nullptr, c / 2, scr);
         k_pixel_unshuffle(q, scr, c / 2, h, w, out);
@@ -336,6 +345,7 @@ extern "C" void cuda_close(void *state)
     cudaFree(s->fuse_partial);
     cudaFree(s->summary_partial);
     cudaFree(s->fuse_sums);
+    cudaFree(s->fuse_fold);
     if (s->blas) cublasDestroy(s->blas);
     if (s->stream) cudaStreamDestroy(s->stream);
     free(s);
@@ -382,7 +392,9 @@ extern "C" sagalux_status sx_cuda_backend_open(const sagalux_model *model, int d
     s->model = model;
     s->device = device;
     s->memory_limit = memory_limit;
-    s->fixed_bytes = K_FUSE_BLOCKS * 16 * sizeof(double) + (size_t)K_SUMMARY_BLOCKS * (32 * 32 + 32) * sizeof(float);
+    const size_t fold_bytes = fused_fuse_fold_floats(16) * sizeof(float); // the widest fused Fuse
+    s->fixed_bytes = K_FUSE_BLOCKS * 16 * sizeof(double) + (size_t)K_SUMMARY_BLOCKS * (32 * 32 + 32) * sizeof(float) +
+                     fold_bytes;
     cudaDeviceProp prop;
     snprintf(s->name, sizeof s->name, "%s", cudaGetDeviceProperties(&prop, device) == cudaSuccess ? prop.name : "?");
     sagalux_status st = SAGALUX_OK;
@@ -394,12 +406,19 @@ extern "C" sagalux_status sx_cuda_backend_open(const sagalux_model *model, int d
     else if (!(st = alloc(s, (void **)&s->weights, s->weight_bytes, "the weights", err, err_size)) &&
              !(st = alloc(s, (void **)&s->fuse_partial, K_FUSE_BLOCKS * 15 * sizeof(double), "fuse sums", err, err_size)) &&
              !(st = alloc(s, (void **)&s->fuse_sums, 15 * sizeof(double), "fuse sums", err, err_size)) &&
+             !(st = alloc(s, (void **)&s->fuse_fold, fold_bytes, "the fuse layer's folded weights", err, err_size)) &&
              !(st = alloc(s, (void **)&s->summary_partial, (size_t)K_SUMMARY_BLOCKS * (32 * 32 + 32) * sizeof(float),
                           "attention partial sums", err, err_size))) {
         if ((e = cudaMemcpy(s->weights, model->arena, s->weight_bytes, cudaMemcpyHostToDevice)) != cudaSuccess)
             st = fail_cuda(s, e, "uploading the weights", err, err_size);
     }
     s->unfused = getenv("SAGALUX_CUDA_UNFUSED") != nullptr;
+    const char *math = getenv("SAGALUX_CUDA_MATH");
+    s->math = !math ? CUBLAS_COMPUTE_32F
+              : !strcmp(math, "tf32") ? CUBLAS_COMPUTE_32F_FAST_TF32
+              : !strcmp(math, "fp16") ? CUBLAS_COMPUTE_32F_FAST_16F
+                                      : CUBLAS_COMPUTE_32F;
+    if (math && s->math != CUBLAS_COMPUTE_32F) sx_log(SAGALUX_LOG_INFO, "CUDA device %d: 1x1 GEMMs on tensor cores (%s)", device, math);
     const char *graphs = getenv("SAGALUX_CUDA_GRAPHS");
     s->graphs = !(graphs && strcmp(graphs, "0") == 0);
     if (st == SAGALUX_OK && getenv("SAGALUX_CUDA_PROFILE")) {

@@ -1,6 +1,7 @@
 // Plain fp32 kernels, one per layer (see kernels.cuh). Launch errors are
 // checked by the caller (cudaGetLastError after each step).
 #include "kernels.cuh"
+#include "fuse_softmax.cuh"
 
 #include <cmath>
 
@@ -260,19 +261,7 @@ __global__ void fuse_reduce_kernel(const double *partial, int blocks, float *sum
 __global__ void fuse_apply_kernel(float *t, size_t row, float tau, const float *sums, float *o)
 {
     __shared__ float a[9];
-    if (threadIdx.x == 0) {
-        const double *sum = reinterpret_cast<const double *>(sums);
-        for (int r = 0; r < 3; r++) {
-            double nq = fmax(sqrt(sum[r]), 1e-12), logit[3], mx = -INFINITY, z = 0.0;
-            for (int s = 0; s < 3; s++) {
-                double nk = fmax(sqrt(sum[3 + s]), 1e-12);
-                logit[s] = sum[6 + 3 * r + s] / (nq * nk) * tau;
-                mx = fmax(mx, logit[s]);
-            }
-            for (int s = 0; s < 3; s++) z += exp(logit[s] - mx);
-            for (int s = 0; s < 3; s++) a[3 * r + s] = (float)(exp(logit[s] - mx) / z);
-        }
-    }
+    if (threadIdx.x == 0) fuse_softmax(reinterpret_cast<const double *>(sums), tau, a);
     __syncthreads();
     size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= row) return;
@@ -387,6 +376,11 @@ void k_fuse_sums(cudaStream_t s, const float *t, int c, size_t n, float *partial
 {
     fuse_partial_kernel<<<blocks, THREADS, 0, s>>>(t, (size_t)c * n, reinterpret_cast<double *>(partial));
     fuse_reduce_kernel<<<1, 32, 0, s>>>(reinterpret_cast<const double *>(partial), blocks, sums);
+}
+
+void k_fuse_reduce(cudaStream_t s, const double *partial, int blocks, double *sums)
+{
+    fuse_reduce_kernel<<<1, 32, 0, s>>>(partial, blocks, reinterpret_cast<float *>(sums));
 }
 
 void k_fuse_apply(cudaStream_t s, float *t, int c, size_t n, float tau, const float *sums, float *o)

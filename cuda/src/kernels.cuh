@@ -33,6 +33,8 @@ void k_dual_gate(cudaStream_t s, float *t, int hid, size_t n);
 // Fuse's 15 global sums over t (9C, N): |q_r|^2, |k_r|^2 (r < 3) and q_r . k_s, into sums[15];
 // partial (blocks x 15) floats of scratch; fixed reduction order.
 void k_fuse_sums(cudaStream_t s, const float *t, int c, size_t n, float *partial, int blocks, float *sums);
+// sums (15 doubles) = the sum of blocks x 15 partial doubles, in order.
+void k_fuse_reduce(cudaStream_t s, const double *partial, int blocks, double *sums);
 // o (3C, N) = A v with A = softmax_row(q^ k^T tau) from the sums; o may alias t (the q slot).
 void k_fuse_apply(cudaStream_t s, float *t, int c, size_t n, float tau, const float *sums, float *o);
 // y (C, N) = alpha (C) a + beta (C) b.

@@ -13,8 +13,8 @@ cublasStatus_t gpu_conv1x1(const gpu_ctx &s, const float *x, int cin, size_t n, 
         k_bias_init(s.stream, y, cout, n, bias, accumulate);
         beta = 1.0f;
     }
-    return cublasSgemm(s.blas, CUBLAS_OP_N, CUBLAS_OP_N, (int)n, cout, cin, &one, x, (int)n, w, cin, &beta, y,
-                       (int)n);
+    return cublasGemmEx(s.blas, CUBLAS_OP_N, CUBLAS_OP_N, (int)n, cout, cin, &one, x, CUDA_R_32F, (int)n, w, CUDA_R_32F,
+                        cin, &beta, y, CUDA_R_32F, (int)n, s.math, CUBLAS_GEMM_DEFAULT);
 }
 
 // x (C, H, W) <- Block(x) in place; scr holds unfused_block_scratch floats.
