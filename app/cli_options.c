@@ -1,5 +1,6 @@
 #define _XOPEN_SOURCE 700 /* realpath */
 #include "cli_options.h"
+#include "name_template.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -11,34 +12,137 @@
 #define SAGALUX_DEFAULT_MODEL "assets/sagalux.sglx"
 #endif
 
+/* Every option, once: --help and the man page (--help-man, docs/sagalux.1)
+ * are both printed from this table. */
+typedef struct option_doc {
+    const char *short_name, *long_name, *value, *help;
+} option_doc;
+
+static const option_doc OPTIONS[] = {
+    {"-o", "--output", "DIR", "write results here (created with its parents if missing); - writes the one result to "
+                              "standard output"},
+    {"-r", "--recursive", NULL, "enter subfolders; the tree is kept under the output folder"},
+    {NULL, "--name", "TEMPLATE", "output path under DIR: %d the input's subfolder (with -r), %f its base name, %e the "
+                                 "extension, %% a percent sign (default %d/%f.%e); the extension picks the format"},
+    {NULL, "--suffix", "TEXT", "added to each base name (%f), e.g. _bright"},
+    {"-m", "--model", "FILE", "model file (default: $SAGALUX_MODEL, then the shipped model)"},
+    {"-s", "--strength", "S", "0 = unchanged .. 1 = full enhancement (default 1)"},
+    {"-f", "--format", "F", "same | png | jpg (default: same as the input)"},
+    {"-q", "--quality", "Q", "JPEG quality 1..100 (default 92)"},
+    {"-b", "--bit-depth", "B", "PNG bit depth 8 or 16 (default: the input's)"},
+    {"-t", "--threads", "N", "CPU threads (default: all cores)"},
+    {"-d", "--device", "D", "auto | cpu | cuda | cuda:N (default auto: the first GPU, else the CPU)"},
+    {NULL, "--list-devices", NULL, "list the CPU and the GPUs this build can use, and exit"},
+    {NULL, "--overwrite", NULL, "replace existing output files (never an input)"},
+    {NULL, "--skip-existing", NULL, "leave existing outputs alone and count them as skipped (resume a run)"},
+    {NULL, "--shard", "K/N", "process only the K-th of N slices of the sorted input list (1 <= K <= N), so N machines "
+                             "or jobs split a large archive with no coordination"},
+    {NULL, "--json", NULL, "one JSON object per file on standard output (input, output, status, error, ms, width, "
+                           "height, device) instead of the text lines"},
+    {NULL, "--quiet", NULL, "print nothing on success"},
+    {"-v", "--verbose", NULL, "print library messages and skipped files"},
+    {"-h", "--help", NULL, "this help"},
+    {NULL, "--version", NULL, "print the version"},
+};
+
+static const char SYNOPSIS[] = "sagalux [options] INPUT... -o DIR";
+static const char DESCRIPTION[] =
+    "Brightens dark photos with a SAGA U-Net. INPUT is a PNG or JPEG file, a folder (its PNG and JPEG files, "
+    "sorted by name), or - for one image on standard input.";
+static const char PROMISE[] =
+    "Inputs are never modified: a run whose outputs would replace an input, or in which two inputs would share "
+    "an output, stops before any work. Each output is written to a temporary file and renamed into place.";
+static const char EXIT_STATUS[] =
+    "0 all files done or skipped, 1 some file failed, 2 bad arguments, model or output plan, 130/143 stopped by "
+    "SIGINT/SIGTERM (after the file in hand; --skip-existing resumes).";
+
+/* text word-wrapped to width columns, each line after the first indented by indent. */
+static void print_wrapped(FILE *to, const char *text, int col, int indent, int width)
+{
+    while (*text) {
+        size_t word = strcspn(text, " ");
+        if (col > indent && col + 1 + (int)word > width) {
+            fprintf(to, "\n%*s", indent, "");
+            col = indent;
+        } else if (col > indent) {
+            fputc(' ', to);
+            col++;
+        }
+        fprintf(to, "%.*s", (int)word, text);
+        col += (int)word;
+        text += word;
+        while (*text == ' ') text++;
+    }
+    fputc('\n', to);
+}
+
 static void usage(FILE *to)
 {
-    fprintf(to,
-            "usage: sagalux [options] INPUT... -o OUTDIR\n"
-            "Brightens dark photos with a SAGA U-Net. INPUT is a PNG or JPEG file or a folder.\n"
-            "\n"
-            "  -o, --output DIR       write results here (created with its parents if missing)\n"
-            "  -r, --recursive        enter subfolders; the tree is kept under the output folder\n"
-            "  -m, --model FILE       model file (default: $SAGALUX_MODEL, then the shipped model)\n"
-            "  -s, --strength S       0 = unchanged .. 1 = full enhancement (default 1)\n"
-            "  -f, --format F         same | png | jpg (default: same as the input)\n"
-            "  -q, --quality Q        JPEG quality 1..100 (default 92)\n"
-            "  -b, --bit-depth B      PNG bit depth 8 or 16 (default: the input's)\n"
-            "  -t, --threads N        CPU threads (default: all cores)\n"
-            "  -d, --device D         auto | cpu | cuda (default auto)\n"
-            "      --overwrite        replace existing output files (never an input)\n"
-            "      --skip-existing    leave existing outputs alone and count them as skipped (resume a run)\n"
-            "      --shard K/N        process only the K-th of N slices of the sorted input list (1 <= K <= N),\n"
-            "                         so N machines or jobs split a large archive with no coordination\n"
-            "      --quiet            print nothing on success\n"
-            "  -v, --verbose          print library messages\n"
-            "  -h, --help             this help\n"
-            "      --version          print the version\n"
-            "\n"
-            "Inputs are never modified: a run whose outputs would replace an input, or in which two\n"
-            "inputs would share an output, stops before any work.\n"
-            "Exit status: 0 all files done or skipped, 1 some file failed, 2 bad arguments, model or output plan,\n"
-            "130/143 stopped by SIGINT/SIGTERM (after the file in hand; --skip-existing resumes).\n");
+    fprintf(to, "usage: %s\n", SYNOPSIS);
+    print_wrapped(to, DESCRIPTION, 0, 0, 100);
+    fputc('\n', to);
+    for (size_t i = 0; i < sizeof OPTIONS / sizeof *OPTIONS; i++) {
+        const option_doc *o = &OPTIONS[i];
+        char head[64];
+        snprintf(head, sizeof head, "  %s%s%s%s%s", o->short_name ? o->short_name : "    ", o->short_name ? ", " : "",
+                 o->long_name, o->value ? " " : "", o->value ? o->value : "");
+        fprintf(to, "%-27s", head);
+        print_wrapped(to, o->help, strlen(head) < 27 ? 27 : (int)strlen(head), 27, 100);
+    }
+    fputc('\n', to);
+    print_wrapped(to, PROMISE, 0, 0, 100);
+    fputs("Exit status:", to);
+    print_wrapped(to, EXIT_STATUS, 12, 0, 100);
+}
+
+/* roff text: a backslash doubled, a leading dot or quote escaped, '-' as \-. */
+static void roff(FILE *to, const char *text)
+{
+    if (*text == '.' || *text == '\'') fputs("\\&", to);
+    for (; *text; text++) {
+        if (*text == '\\') fputs("\\\\", to);
+        else if (*text == '-') fputs("\\-", to);
+        else fputc(*text, to);
+    }
+}
+
+/* The man page, from the same table as --help (docs/sagalux.1 is this output). */
+static void man_page(FILE *to)
+{
+    fprintf(to, ".TH SAGALUX 1 \"\" \"sagalux %s\" \"User Commands\"\n.SH NAME\nsagalux \\- brighten dark photos with "
+                "a neural network\n.SH SYNOPSIS\n.B sagalux\n[\\fIoptions\\fR] \\fIINPUT\\fR... \\fB\\-o\\fR "
+                "\\fIDIR\\fR\n.SH DESCRIPTION\n",
+            SAGALUX_VERSION_STRING);
+    roff(to, DESCRIPTION);
+    fputs("\n.PP\n", to);
+    roff(to, PROMISE);
+    fputs("\n.SH OPTIONS\n", to);
+    for (size_t i = 0; i < sizeof OPTIONS / sizeof *OPTIONS; i++) {
+        const option_doc *o = &OPTIONS[i];
+        fputs(".TP\n", to);
+        if (o->short_name) {
+            fputs("\\fB", to);
+            roff(to, o->short_name);
+            fputs("\\fR, ", to);
+        }
+        fputs("\\fB", to);
+        roff(to, o->long_name);
+        fputs("\\fR", to);
+        if (o->value) {
+            fputs(" \\fI", to);
+            roff(to, o->value);
+            fputs("\\fR", to);
+        }
+        fputc('\n', to);
+        roff(to, o->help);
+        fputc('\n', to);
+    }
+    fputs(".SH EXIT STATUS\n", to);
+    roff(to, EXIT_STATUS);
+    fputs("\n.SH EXAMPLES\n.nf\nsagalux \\-r photos/ \\-o bright/ \\-\\-skip\\-existing\nsagalux \\-\\-json dark.jpg "
+          "\\-o out/ | jq .status\nsagalux \\- \\-o \\- \\-f png < dark.jpg > bright.png\nsagalux \\-\\-shard "
+          "3/8 archive/ \\-r \\-o bright/\n.fi\n.SH SEE ALSO\nsagalux\\-view(1); docs/cli.md in the source tree.\n",
+          to);
 }
 
 static int parse_int(const char *s, int lo, int hi, int *out)
@@ -104,6 +208,9 @@ static int parse_args(int argc, char **argv, cli_options *opt)
         if (is(arg, len, "-h", "--help")) {
             usage(stdout);
             return CLI_EXIT_OK;
+        } else if (is(arg, len, NULL, "--help-man")) { /* not in the table: it writes docs/sagalux.1 */
+            man_page(stdout);
+            return CLI_EXIT_OK;
         } else if (is(arg, len, NULL, "--version")) {
             printf("sagalux %s\n", SAGALUX_VERSION_STRING);
             return CLI_EXIT_OK;
@@ -138,10 +245,22 @@ static int parse_args(int argc, char **argv, cli_options *opt)
             if (!strcmp(v, "auto")) opt->device = SAGALUX_DEVICE_AUTO;
             else if (!strcmp(v, "cpu")) opt->device = SAGALUX_DEVICE_CPU;
             else if (!strcmp(v, "cuda")) opt->device = SAGALUX_DEVICE_CUDA;
-            else BAD_VALUE("device must be auto, cpu or cuda");
+            else if (!strncmp(v, "cuda:", 5) && parse_int(v + 5, 0, 255, &opt->cuda_device) == 0)
+                opt->device = SAGALUX_DEVICE_CUDA;
+            else BAD_VALUE("device must be auto, cpu, cuda or cuda:N");
+        } else if (is(arg, len, NULL, "--name")) {
+            NEED_VALUE();
+            char why[128];
+            if (name_template_check(v, why, sizeof why) != 0) BAD_VALUE(why);
+            opt->name_template = v;
+        } else if (is(arg, len, NULL, "--suffix")) {
+            NEED_VALUE();
+            if (strchr(v, '/')) BAD_VALUE("the suffix cannot hold a /");
+            opt->suffix = v;
         } else if (eq && (is(arg, len, NULL, "--overwrite") || is(arg, len, NULL, "--skip-existing") ||
                           is(arg, len, NULL, "--quiet") || is(arg, len, NULL, "--verbose") ||
-                          is(arg, len, NULL, "--recursive"))) {
+                          is(arg, len, NULL, "--recursive") || is(arg, len, NULL, "--json") ||
+                          is(arg, len, NULL, "--list-devices"))) {
             fprintf(stderr, "sagalux: %.*s takes no value\n", (int)len, arg);
             return CLI_EXIT_USAGE;
         } else if (is(arg, len, NULL, "--shard")) {
@@ -157,6 +276,10 @@ static int parse_args(int argc, char **argv, cli_options *opt)
             opt->recursive = 1;
         } else if (is(arg, len, NULL, "--skip-existing")) {
             opt->skip_existing = 1;
+        } else if (is(arg, len, NULL, "--json")) {
+            opt->json = 1;
+        } else if (is(arg, len, NULL, "--list-devices")) {
+            opt->list_devices = 1;
         } else if (is(arg, len, NULL, "--quiet")) {
             opt->quiet = 1;
         } else if (is(arg, len, "-v", "--verbose")) {
@@ -169,6 +292,23 @@ static int parse_args(int argc, char **argv, cli_options *opt)
     if (opt->overwrite && opt->skip_existing) {
         fprintf(stderr, "sagalux: --overwrite and --skip-existing contradict each other\n");
         return CLI_EXIT_USAGE;
+    }
+    if (opt->list_devices) return CLI_RUN; /* needs no inputs */
+    int stdin_inputs = 0;
+    for (int k = 0; k < opt->n_inputs; k++) stdin_inputs += strcmp(opt->inputs[k], "-") == 0;
+    if (stdin_inputs > 1) {
+        fprintf(stderr, "sagalux: - (standard input) can be given once\n");
+        return CLI_EXIT_USAGE;
+    }
+    if (opt->out_dir && strcmp(opt->out_dir, "-") == 0) {
+        if (opt->json) {
+            fprintf(stderr, "sagalux: --json and -o - both write to standard output; choose one\n");
+            return CLI_EXIT_USAGE;
+        }
+        if (opt->name_template || opt->suffix || opt->recursive) {
+            fprintf(stderr, "sagalux: -o - writes one image to standard output; --name, --suffix and -r name files\n");
+            return CLI_EXIT_USAGE;
+        }
     }
     if (opt->n_inputs == 0 || !opt->out_dir) {
         fprintf(stderr, "sagalux: %s\n", opt->n_inputs ? "no output folder (-o DIR)" : "no input files");

@@ -19,8 +19,15 @@ typedef struct cli_options {
     int recursive;             /* -r: enter subfolders, keep the tree under out_dir */
     int shard_k, shard_n;      /* --shard K/N; 0/0 when not given */
     int quiet, verbose;
+    int json;                  /* --json: one object per file on stdout */
+    int list_devices;
+    const char *name_template; /* --name: NULL means "%d/%f.%e" */
+    const char *suffix;        /* --suffix: added to %f; NULL means none */
     sagalux_device device;
+    int cuda_device;           /* -d cuda:N */
     int n_inputs;
+    const unsigned char *stdin_data; /* input "-": standard input, read before planning */
+    size_t stdin_size;
     char **inputs;             /* points into argv */
 } cli_options;
 

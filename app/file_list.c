@@ -106,6 +106,7 @@ static int add_folder(file_list *list, const char *dir, const char *rel, int rec
 
 int file_list_add_input(file_list *list, const char *input, int recursive, int verbose)
 {
+    if (strcmp(input, "-") == 0) return push(list, input, "") == 0 ? 0 : 1; /* standard input */
     struct stat sb;
     if (stat(input, &sb) != 0) {
         fprintf(stderr, "sagalux: %s: %s\n", input, strerror(errno));

@@ -22,6 +22,7 @@
 
 #include "cli_options.h"
 #include "file_list.h"
+#include "file_report.h"
 #include "output_plan.h"
 #include "sagalux.h"
 
@@ -137,50 +138,135 @@ static double now_seconds(void)
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-/* Returns 0 on success, 1 on failure (one line each), 2 when interrupted. */
-static int enhance_one(sagalux_context *ctx, const cli_options *opt, const char *in_path, const char *out_path)
+/* Writes all of data to stdout; 0, or -1 with errno. */
+static int write_stdout(const void *data, size_t size)
+{
+    const unsigned char *p = data;
+    while (size) {
+        ssize_t n = write(STDOUT_FILENO, p, size);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return -1;
+        p += n;
+        size -= (size_t)n;
+    }
+    return 0;
+}
+
+#define FAIL(...) (snprintf(r->error, sizeof r->error, __VA_ARGS__), r->status = "failed")
+
+/* Loads, enhances and saves one file into r (status "enhanced", "failed"
+ * with the reason, or "interrupted"). */
+static void enhance_one(sagalux_context *ctx, const cli_options *opt, file_result *r)
 {
     char err[512];
-    double t0 = now_seconds();
+    const double t0 = now_seconds();
+    const int from_stdin = strcmp(r->input, "-") == 0, to_stdout = strcmp(r->output, "-") == 0;
     sagalux_image *img = NULL, *res = NULL;
-    const char *slash = strrchr(out_path, '/');
-    if (slash) { /* a subfolder of the output folder (-r) */
+    const char *slash = strrchr(r->output, '/');
+    if (slash && !to_stdout) { /* a subfolder of the output folder (-r, --name) */
         char dir[PATH_MAX];
-        snprintf(dir, sizeof dir, "%.*s", (int)(slash - out_path), out_path);
+        snprintf(dir, sizeof dir, "%.*s", (int)(slash - r->output), r->output);
         if (make_dirs(dir) != 0) {
-            SAY(stderr, "sagalux: %s: cannot create %s: %s\n", in_path, dir, strerror(errno));
-            return 1;
+            FAIL("%.200s: cannot create %.200s: %s", r->input, dir, strerror(errno));
+            return;
         }
     }
-    if (sagalux_image_load(in_path, &img, err, sizeof err) != SAGALUX_OK) {
-        SAY(stderr, "sagalux: %s\n", err);
-        return 1;
+    sagalux_status st = from_stdin ? sagalux_image_load_memory(opt->stdin_data, opt->stdin_size, "<stdin>", &img, err,
+                                                               sizeof err)
+                                   : sagalux_image_load(r->input, &img, err, sizeof err);
+    if (st != SAGALUX_OK) {
+        FAIL("%s", err);
+        return;
     }
+    r->width = img->width;
+    r->height = img->height;
     sagalux_enhance_options eo = sagalux_enhance_options_default();
     eo.strength = opt->strength;
-    sagalux_status st = sagalux_enhance(ctx, img, &eo, &res);
+    st = sagalux_enhance(ctx, img, &eo, &res);
     if (st == SAGALUX_ERR_CANCELLED) {
-        sagalux_image_free(img);
-        return 2; /* interrupted: neither done nor failed */
-    }
-    if (st != SAGALUX_OK) {
+        r->status = "interrupted";
+    } else if (st != SAGALUX_OK) {
         const char *why = sagalux_context_error(ctx);
-        SAY(stderr, "sagalux: %s: enhance failed: %s\n", in_path, why[0] ? why : sagalux_status_string(st));
-        sagalux_image_free(img);
-        return 1;
+        FAIL("%s: enhance failed: %s", from_stdin ? "<stdin>" : r->input, why[0] ? why : sagalux_status_string(st));
+    } else {
+        sagalux_file_format fmt =
+            to_stdout ? (opt->format && strcmp(opt->format, "same") ? (strcmp(opt->format, "png") ? SAGALUX_FORMAT_JPEG
+                                                                                                 : SAGALUX_FORMAT_PNG)
+                                                                    : img->source_format)
+                      : sagalux_format_from_name(r->output);
+        sagalux_save_options so = sagalux_save_options_default(fmt);
+        so.jpeg_quality = opt->jpeg_quality;
+        so.png_bit_depth = opt->png_bit_depth;
+        if (so.format == SAGALUX_FORMAT_JPEG && res->alpha)
+            SAY(stderr, "sagalux: %s: JPEG has no alpha channel; transparency is dropped\n", r->input);
+        if (to_stdout) {
+            void *data = NULL;
+            size_t size = 0;
+            st = sagalux_image_save_memory(res, &so, "<stdout>", &data, &size, err, sizeof err);
+            if (st != SAGALUX_OK) FAIL("%s", err);
+            else if (write_stdout(data, size) != 0) FAIL("<stdout>: write failed: %s", strerror(errno));
+            free(data);
+        } else if ((st = sagalux_image_save(res, r->output, &so, err, sizeof err)) != SAGALUX_OK) {
+            FAIL("%s", err);
+        }
+        if (!r->error[0]) r->status = "enhanced";
     }
-    sagalux_save_options so = sagalux_save_options_default(sagalux_format_from_name(out_path));
-    so.jpeg_quality = opt->jpeg_quality;
-    so.png_bit_depth = opt->png_bit_depth;
-    if (so.format == SAGALUX_FORMAT_JPEG && res->alpha)
-        SAY(stderr, "sagalux: %s: JPEG has no alpha channel; transparency is dropped\n", in_path);
-    st = sagalux_image_save(res, out_path, &so, err, sizeof err);
-    if (st != SAGALUX_OK) SAY(stderr, "sagalux: %s\n", err);
-    else if (!opt->quiet)
-        SAY(stdout, "%s -> %s (%dx%d, %.0f ms)\n", in_path, out_path, img->width, img->height, (now_seconds() - t0) * 1e3);
+    r->ms = (now_seconds() - t0) * 1e3;
     sagalux_image_free(img);
     sagalux_image_free(res);
-    return st == SAGALUX_OK ? 0 : 1;
+}
+
+/* Standard input, whole, into opt->stdin_data (at most 2 GiB, like a file). */
+static int read_stdin(cli_options *opt)
+{
+    size_t cap = 1 << 20, n = 0;
+    unsigned char *buf = malloc(cap);
+    for (;;) {
+        if (!buf) {
+            fprintf(stderr, "sagalux: <stdin>: out of memory\n");
+            return -1;
+        }
+        ssize_t got = read(STDIN_FILENO, buf + n, cap - n);
+        if (got < 0 && errno == EINTR) continue;
+        if (got < 0) {
+            fprintf(stderr, "sagalux: <stdin>: read error: %s\n", strerror(errno));
+            free(buf);
+            return -1;
+        }
+        if (got == 0) break;
+        n += (size_t)got;
+        if (n == cap) {
+            if (cap >= ((size_t)2 << 30)) {
+                fprintf(stderr, "sagalux: <stdin>: more than 2 GiB\n");
+                free(buf);
+                return -1;
+            }
+            unsigned char *more = realloc(buf, cap * 2);
+            if (!more) free(buf);
+            buf = more;
+            cap *= 2;
+        }
+    }
+    opt->stdin_data = buf;
+    opt->stdin_size = n;
+    return 0;
+}
+
+/* --list-devices: one line each, index 0 the CPU. */
+static int list_devices(void)
+{
+    sagalux_device_info d[16];
+    int n = sagalux_list_devices(d, 16);
+    for (int i = 0; i < n && i < 16; i++) {
+        if (d[i].kind == SAGALUX_DEVICE_CPU)
+            printf("cpu        %s, %d threads, %.1f GiB memory (%.1f GiB available)\n", d[i].name, d[i].threads,
+                   d[i].memory_bytes / 1073741824.0, d[i].free_bytes / 1073741824.0);
+        else
+            printf("cuda:%-5d %s, %.1f GiB memory (%.1f GiB free)\n", d[i].index, d[i].name,
+                   d[i].memory_bytes / 1073741824.0, d[i].free_bytes / 1073741824.0);
+    }
+    if (n == 1) printf("(no CUDA GPU: %s)\n", "this build has no CUDA backend, or no usable GPU was found");
+    return 0;
 }
 
 static int run(cli_options *opt);
@@ -193,13 +279,18 @@ int main(int argc, char **argv)
     if (parsed != CLI_RUN) return parsed == CLI_EXIT_OK ? 0 : 2;
     sagalux_set_log(log_to_stderr, &opt);
     int rc = run(&opt);
+    free((void *)opt.stdin_data);
     cli_options_free(&opt);
     return rc;
 }
 
 static int run(cli_options *opt_in)
 {
+    if (opt_in->list_devices) return list_devices();
+    for (int i = 0; i < opt_in->n_inputs; i++)
+        if (strcmp(opt_in->inputs[i], "-") == 0 && read_stdin(opt_in) != 0) return 1;
     const cli_options opt = *opt_in;
+    const int to_stdout = strcmp(opt.out_dir, "-") == 0;
 
     file_list inputs = {0};
     int failures = 0;
@@ -220,8 +311,13 @@ static int run(cli_options *opt_in)
         file_list_free(&inputs);
         return failures ? 1 : 2;
     }
+    if (to_stdout && inputs.count != 1) {
+        fprintf(stderr, "sagalux: -o - writes one image to standard output, but %zu inputs were given\n", inputs.count);
+        file_list_free(&inputs);
+        return 2;
+    }
     output_plan plan = {0};
-    if (output_dir_ready(opt.out_dir) != 0 || output_plan_make(&plan, &opt, &inputs) != 0) {
+    if ((!to_stdout && output_dir_ready(opt.out_dir) != 0) || output_plan_make(&plan, &opt, &inputs) != 0) {
         fprintf(stderr, "sagalux: nothing was processed\n");
         output_plan_free(&plan);
         file_list_free(&inputs);
@@ -250,6 +346,7 @@ static int run(cli_options *opt_in)
     sagalux_context_options co = sagalux_context_options_default();
     co.device = opt.device;
     co.threads = opt.threads;
+    co.cuda_device = opt.cuda_device;
     sagalux_context *ctx = NULL;
     err[0] = 0;
     sagalux_status st = sagalux_context_create(model, &co, &ctx, err, sizeof err);
@@ -262,7 +359,11 @@ static int run(cli_options *opt_in)
         return 2;
     }
 
-    remove_stale_temporaries(opt.out_dir, opt.verbose);
+    if (!to_stdout) remove_stale_temporaries(opt.out_dir, opt.verbose);
+    char device[32];
+    if (sagalux_context_device(ctx) == SAGALUX_DEVICE_CUDA) snprintf(device, sizeof device, "cuda:%d", opt.cuda_device);
+    else snprintf(device, sizeof device, "cpu");
+    const file_reporter reporter = {opt.json, opt.quiet, opt.verbose, to_stdout, device};
     int done = 0, skipped = 0;
     running = ctx;
     catch_stop_signals();
@@ -270,18 +371,21 @@ static int run(cli_options *opt_in)
     const double started = now_seconds();
     for (size_t i = 0; i < plan.count && !stop_signal; i++) {
         const plan_entry *e = &plan.entries[i];
+        file_result r = {e->input, e->output, "failed", "", 0.0, 0, 0};
         if (e->action == PLAN_FAIL) {
-            SAY(stderr, "sagalux: %s\n", e->reason);
-            failures++;
+            snprintf(r.error, sizeof r.error, "%s", e->reason);
         } else if (e->action == PLAN_SKIP_EXISTING) {
-            skipped++;
-            if (opt.verbose) SAY(stderr, "sagalux: %s: skipped, %s exists\n", e->input, e->output);
+            r.status = "skipped";
         } else {
-            progress_draw(i, plan.count, e->input, now_seconds() - started, done + failures);
-            int r = enhance_one(ctx, &opt, e->input, e->output);
-            if (r == 0) done++;
-            else if (r == 1) failures++;
+            progress_draw(i, plan.count, strcmp(e->input, "-") ? e->input : "<stdin>", now_seconds() - started,
+                          done + failures);
+            enhance_one(ctx, &opt, &r);
         }
+        progress_clear();
+        file_report(&reporter, &r);
+        if (!strcmp(r.status, "enhanced")) done++;
+        else if (!strcmp(r.status, "skipped")) skipped++;
+        else if (!strcmp(r.status, "failed")) failures++;
     }
     running = NULL;
     progress_clear();

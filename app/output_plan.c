@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "name_template.h"
 #include "sagalux.h"
 
 /* The format of a file by its first bytes (for inputs whose name does not say). */
@@ -23,28 +24,36 @@ static sagalux_file_format sniff(const char *path)
     return sagalux_format_from_bytes(b, n);
 }
 
-/* OUTDIR/<rel>/<stem><ext> (rel: the input's folder under a folder given with -r): the input's extension, or the one -f asks for, or (an
- * input whose name has none we know) the one its content says. */
+/* OUTDIR/ + the name template expanded (default <rel>/<stem>.<ext>; rel:
+ * the input's folder under a folder given with -r). The extension: the
+ * input's, or the one -f asks for, or (an input whose name has none we know,
+ * or standard input) the one its content says. "-o -": "-". */
 static int output_path(const cli_options *opt, const char *input, const char *rel, char *path, size_t size, char *why,
                        size_t why_size)
 {
+    const int from_stdin = strcmp(input, "-") == 0;
     const char *base = strrchr(input, '/');
-    base = base ? base + 1 : input;
+    base = from_stdin ? "stdin" : base ? base + 1 : input;
     const char *dot = strrchr(base, '.');
-    int known = sagalux_format_from_name(base) != SAGALUX_FORMAT_UNKNOWN;
+    int known = !from_stdin && sagalux_format_from_name(base) != SAGALUX_FORMAT_UNKNOWN;
     size_t stem = dot && known ? (size_t)(dot - base) : strlen(base);
-    const char *ext = dot && known ? dot : NULL;
-    if (opt->format && strcmp(opt->format, "same") != 0) ext = strcmp(opt->format, "png") == 0 ? ".png" : ".jpg";
+    const char *ext = dot && known ? dot + 1 : NULL;
+    if (opt->format && strcmp(opt->format, "same") != 0) ext = strcmp(opt->format, "png") == 0 ? "png" : "jpg";
     if (!ext) {
-        sagalux_file_format f = sniff(input);
+        sagalux_file_format f = from_stdin ? sagalux_format_from_bytes(opt->stdin_data, opt->stdin_size) : sniff(input);
         if (f == SAGALUX_FORMAT_UNKNOWN) {
-            snprintf(why, why_size, "%s: not a PNG or JPEG image", input);
+            snprintf(why, why_size, "%s: not a PNG or JPEG image", from_stdin ? "<stdin>" : input);
             return -1;
         }
-        ext = f == SAGALUX_FORMAT_PNG ? ".png" : ".jpg";
+        ext = f == SAGALUX_FORMAT_PNG ? "png" : "jpg";
     }
-    int n = snprintf(path, size, "%s/%s%s%.*s%s", opt->out_dir, rel, *rel ? "/" : "", (int)stem, base, ext);
-    if (n < 0 || (size_t)n >= size) {
+    if (strcmp(opt->out_dir, "-") == 0) return snprintf(path, size, "-"), 0;
+    char name[PATH_MAX], relpath[PATH_MAX];
+    int n = snprintf(name, sizeof name, "%.*s%s", (int)stem, base, opt->suffix ? opt->suffix : "");
+    if (n < 0 || (size_t)n >= sizeof name ||
+        name_template_expand(opt->name_template ? opt->name_template : NAME_TEMPLATE_DEFAULT, rel, name, ext, relpath,
+                             sizeof relpath) != 0 ||
+        (size_t)snprintf(path, size, "%s/%s", opt->out_dir, relpath) >= size) {
         snprintf(why, why_size, "%s: output path is too long", input);
         return -1;
     }
@@ -101,6 +110,7 @@ int output_plan_make(output_plan *plan, const cli_options *opt, const file_list 
         }
         e->output = strdup(path);
         if (!e->output) return -1;
+        if (strcmp(e->output, "-") == 0) continue; /* standard output: nothing to replace or collide with */
         /* An input is never replaced, whatever the options say. */
         for (size_t k = 0; k < inputs->count; k++)
             if (same_file(e->output, inputs->paths[k])) {

@@ -376,7 +376,7 @@ static void test_bad_input(void **state)
             bad[(i * 7919) % n] ^= (unsigned char)(1 + i);
             sagalux_image *img = NULL;
             char err[512];
-            if (sagalux_image_load_memory(bad, n, &img, err, sizeof err) == SAGALUX_OK) sagalux_image_free(img);
+            if (sagalux_image_load_memory(bad, n, NULL, &img, err, sizeof err) == SAGALUX_OK) sagalux_image_free(img);
             free(bad);
         }
         free(d);

@@ -99,7 +99,8 @@ void sagalux_image_free(sagalux_image *image);
 /* Decodes a PNG or JPEG (chosen by content, not name). On failure *out is NULL
  * and, when err is given, a one-line reason is written to it. */
 sagalux_status sagalux_image_load(const char *path, sagalux_image **out, char *err, size_t err_size);
-sagalux_status sagalux_image_load_memory(const void *data, size_t size, sagalux_image **out,
+/* name labels the data in error messages (e.g. "<stdin>"); NULL: "(memory)". */
+sagalux_status sagalux_image_load_memory(const void *data, size_t size, const char *name, sagalux_image **out,
                                          char *err, size_t err_size);
 
 typedef struct sagalux_save_options {
@@ -115,6 +116,11 @@ sagalux_save_options sagalux_save_options_default(sagalux_file_format format);
  * failure never leaves a partial output. */
 sagalux_status sagalux_image_save(const sagalux_image *image, const char *path,
                                   const sagalux_save_options *options, char *err, size_t err_size);
+
+/* Encodes into a new malloc'd buffer (*data, *size; free() it): the whole
+ * file or, on failure, nothing (*data NULL). name labels error messages. */
+sagalux_status sagalux_image_save_memory(const sagalux_image *image, const sagalux_save_options *options,
+                                         const char *name, void **data, size_t *size, char *err, size_t err_size);
 
 /* Format from a file's first bytes (8 are enough); UNKNOWN when neither. */
 sagalux_file_format sagalux_format_from_bytes(const void *data, size_t size);
@@ -159,6 +165,20 @@ typedef enum sagalux_device {
     SAGALUX_DEVICE_CPU,
     SAGALUX_DEVICE_CUDA
 } sagalux_device;
+
+/* The devices this build can use: index 0 is the CPU, then one per CUDA GPU
+ * (none when the library was built without CUDA or no GPU is usable). */
+typedef struct sagalux_device_info {
+    sagalux_device kind;
+    int index;                 /* the GPU's index for cuda_device; 0 for the CPU */
+    char name[128];            /* "NVIDIA H100 80GB HBM3", or the CPU's model name */
+    size_t memory_bytes;       /* the GPU's total memory; the machine's for the CPU */
+    size_t free_bytes;         /* free now (GPU); available (CPU) */
+    int threads;               /* the CPU's cores; 0 for a GPU */
+} sagalux_device_info;
+
+/* Fills up to max entries and returns how many devices there are. */
+int sagalux_list_devices(sagalux_device_info *out, int max);
 
 typedef struct sagalux_context sagalux_context;
 

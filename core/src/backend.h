@@ -45,6 +45,8 @@ sagalux_status sx_cpu_backend_open(const sagalux_model *model, int threads, sx_b
  * has none or the device cannot be used. memory_limit: bytes it may hold,
  * weights included (0: no limit); a size that needs more fails to prepare
  * with SAGALUX_ERR_OUT_OF_MEMORY. */
+/* The usable CUDA GPUs (up to max written to out); 0 without CUDA. */
+int sx_cuda_list_devices(sagalux_device_info *out, int max);
 sagalux_status sx_cuda_backend_open(const sagalux_model *model, int device, size_t memory_limit, sx_backend *out,
                                     char *err, size_t err_size);
 

@@ -12,3 +12,10 @@ sagalux_status sx_cuda_backend_open(const sagalux_model *model, int device, size
     return sx_reason(err, err_size, SAGALUX_ERR_DEVICE, "CUDA device %d: this build of libsagalux has no CUDA backend",
                    device);
 }
+
+int sx_cuda_list_devices(sagalux_device_info *out, int max)
+{
+    (void)out;
+    (void)max;
+    return 0;
+}

@@ -205,12 +205,12 @@ static sagalux_status decode(const unsigned char *data, size_t size, const char 
     }
 }
 
-sagalux_status sagalux_image_load_memory(const void *data, size_t size, sagalux_image **out, char *err,
-                                         size_t err_size)
+sagalux_status sagalux_image_load_memory(const void *data, size_t size, const char *name, sagalux_image **out,
+                                         char *err, size_t err_size)
 {
     if (!out || (!data && size)) return SAGALUX_ERR_INVALID_ARGUMENT;
     *out = NULL;
-    return decode(data, size, "(memory)", out, err, err_size);
+    return decode(data, size, name ? name : "(memory)", out, err, err_size);
 }
 
 /* Whole files are read into memory: the caps bound a compressed photo far
@@ -255,20 +255,43 @@ sagalux_save_options sagalux_save_options_default(sagalux_file_format format)
     return (sagalux_save_options){format, 92, 0, 1};
 }
 
+/* The options a save will use (defaults filled in), or an error naming label. */
+static sagalux_status resolve_save_options(const sagalux_image *image, const char *label,
+                                           const sagalux_save_options *options, sagalux_file_format by_name,
+                                           sagalux_save_options *opt, char *err, size_t err_size)
+{
+    *opt = options ? *options : sagalux_save_options_default(by_name);
+    if (opt->format == SAGALUX_FORMAT_UNKNOWN) opt->format = by_name;
+    if (opt->format == SAGALUX_FORMAT_UNKNOWN)
+        return sx_fail(err, err_size, SAGALUX_ERR_INVALID_ARGUMENT, "%s: cannot tell the format (use .png or .jpg)", label);
+    if (opt->jpeg_quality == 0) opt->jpeg_quality = 92;
+    if (opt->jpeg_quality < 1 || opt->jpeg_quality > 100)
+        return sx_fail(err, err_size, SAGALUX_ERR_INVALID_ARGUMENT, "%s: JPEG quality %d is outside 1..100", label,
+                       opt->jpeg_quality);
+    if (opt->png_bit_depth == 0) opt->png_bit_depth = image->bit_depth == 16 ? 16 : 8;
+    if (opt->png_bit_depth != 8 && opt->png_bit_depth != 16)
+        return sx_fail(err, err_size, SAGALUX_ERR_INVALID_ARGUMENT, "%s: PNG bit depth must be 8 or 16", label);
+    return SAGALUX_OK;
+}
+
+/* Encodes to an open stream and flushes it. */
+static sagalux_status encode(const sagalux_image *image, FILE *fp, const sagalux_save_options *opt, const char *label,
+                             char *err, size_t err_size)
+{
+    sagalux_status st = opt->format == SAGALUX_FORMAT_PNG ? sx_png_encode(image, fp, opt, label, err, err_size)
+                                                          : sx_jpeg_encode(image, fp, opt, label, err, err_size);
+    if (fflush(fp) != 0 && st == SAGALUX_OK)
+        st = sx_fail(err, err_size, SAGALUX_ERR_IO, "%s: write failed: %s", label, strerror(errno));
+    return st;
+}
+
 sagalux_status sagalux_image_save(const sagalux_image *image, const char *path,
                                   const sagalux_save_options *options, char *err, size_t err_size)
 {
     if (!image || !path || !image->rgb) return SAGALUX_ERR_INVALID_ARGUMENT;
-    sagalux_save_options opt = options ? *options : sagalux_save_options_default(sagalux_format_from_name(path));
-    if (opt.format == SAGALUX_FORMAT_UNKNOWN) opt.format = sagalux_format_from_name(path);
-    if (opt.format == SAGALUX_FORMAT_UNKNOWN)
-        return sx_fail(err, err_size, SAGALUX_ERR_INVALID_ARGUMENT, "%s: cannot tell the format (use .png or .jpg)", path);
-    if (opt.jpeg_quality == 0) opt.jpeg_quality = 92;
-    if (opt.jpeg_quality < 1 || opt.jpeg_quality > 100)
-        return sx_fail(err, err_size, SAGALUX_ERR_INVALID_ARGUMENT, "%s: JPEG quality %d is outside 1..100", path, opt.jpeg_quality);
-    if (opt.png_bit_depth == 0) opt.png_bit_depth = image->bit_depth == 16 ? 16 : 8;
-    if (opt.png_bit_depth != 8 && opt.png_bit_depth != 16)
-        return sx_fail(err, err_size, SAGALUX_ERR_INVALID_ARGUMENT, "%s: PNG bit depth must be 8 or 16", path);
+    sagalux_save_options opt;
+    sagalux_status st = resolve_save_options(image, path, options, sagalux_format_from_name(path), &opt, err, err_size);
+    if (st != SAGALUX_OK) return st;
 
     size_t len = strlen(path);
     char *tmp = malloc(len + 32);
@@ -276,14 +299,11 @@ sagalux_status sagalux_image_save(const sagalux_image *image, const char *path,
     snprintf(tmp, len + 32, "%s.tmp-%ld", path, (long)getpid());
     FILE *fp = fopen(tmp, "wb");
     if (!fp) {
-        sagalux_status st = sx_fail(err, err_size, SAGALUX_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
+        st = sx_fail(err, err_size, SAGALUX_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
         free(tmp);
         return st;
     }
-    sagalux_status st = opt.format == SAGALUX_FORMAT_PNG ? sx_png_encode(image, fp, &opt, path, err, err_size)
-                                                         : sx_jpeg_encode(image, fp, &opt, path, err, err_size);
-    if (fflush(fp) != 0 && st == SAGALUX_OK)
-        st = sx_fail(err, err_size, SAGALUX_ERR_IO, "%s: write failed: %s", path, strerror(errno));
+    st = encode(image, fp, &opt, path, err, err_size);
     if (fclose(fp) != 0 && st == SAGALUX_OK)
         st = sx_fail(err, err_size, SAGALUX_ERR_IO, "%s: write failed: %s", path, strerror(errno));
     if (st == SAGALUX_OK && rename(tmp, path) != 0)
@@ -291,4 +311,30 @@ sagalux_status sagalux_image_save(const sagalux_image *image, const char *path,
     if (st != SAGALUX_OK) remove(tmp);
     free(tmp);
     return st;
+}
+
+sagalux_status sagalux_image_save_memory(const sagalux_image *image, const sagalux_save_options *options,
+                                         const char *name, void **data, size_t *size, char *err, size_t err_size)
+{
+    if (!image || !image->rgb || !data || !size) return SAGALUX_ERR_INVALID_ARGUMENT;
+    *data = NULL;
+    *size = 0;
+    const char *label = name ? name : "(memory)";
+    sagalux_save_options opt;
+    sagalux_status st = resolve_save_options(image, label, options, SAGALUX_FORMAT_UNKNOWN, &opt, err, err_size);
+    if (st != SAGALUX_OK) return st;
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *fp = open_memstream(&buf, &len);
+    if (!fp) return sx_fail(err, err_size, SAGALUX_ERR_OUT_OF_MEMORY, "%s: out of memory", label);
+    st = encode(image, fp, &opt, label, err, err_size);
+    if (fclose(fp) != 0 && st == SAGALUX_OK)
+        st = sx_fail(err, err_size, SAGALUX_ERR_OUT_OF_MEMORY, "%s: out of memory", label);
+    if (st != SAGALUX_OK) {
+        free(buf);
+        return st;
+    }
+    *data = buf;
+    *size = len;
+    return SAGALUX_OK;
 }

@@ -2,7 +2,7 @@
 # One device call: build everything on the GPU machine, run the whole test
 # suite (GPU tests included), prove the parity test fails on a planted kernel
 # bug, compute-sanitizer on the GPU tests, per-step profiles and the benchmark
-# table. Needs .deps/cmocka (.ci/gpu-machine-deps, run here first) carried:
+# table. Needs .deps/prefix (cmocka and cJSON: .ci/gpu-machine-deps, run here first) carried:
 # device run with carry [".deps"].
 #   bash cuda/dev/gpu_check.sh [OUTDIR] [full|checks|perf|quick]
 # checks: build, tests, planted bugs, sanitizer, profiles, workbench; perf:
@@ -20,7 +20,7 @@ case $mode in checks) perf=0;; perf) checks=0;; esac
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$out/gpu.txt"
 configure() { # SRC BUILD
   cmake -S "$1" -B "$2" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 -DSAGALUX_CUDA=ON \
-    -DSAGALUX_TESTS=ON -DCMAKE_PREFIX_PATH="$PWD/.deps/cmocka" >"$out/configure.log" 2>&1 &&
+    -DSAGALUX_TESTS=ON -DCMAKE_PREFIX_PATH="$PWD/.deps/prefix" >"$out/configure.log" 2>&1 &&
     cmake --build "$2" -j16 >"$out/build.log" 2>&1
 }
 configure . build-gpu || { tail -30 "$out/configure.log"; grep -E "error" "$out/build.log" | head -30; exit 1; }
@@ -68,7 +68,7 @@ assert old in s
 open(p, "w").write(s.replace(old, "for (int o = 0; o < C; o++) acc[o] += row == 3 * C - 1 ? 0.0f : MT[row * C + o] * v;"))
 PY
 cmake -S /tmp/planted2 -B /tmp/planted2/build -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 -DSAGALUX_CUDA=ON \
-  -DSAGALUX_TESTS=ON -DCMAKE_PREFIX_PATH="$PWD/.deps/cmocka" >/dev/null 2>&1 &&
+  -DSAGALUX_TESTS=ON -DCMAKE_PREFIX_PATH="$PWD/.deps/prefix" >/dev/null 2>&1 &&
   cmake --build /tmp/planted2/build -j16 --target test_backend_parity bench_fuse >/dev/null 2>&1 &&
   { /tmp/planted2/build/tests/test_backend_parity >"$out/planted-fuse.log" 2>&1
     echo "parity test with the fused Fuse's last v row dropped: exit $? (must be non-zero); first failures:"

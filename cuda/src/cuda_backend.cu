@@ -374,6 +374,31 @@ extern "C" void cuda_host_free(void *p)
 
 } // namespace
 
+extern "C" int sx_cuda_list_devices(sagalux_device_info *out, int max)
+{
+    int count = 0;
+    if (cudaGetDeviceCount(&count) != cudaSuccess) {
+        cudaGetLastError();
+        return 0;
+    }
+    for (int i = 0; i < count && out && i < max; i++) {
+        sagalux_device_info d = {SAGALUX_DEVICE_CUDA, i, "?", 0, 0, 0};
+        cudaDeviceProp prop;
+        if (cudaGetDeviceProperties(&prop, i) == cudaSuccess) {
+            snprintf(d.name, sizeof d.name, "%.127s", prop.name);
+            d.memory_bytes = prop.totalGlobalMem;
+        }
+        size_t free_b = 0, total_b = 0;
+        int was = 0;
+        cudaGetDevice(&was);
+        if (cudaSetDevice(i) == cudaSuccess && cudaMemGetInfo(&free_b, &total_b) == cudaSuccess) d.free_bytes = free_b;
+        cudaGetLastError();
+        cudaSetDevice(was);
+        out[i] = d;
+    }
+    return count;
+}
+
 extern "C" sagalux_status sx_cuda_backend_open(const sagalux_model *model, int device, size_t memory_limit,
                                                sx_backend *out, char *err, size_t err_size)
 {

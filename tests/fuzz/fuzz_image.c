@@ -19,7 +19,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     sagalux_image *img = NULL;
     char err[256];
-    if (sagalux_image_load_memory(data, size, &img, err, sizeof err) == SAGALUX_OK) {
+    if (sagalux_image_load_memory(data, size, NULL, &img, err, sizeof err) == SAGALUX_OK) {
         /* Decoded sizes are bounded by the caps; keep re-encoding cheap. */
         if ((size_t)img->width * img->height <= 1u << 16) {
             char path[64];

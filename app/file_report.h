@@ -1,0 +1,25 @@
+/* One result line per file: text for people (stdout for results, stderr
+ * for failures) or, with --json, one JSON object per file on stdout. */
+#ifndef SAGALUX_FILE_REPORT_H
+#define SAGALUX_FILE_REPORT_H
+
+typedef struct file_result {
+    const char *input;  /* as given; "-" is standard input */
+    const char *output; /* NULL when none was planned; "-" is standard output */
+    const char *status; /* "enhanced", "skipped", "failed" or "interrupted" */
+    char error[512];    /* the reason, naming the file, when failed */
+    double ms;          /* load + enhance + save */
+    int width, height;  /* 0 when not decoded */
+} file_result;
+
+typedef struct file_reporter {
+    int json, quiet, verbose;
+    int results_to_stderr; /* the image itself goes to stdout (-o -) */
+    const char *device;    /* "cpu", "cuda:0" */
+} file_reporter;
+
+/* Prints res once: a failure always gets one line on stderr (and its JSON
+ * record with --json); 0, or -1 when stdout could not be written. */
+int file_report(const file_reporter *r, const file_result *res);
+
+#endif

@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# The sagalux CLI in scripts: --json records (one valid object per file,
+# failures included), standard input and output, output names from --name
+# and --suffix (and their refusals), --list-devices, and a man page that
+# matches --help's option table.
+# Usage: cli_scripting.sh SAGALUX_BINARY TESTS_DATA_DIR DOCS_DIR
+set -u
+bin=$1
+data=$2
+docs=$3
+model=$data/golden_tiny.sglx
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+passed=0 failed=0
+ok() { passed=$((passed+1)); echo "ok   $1"; }
+bad() { failed=$((failed+1)); echo "FAIL $1"; sed 's/^/    /' "$work/err" | head -20; }
+run() { "$bin" -m "$model" -t 2 "$@" >"$work/out" 2>"$work/err"; rc=$?; }
+expect() { # name, exit status, stderr substring
+  if [ "$rc" -eq "$2" ] && grep -qF -- "$3" "$work/err"; then ok "$1"; else echo "  exit $rc (want $2), want '$3'"; bad "$1"; fi
+}
+check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
+
+mkdir -p "$work/in/sub"
+cp "$data/tiny_dark.jpg" "$work/in/a.jpg"
+cp "$data/tiny_dark.png" "$work/in/sub/b.png"
+printf 'not an image' >"$work/in/broken.jpg"
+cp "$data/tiny_dark.jpg" "$work/in/we\"ird name.jpg"
+
+# --json: one object per file, failures included; the failure also gets one line on stderr.
+run -r --json "$work/in" -o "$work/o1"
+check "--json exit 1 with one broken file" '[ $rc -eq 1 ]'
+check "--json writes one line per file (4)" '[ "$(wc -l <"$work/out")" -eq 4 ]'
+check "--json: the failure gets one line on stderr too" '[ "$(grep -c "broken.jpg" "$work/err")" -eq 1 ]'
+if command -v python3 >/dev/null; then
+  python3 - "$work/out" <<'PY' >"$work/err" 2>&1
+import json, sys
+recs = [json.loads(line) for line in open(sys.argv[1])]
+keys = {"input", "output", "status", "error", "ms", "width", "height", "device"}
+assert all(set(r) == keys for r in recs), recs
+st = sorted(r["status"] for r in recs)
+assert st == ["enhanced", "enhanced", "enhanced", "failed"], st
+bad = [r for r in recs if r["status"] == "failed"][0]
+assert bad["input"].endswith("broken.jpg") and "broken.jpg" in bad["error"], bad
+good = [r for r in recs if r["input"].endswith('we"ird name.jpg')][0]
+assert good["width"] == 20 and good["height"] == 12 and good["device"] in ("cpu", "cuda:0"), good
+assert good["output"].endswith('we"ird name.jpg'), good
+assert all("//" not in r["output"] for r in recs if r["output"]), recs  # "%d/" at the top folder adds nothing
+PY
+  check "--json records are valid JSON with the promised fields and values" '[ $? -eq 0 ]'
+else
+  echo "skip JSON parsing: no python3"
+fi
+
+# Standard input and output: the bytes that come out are an image of the input's size.
+"$bin" -m "$model" -t 2 - -o - -f png <"$data/tiny_dark.jpg" >"$work/stdout.png" 2>"$work/err"; rc=$?
+check "- -o - -f png: exit 0" '[ $rc -eq 0 ]'
+check "- -o - -f png: a PNG on stdout" '[ "$(head -c 4 "$work/stdout.png" | od -An -c | tr -d " ")" = "211PNG" ]'
+"$bin" -m "$model" -t 2 - -o - <"$data/tiny_dark.jpg" >"$work/stdout.jpg" 2>"$work/err"
+check "- -o -: the input's format (JPEG) on stdout" '[ "$(head -c 2 "$work/stdout.jpg" | od -An -tx1 | tr -d " ")" = "ffd8" ]'
+run "$work/in/a.jpg" -o "$work/o2"
+check "stdout output equals the file output" 'cmp -s "$work/stdout.jpg" "$work/o2/a.jpg"'
+printf 'garbage' | "$bin" -m "$model" -t 2 - -o - >"$work/stdout.bad" 2>"$work/err"; rc=$?
+expect "- with garbage on stdin" 1 "<stdin>: not a PNG or JPEG image"
+check "nothing on stdout after a failure" '[ ! -s "$work/stdout.bad" ]'
+"$bin" -m "$model" -t 2 - -o "$work/o3" <"$data/tiny_dark.png" >"$work/out" 2>"$work/err"
+check "- -o DIR: named stdin.png by its content" '[ -s "$work/o3/stdin.png" ]'
+run "$work/in/a.jpg" "$work/in/sub/b.png" -o -
+expect "-o - with two inputs is refused" 2 "writes one image to standard output"
+run --json "$work/in/a.jpg" -o -
+expect "--json with -o - is refused" 2 "both write to standard output"
+run - - -o "$work/o4"
+expect "- twice is refused" 2 "can be given once"
+
+# Names: --suffix, --name with %d %f %e, the extension choosing the format.
+run -r "$work/in/sub" "$work/in/a.jpg" -o "$work/o5" --suffix _bright
+check "--suffix" '[ -s "$work/o5/a_bright.jpg" ] && [ -s "$work/o5/b_bright.png" ]'
+run -r "$work/in" -o "$work/o6" --name 'x/%d/%f.%e.png'
+check "--name with %d keeps the tree, .png picks PNG" '[ -s "$work/o6/x/sub/b.png.png" ] && [ "$(head -c 4 "$work/o6/x/a.jpg.png" | od -An -c | tr -d " ")" = "211PNG" ]'
+mkdir -p "$work/tree/x" "$work/tree/y"
+cp "$data/tiny_dark.jpg" "$work/tree/x/p.jpg"
+cp "$data/tiny_dark.jpg" "$work/tree/y/p.jpg"
+run -r "$work/tree" -o "$work/o7" --name '%f.%e'
+expect "--name that flattens a tree into a collision is refused" 2 "would both be written to"
+check "nothing written before the collision refusal" '[ ! -e "$work/o7/p.jpg" ]'
+run -r "$work/in/sub" -o "$work/o7" --name '%f.%e'
+check "--name flattening without a collision works" '[ $rc -eq 0 ] && [ -s "$work/o7/b.png" ]'
+run "$work/in/a.jpg" -o "$work/o8" --name '../%f.%e'
+expect "--name leaving the output folder" 2 "cannot leave the output folder"
+run "$work/in/a.jpg" -o "$work/o8" --name '%f.%x'
+expect "--name with an unknown placeholder" 2 "unknown placeholder %x"
+run "$work/in/a.jpg" -o "$work/o8" --name 'same.jpg'
+expect "--name without %f" 2 "needs %f"
+run "$work/in/a.jpg" -o "$work/o8" --suffix 'a/b'
+expect "--suffix with a /" 2 "cannot hold a /"
+check "nothing written by refused names" '[ ! -e "$work/o8" ]'
+
+# Devices.
+run --list-devices
+check "--list-devices names the CPU first" '[ $rc -eq 0 ] && head -1 "$work/out" | grep -q "^cpu "'
+run "$work/in/a.jpg" -o "$work/o9" -d cuda:x
+expect "-d cuda:x is refused" 2 "device must be auto, cpu, cuda or cuda:N"
+
+# The man page is --help-man's output, so it cannot drift from --help.
+"$bin" --help-man >"$work/man" 2>"$work/err"
+check "docs/sagalux.1 is up to date (regenerate: sagalux --help-man > docs/sagalux.1)" 'cmp -s "$work/man" "$docs/sagalux.1"'
+"$bin" --help >"$work/help"
+check "every long option of --help is in the man page" \
+  '! grep -o -- "--[a-z-]*" "$work/help" | sort -u | while read -r o; do grep -qF -- "$(printf "%s" "$o" | sed "s/-/\\\\-/g")" "$docs/sagalux.1" || echo "missing $o"; done | grep -q missing'
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
