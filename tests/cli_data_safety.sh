@@ -10,13 +10,8 @@ data=$2
 model=$data/golden_tiny.sglx
 work=$(mktemp -d)
 trap 'chmod -R u+w "$work" 2>/dev/null; rm -rf "$work"' EXIT
-passed=0 failed=0
-ok() { passed=$((passed+1)); echo "ok   $1"; }
-bad() { failed=$((failed+1)); echo "FAIL $1"; sed 's/^/    /' "$work/err" | head -20; }
-run() { "$bin" -m "$model" -t 2 "$@" >"$work/outlog" 2>"$work/err"; rc=$?; }
-expect() { # name, exit status, stderr substring
-  if [ "$rc" -eq "$2" ] && grep -qF -- "$3" "$work/err"; then ok "$1"; else echo "  exit $rc (want $2), want '$3'"; bad "$1"; fi
-}
+run_stdout=outlog
+. "$(dirname "$0")/cli_lib.sh"
 sums() { find "$@" -type f -exec md5sum {} + 2>/dev/null | sort; }
 
 mkdir -p "$work/a" "$work/b"

@@ -11,14 +11,7 @@ docs=$3
 model=$data/golden_tiny.sglx
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-passed=0 failed=0
-ok() { passed=$((passed+1)); echo "ok   $1"; }
-bad() { failed=$((failed+1)); echo "FAIL $1"; sed 's/^/    /' "$work/err" | head -20; }
-run() { "$bin" -m "$model" -t 2 "$@" >"$work/out" 2>"$work/err"; rc=$?; }
-expect() { # name, exit status, stderr substring
-  if [ "$rc" -eq "$2" ] && grep -qF -- "$3" "$work/err"; then ok "$1"; else echo "  exit $rc (want $2), want '$3'"; bad "$1"; fi
-}
-check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
+. "$(dirname "$0")/cli_lib.sh"
 
 mkdir -p "$work/in/sub"
 cp "$data/tiny_dark.jpg" "$work/in/a.jpg"
