@@ -25,6 +25,10 @@ static const option_doc OPTIONS[] = {
     {NULL, "--name", "TEMPLATE", "output path under DIR: %d the input's subfolder (with -r), %f its base name, %e the "
                                  "extension, %% a percent sign (default %d/%f.%e); the extension picks the format"},
     {NULL, "--suffix", "TEXT", "added to each base name (%f), e.g. _bright"},
+    {NULL, "--keep-orientation", NULL, "keep the pixels as stored and the EXIF orientation tag (default: turn them "
+                                       "upright and set the tag to 1)"},
+    {NULL, "--strip", NULL, "write no EXIF (the ICC colour profile is kept); by default EXIF is carried, with "
+                            "its thumbnail made anew from the result"},
     {"-m", "--model", "FILE", "model file (default: $SAGALUX_MODEL, then the shipped model)"},
     {"-s", "--strength", "S", "0 = unchanged .. 1 = full enhancement (default 1)"},
     {"-f", "--format", "F", "same | png | jpg (default: same as the input)"},
@@ -260,7 +264,8 @@ static int parse_args(int argc, char **argv, cli_options *opt)
         } else if (eq && (is(arg, len, NULL, "--overwrite") || is(arg, len, NULL, "--skip-existing") ||
                           is(arg, len, NULL, "--quiet") || is(arg, len, NULL, "--verbose") ||
                           is(arg, len, NULL, "--recursive") || is(arg, len, NULL, "--json") ||
-                          is(arg, len, NULL, "--list-devices"))) {
+                          is(arg, len, NULL, "--list-devices") || is(arg, len, NULL, "--keep-orientation") ||
+                          is(arg, len, NULL, "--strip"))) {
             fprintf(stderr, "sagalux: %.*s takes no value\n", (int)len, arg);
             return CLI_EXIT_USAGE;
         } else if (is(arg, len, NULL, "--shard")) {
@@ -276,6 +281,10 @@ static int parse_args(int argc, char **argv, cli_options *opt)
             opt->recursive = 1;
         } else if (is(arg, len, NULL, "--skip-existing")) {
             opt->skip_existing = 1;
+        } else if (is(arg, len, NULL, "--keep-orientation")) {
+            opt->keep_orientation = 1;
+        } else if (is(arg, len, NULL, "--strip")) {
+            opt->strip = 1;
         } else if (is(arg, len, NULL, "--json")) {
             opt->json = 1;
         } else if (is(arg, len, NULL, "--list-devices")) {

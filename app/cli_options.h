@@ -20,6 +20,8 @@ typedef struct cli_options {
     int shard_k, shard_n;      /* --shard K/N; 0/0 when not given */
     int quiet, verbose;
     int json;                  /* --json: one object per file on stdout */
+    int keep_orientation;      /* leave pixels as stored, EXIF orientation kept */
+    int strip;                 /* write no EXIF */
     int list_devices;
     const char *name_template; /* --name: NULL means "%d/%f.%e" */
     const char *suffix;        /* --suffix: added to %f; NULL means none */

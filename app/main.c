@@ -178,6 +178,11 @@ static void enhance_one(sagalux_context *ctx, const cli_options *opt, file_resul
         FAIL("%s", err);
         return;
     }
+    if (!opt->keep_orientation && (st = sagalux_image_apply_orientation(img)) != SAGALUX_OK) {
+        FAIL("%s: cannot turn the image upright: %s", r->input, sagalux_status_string(st));
+        sagalux_image_free(img);
+        return;
+    }
     r->width = img->width;
     r->height = img->height;
     sagalux_enhance_options eo = sagalux_enhance_options_default();
@@ -194,6 +199,11 @@ static void enhance_one(sagalux_context *ctx, const cli_options *opt, file_resul
                                                                                                  : SAGALUX_FORMAT_PNG)
                                                                     : img->source_format)
                       : sagalux_format_from_name(r->output);
+        if (opt->strip) { /* no EXIF; the ICC profile stays: it defines the colours */
+            free(res->exif);
+            res->exif = NULL;
+            res->exif_size = 0;
+        }
         sagalux_save_options so = sagalux_save_options_default(fmt);
         so.jpeg_quality = opt->jpeg_quality;
         so.png_bit_depth = opt->png_bit_depth;

@@ -12,6 +12,7 @@ model=$data/golden_tiny.sglx
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 . "$(dirname "$0")/cli_lib.sh"
+py=$(command -v /usr/bin/python3 || command -v python3 || echo false) # Debian's, which has Pillow
 
 mkdir -p "$work/in/sub"
 cp "$data/tiny_dark.jpg" "$work/in/a.jpg"
@@ -24,8 +25,8 @@ run -r --json "$work/in" -o "$work/o1"
 check "--json exit 1 with one broken file" '[ $rc -eq 1 ]'
 check "--json writes one line per file (4)" '[ "$(wc -l <"$work/out")" -eq 4 ]'
 check "--json: the failure gets one line on stderr too" '[ "$(grep -c "broken.jpg" "$work/err")" -eq 1 ]'
-if command -v python3 >/dev/null; then
-  python3 - "$work/out" <<'PY' >"$work/err" 2>&1
+if $py -c "import json" 2>/dev/null; then
+  $py - "$work/out" <<'PY' >"$work/err" 2>&1
 import json, sys
 recs = [json.loads(line) for line in open(sys.argv[1])]
 keys = {"input", "output", "status", "error", "ms", "width", "height", "device"}
@@ -86,6 +87,28 @@ expect "--name without %f" 2 "needs %f"
 run "$work/in/a.jpg" -o "$work/o8" --suffix 'a/b'
 expect "--suffix with a /" 2 "cannot hold a /"
 check "nothing written by refused names" '[ ! -e "$work/o8" ]'
+
+# Orientation: turned upright by default (the EXIF tag then says 1), kept with
+# --keep-orientation; --strip writes no EXIF.
+run --json "$data/tiny_orient6.jpg" -o "$work/or1"
+check "orientation 6 is turned upright (20x12 stored -> 12x20)" 'grep -q "\"width\":12,\"height\":20" "$work/out"'
+run --json --keep-orientation "$data/tiny_orient6.jpg" -o "$work/or2"
+check "--keep-orientation keeps 20x12" 'grep -q "\"width\":20,\"height\":12" "$work/out"'
+if $py -c "import PIL" 2>/dev/null; then
+  $py -c "
+import sys; from PIL import Image
+a, b = (Image.open(p) for p in sys.argv[1:3])
+assert a.size == (12, 20) and a.getexif().get(0x0112) == 1, (a.size, a.getexif().get(0x0112))
+assert b.size == (20, 12) and b.getexif().get(0x0112) == 6, (b.size, b.getexif().get(0x0112))
+" "$work/or1/tiny_orient6.jpg" "$work/or2/tiny_orient6.jpg" >"$work/err" 2>&1
+  check "the files: 12x20 with orientation 1, and 20x12 with orientation 6" '[ $? -eq 0 ]'
+elif [ "${CI:-}" = true ]; then
+  echo "Pillow is missing" >"$work/err"; bad "reading the outputs' EXIF needs Pillow (.ci/install-deps --test)"
+else
+  echo "skip reading the outputs' EXIF: no Pillow for $py"
+fi
+run --strip "$data/tiny_orient6.jpg" -o "$work/or3"
+check "--strip writes no EXIF" '[ $rc -eq 0 ] && ! grep -q "Exif" "$work/or3/tiny_orient6.jpg" && grep -q "Exif" "$work/or1/tiny_orient6.jpg"'
 
 # Devices.
 run --list-devices

@@ -18,6 +18,10 @@
 #include <jpeglib.h>
 #include <png.h>
 
+#include <libexif/exif-data.h>
+
+#include "exif_edit.h"
+#include "image.h"
 #include "sagalux.h"
 #include "test_util.h"
 
@@ -503,6 +507,123 @@ static void test_save_errors_leave_nothing(void **state)
     sagalux_image_free(NULL);
 }
 
+/* Every orientation against its display layout, written out by hand for a
+ * 3x2 image "abc/def" (not derived from the code under test); alpha turns
+ * with the colours, and the EXIF tag reads 1 afterwards. */
+static void test_apply_orientation(void **state)
+{
+    (void)state;
+    static const char *const want[9] = {NULL, "abc/def", "cba/fed", "fed/cba", "def/abc",
+                                        "ad/be/cf", "da/eb/fc", "fc/eb/da", "cf/be/ad"};
+    for (int o = 1; o <= 8; o++) {
+        sagalux_image *img;
+        assert_int_equal(sagalux_image_create(3, 2, 1, &img), SAGALUX_OK);
+        for (int i = 0; i < 6; i++) {
+            for (int c = 0; c < 3; c++) img->rgb[c * 6 + i] = (float)('a' + i) / 256.0f;
+            img->alpha[i] = (float)('a' + i) / 256.0f;
+        }
+        unsigned char exif[64];
+        sx_image_set_exif(img, exif, make_exif(exif, o));
+        assert_int_equal(img->orientation, o);
+        assert_int_equal(sagalux_image_apply_orientation(img), SAGALUX_OK);
+        char got[16] = "";
+        size_t k = 0;
+        for (int y = 0; y < img->height; y++) {
+            if (y) got[k++] = '/';
+            for (int x = 0; x < img->width; x++) {
+                int i = y * img->width + x;
+                got[k++] = (char)(img->rgb[2 * img->width * img->height + i] * 256.0f + 0.5f); /* the B plane */
+                assert_float_equal(img->alpha[i], img->rgb[i], 0.0f);
+            }
+        }
+        got[k] = 0;
+        if (strcmp(got, want[o]) != 0) fail_msg("orientation %d: got %s, want %s", o, got, want[o]);
+        assert_int_equal(img->orientation, 1);
+        assert_non_null(img->exif);
+        assert_int_equal(sx_exif_orientation(img->exif, img->exif_size), 1);
+        sagalux_image_free(img);
+    }
+}
+
+/* An EXIF block made with libexif: orientation 1 and a black JPEG thumbnail. */
+static size_t exif_with_dark_thumbnail(unsigned char **out)
+{
+    sagalux_image *black;
+    assert_int_equal(sagalux_image_create(16, 12, 0, &black), SAGALUX_OK);
+    void *thumb;
+    size_t thumb_size;
+    sagalux_save_options o = {SAGALUX_FORMAT_JPEG, 90, 8, 0};
+    assert_int_equal(sagalux_image_save_memory(black, &o, NULL, &thumb, &thumb_size, NULL, 0), SAGALUX_OK);
+    sagalux_image_free(black);
+    ExifData *ed = exif_data_new();
+    exif_data_set_byte_order(ed, EXIF_BYTE_ORDER_INTEL);
+    ExifEntry *e = exif_entry_new();
+    exif_content_add_entry(ed->ifd[EXIF_IFD_0], e);
+    exif_entry_initialize(e, EXIF_TAG_ORIENTATION);
+    exif_set_short(e->data, EXIF_BYTE_ORDER_INTEL, 1);
+    exif_entry_unref(e);
+    ed->data = thumb; /* libexif frees it with free() */
+    ed->size = (unsigned)thumb_size;
+    unsigned char *saved;
+    unsigned int saved_size;
+    exif_data_save_data(ed, &saved, &saved_size);
+    exif_data_unref(ed);
+    assert_true(saved_size > 6);
+    *out = malloc(saved_size - 6);
+    memcpy(*out, saved + 6, saved_size - 6);
+    free(saved);
+    return saved_size - 6;
+}
+
+/* The mean of the thumbnail in a saved file's EXIF block. */
+static double thumbnail_mean(const char *path)
+{
+    sagalux_image *back;
+    char err[256];
+    assert_int_equal(sagalux_image_load(path, &back, err, sizeof err), SAGALUX_OK);
+    assert_non_null(back->exif);
+    unsigned char *buf = malloc(back->exif_size + 6);
+    memcpy(buf, "Exif\0\0", 6);
+    memcpy(buf + 6, back->exif, back->exif_size);
+    ExifData *ed = exif_data_new_from_data(buf, (unsigned)(back->exif_size + 6));
+    free(buf);
+    sagalux_image_free(back);
+    assert_non_null(ed);
+    assert_non_null(ed->data);
+    sagalux_image *t;
+    assert_int_equal(sagalux_image_load_memory(ed->data, ed->size, "thumbnail", &t, err, sizeof err), SAGALUX_OK);
+    exif_data_unref(ed);
+    double sum = 0.0;
+    size_t n = (size_t)3 * t->width * t->height;
+    for (size_t i = 0; i < n; i++) sum += t->rgb[i];
+    assert_true(t->width <= 160 && t->height <= 120);
+    sagalux_image_free(t);
+    return sum / (double)n;
+}
+
+/* A saved bright image never carries the dark original's EXIF thumbnail. */
+static void test_thumbnail_made_from_result(void **state)
+{
+    (void)state;
+    sagalux_image *img;
+    assert_int_equal(sagalux_image_create(64, 48, 0, &img), SAGALUX_OK);
+    for (size_t i = 0; i < (size_t)3 * 64 * 48; i++) img->rgb[i] = 0.9f;
+    unsigned char *exif;
+    size_t exif_size = exif_with_dark_thumbnail(&exif);
+    sx_image_set_exif(img, exif, exif_size);
+    free(exif);
+    assert_true(sx_exif_has_thumbnail(img->exif, img->exif_size));
+    const char *names[2] = {"thumb.jpg", "thumb.png"};
+    for (int f = 0; f < 2; f++) {
+        const char *path = tmp(names[f]);
+        assert_int_equal(sagalux_image_save(img, path, NULL, NULL, 0), SAGALUX_OK);
+        double mean = thumbnail_mean(path);
+        if (mean < 0.8) fail_msg("%s: the EXIF thumbnail's mean is %.3f: the dark one was kept", names[f], mean);
+        remove(path);
+    }
+    sagalux_image_free(img);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -514,6 +635,8 @@ int main(void)
         cmocka_unit_test(test_jpeg_variants_and_metadata),
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_save_errors_leave_nothing),
+        cmocka_unit_test(test_apply_orientation),
+        cmocka_unit_test(test_thumbnail_made_from_result),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

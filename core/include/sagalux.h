@@ -107,7 +107,8 @@ typedef struct sagalux_save_options {
     sagalux_file_format format; /* PNG or JPEG */
     int jpeg_quality;           /* 1..100; 0 means 92 */
     int png_bit_depth;          /* 8 or 16; 0 means the image's bit_depth */
-    int keep_metadata;          /* write EXIF and ICC when the image has them */
+    int keep_metadata;          /* write EXIF and ICC when the image has them; an
+                                   EXIF thumbnail is made anew from the pixels saved */
 } sagalux_save_options;
 
 sagalux_save_options sagalux_save_options_default(sagalux_file_format format);
@@ -121,6 +122,11 @@ sagalux_status sagalux_image_save(const sagalux_image *image, const char *path,
  * file or, on failure, nothing (*data NULL). name labels error messages. */
 sagalux_status sagalux_image_save_memory(const sagalux_image *image, const sagalux_save_options *options,
                                          const char *name, void **data, size_t *size, char *err, size_t err_size);
+
+/* Turns the pixels (and alpha) as the EXIF orientation says, so they stand
+ * upright without it, then sets the orientation to 1 (in the EXIF block too,
+ * where PixelX/YDimension are swapped for a quarter turn). A no-op at 1. */
+sagalux_status sagalux_image_apply_orientation(sagalux_image *image);
 
 /* Format from a file's first bytes (8 are enough); UNKNOWN when neither. */
 sagalux_file_format sagalux_format_from_bytes(const void *data, size_t size);

@@ -2,6 +2,7 @@
 #include "image.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "exif_edit.h"
 #include "log.h"
 
 sagalux_status sx_image_check_size(long long width, long long height)
@@ -139,35 +141,6 @@ sagalux_status sx_image_copy_metadata(sagalux_image *dst, const sagalux_image *s
 
 /* ------------------------------------------------------------- EXIF */
 
-static unsigned rd16(const unsigned char *p, int le) { return le ? p[0] | p[1] << 8 : p[0] << 8 | p[1]; }
-static unsigned long rd32(const unsigned char *p, int le)
-{
-    return le ? (unsigned long)p[0] | (unsigned long)p[1] << 8 | (unsigned long)p[2] << 16 | (unsigned long)p[3] << 24
-              : (unsigned long)p[0] << 24 | (unsigned long)p[1] << 16 | (unsigned long)p[2] << 8 | p[3];
-}
-
-int sx_exif_orientation(const unsigned char *tiff, size_t size)
-{
-    if (!tiff || size < 8) return 1;
-    int le;
-    if (tiff[0] == 'I' && tiff[1] == 'I') le = 1;
-    else if (tiff[0] == 'M' && tiff[1] == 'M') le = 0;
-    else return 1;
-    if (rd16(tiff + 2, le) != 42) return 1;
-    unsigned long ifd = rd32(tiff + 4, le);
-    if (ifd > size - 2) return 1;
-    unsigned count = rd16(tiff + ifd, le);
-    for (unsigned i = 0; i < count; i++) {
-        unsigned long e = ifd + 2 + 12ul * i;
-        if (e + 12 > size) return 1;
-        if (rd16(tiff + e, le) == 0x0112 && rd16(tiff + e + 2, le) == 3 /* SHORT */) {
-            unsigned v = rd16(tiff + e + 8, le);
-            return v >= 1 && v <= 8 ? (int)v : 1;
-        }
-    }
-    return 1;
-}
-
 /* ------------------------------------------------------ load and save */
 
 sagalux_file_format sx_sniff_format(const unsigned char *data, size_t size)
@@ -274,12 +247,76 @@ static sagalux_status resolve_save_options(const sagalux_image *image, const cha
     return SAGALUX_OK;
 }
 
-/* Encodes to an open stream and flushes it. */
-static sagalux_status encode(const sagalux_image *image, FILE *fp, const sagalux_save_options *opt, const char *label,
-                             char *err, size_t err_size)
+/* A JPEG thumbnail of the image, at most 160 x 120 (box-filtered). */
+static sagalux_status make_thumbnail(const sagalux_image *img, void **jpeg, size_t *size)
 {
-    sagalux_status st = opt->format == SAGALUX_FORMAT_PNG ? sx_png_encode(image, fp, opt, label, err, err_size)
-                                                          : sx_jpeg_encode(image, fp, opt, label, err, err_size);
+    double scale = fmin(160.0 / img->width, 120.0 / img->height);
+    if (scale > 1.0) scale = 1.0;
+    int tw = (int)(img->width * scale + 0.5), th = (int)(img->height * scale + 0.5);
+    if (tw < 1) tw = 1;
+    if (th < 1) th = 1;
+    sagalux_image *t;
+    sagalux_status st = sagalux_image_create(tw, th, 0, &t);
+    if (st != SAGALUX_OK) return st;
+    size_t n = (size_t)img->width * img->height, tn = (size_t)tw * th;
+    for (int y = 0; y < th; y++) {
+        int y0 = (int)((long long)y * img->height / th), y1 = (int)((long long)(y + 1) * img->height / th);
+        for (int x = 0; x < tw; x++) {
+            int x0 = (int)((long long)x * img->width / tw), x1 = (int)((long long)(x + 1) * img->width / tw);
+            for (int c = 0; c < 3; c++) {
+                double sum = 0.0;
+                for (int yy = y0; yy < y1; yy++)
+                    for (int xx = x0; xx < x1; xx++) sum += img->rgb[c * n + (size_t)yy * img->width + xx];
+                t->rgb[c * tn + (size_t)y * tw + x] = (float)(sum / ((double)(y1 - y0) * (x1 - x0)));
+            }
+        }
+    }
+    sagalux_save_options o = {SAGALUX_FORMAT_JPEG, 80, 8, 0};
+    st = sagalux_image_save_memory(t, &o, "thumbnail", jpeg, size, NULL, 0);
+    sagalux_image_free(t);
+    return st;
+}
+
+/* The EXIF block to write: the image's own, or, when it holds a thumbnail,
+ * a copy whose thumbnail shows these pixels (or none, if one cannot be
+ * made): an old thumbnail would show the dark original. *owned is set when
+ * the caller must free *exif. */
+static void exif_for_save(const sagalux_image *img, const unsigned char **exif, size_t *size, unsigned char **owned)
+{
+    *exif = img->exif;
+    *size = img->exif_size;
+    *owned = NULL;
+    if (!img->exif || !sx_exif_has_thumbnail(img->exif, img->exif_size)) return;
+    void *thumb = NULL;
+    size_t thumb_size = 0;
+    if (make_thumbnail(img, &thumb, &thumb_size) != SAGALUX_OK) thumb = NULL;
+    sx_exif_changes ch = {0, 0, 1, thumb, thumb ? thumb_size : 0};
+    unsigned char *edited = NULL;
+    size_t edited_size = 0;
+    if (sx_exif_edit(img->exif, img->exif_size, &ch, &edited, &edited_size) == SAGALUX_OK) {
+        *exif = *owned = edited;
+        *size = edited_size;
+    } else {
+        *exif = NULL; /* unreadable: not written, rather than with a dark thumbnail */
+        *size = 0;
+    }
+    free(thumb);
+}
+
+/* Encodes to an open stream and flushes it. */
+static sagalux_status encode(const sagalux_image *image_in, FILE *fp, const sagalux_save_options *opt,
+                             const char *label, char *err, size_t err_size)
+{
+    sagalux_image image = *image_in;
+    unsigned char *owned = NULL;
+    if (opt->keep_metadata) {
+        const unsigned char *exif;
+        exif_for_save(image_in, &exif, &image.exif_size, &owned);
+        image.exif = (unsigned char *)exif;
+    }
+    sagalux_status st = opt->format == SAGALUX_FORMAT_PNG ? sx_png_encode(&image, fp, opt, label, err, err_size)
+                                                          : sx_jpeg_encode(&image, fp, opt, label, err, err_size);
+    free(owned);
     if (fflush(fp) != 0 && st == SAGALUX_OK)
         st = sx_fail(err, err_size, SAGALUX_ERR_IO, "%s: write failed: %s", label, strerror(errno));
     return st;

@@ -26,8 +26,6 @@ sagalux_status sx_image_copy_metadata(sagalux_image *dst, const sagalux_image *s
 void sx_image_set_exif(sagalux_image *img, const unsigned char *data, size_t size);
 void sx_image_set_icc(sagalux_image *img, const unsigned char *data, size_t size);
 
-/* EXIF orientation (1..8) from a TIFF-structured block; 1 when absent or bad. */
-int sx_exif_orientation(const unsigned char *tiff, size_t size);
 
 /* Mirror index used for padding: see enhance.c. */
 int sx_reflect_index(int i, int n);
