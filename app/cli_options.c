@@ -32,7 +32,7 @@ static const option_doc OPTIONS[] = {
     {"-m", "--model", "FILE", "model file (default: $SAGALUX_MODEL, then the shipped model)"},
     {"-s", "--strength", "S", "0 = unchanged .. 1 = full enhancement (default 1)"},
     {"-f", "--format", "F", "same | png | jpg (default: same as the input)"},
-    {"-q", "--quality", "Q", "JPEG quality 1..100 (default 92)"},
+    {"-Q", "--quality", "Q", "JPEG quality 1..100 (default 92)"},
     {"-b", "--bit-depth", "B", "PNG bit depth 8 or 16 (default: the input's)"},
     {"-t", "--threads", "N", "CPU threads (default: all cores)"},
     {"-d", "--device", "D", "auto | cpu | cuda | cuda:N (default auto: the first GPU, else the CPU)"},
@@ -43,7 +43,7 @@ static const option_doc OPTIONS[] = {
                              "or jobs split a large archive with no coordination"},
     {NULL, "--json", NULL, "one JSON object per file on standard output (input, output, status, error, ms, width, "
                            "height, device) instead of the text lines"},
-    {NULL, "--quiet", NULL, "print nothing on success"},
+    {"-q", "--quiet", NULL, "print nothing on success"},
     {"-v", "--verbose", NULL, "print library messages and skipped files"},
     {"-h", "--help", NULL, "this help"},
     {NULL, "--version", NULL, "print the version"},
@@ -234,7 +234,7 @@ static int parse_args(int argc, char **argv, cli_options *opt)
             if (strcmp(v, "same") && strcmp(v, "png") && strcmp(v, "jpg") && strcmp(v, "jpeg"))
                 BAD_VALUE("format must be same, png or jpg");
             opt->format = v;
-        } else if (is(arg, len, "-q", "--quality")) {
+        } else if (is(arg, len, "-Q", "--quality")) {
             NEED_VALUE();
             if (parse_int(v, 1, 100, &opt->jpeg_quality)) BAD_VALUE("quality must be 1..100");
         } else if (is(arg, len, "-b", "--bit-depth")) {
@@ -289,7 +289,7 @@ static int parse_args(int argc, char **argv, cli_options *opt)
             opt->json = 1;
         } else if (is(arg, len, NULL, "--list-devices")) {
             opt->list_devices = 1;
-        } else if (is(arg, len, NULL, "--quiet")) {
+        } else if (is(arg, len, "-q", "--quiet")) {
             opt->quiet = 1;
         } else if (is(arg, len, "-v", "--verbose")) {
             opt->verbose = 1;

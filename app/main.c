@@ -306,7 +306,7 @@ static int run(cli_options *opt_in)
     int failures = 0;
     for (int i = 0; i < opt.n_inputs; i++)
         failures += file_list_add_input(&inputs, opt.inputs[i], opt.recursive, opt.verbose);
-    if (inputs.skipped_files || inputs.skipped_folders)
+    if ((inputs.skipped_files || inputs.skipped_folders) && !opt.quiet)
         fprintf(stderr, "sagalux: skipped %d file(s) that are not PNG or JPEG by name and %d subfolder(s)%s%s\n",
                 inputs.skipped_files, inputs.skipped_folders, inputs.skipped_folders ? " (-r enters them)" : "",
                 opt.verbose ? "" : "; -v lists them");

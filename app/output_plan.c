@@ -144,7 +144,7 @@ int output_plan_make(output_plan *plan, const cli_options *opt, const file_list 
     qsort(pairs, np, 2 * sizeof *pairs, by_canonical);
     for (size_t i = 1; i < np; i++)
         if (strcmp(pairs[2 * i], pairs[2 * i - 2]) == 0) {
-            fprintf(stderr, "sagalux: %s and %s would both be written to %s; enhance them into different folders\n",
+            fprintf(stderr, "sagalux: %s and %s would both be written to %s; enhance them into different folders, or name them with --name (%%d keeps the tree)\n",
                     pairs[2 * i - 1], pairs[2 * i + 1], pairs[2 * i]);
             run_errors++;
         }
