@@ -131,6 +131,29 @@ static int remove_stale_temporaries(const char *dir, int verbose)
     return removed;
 }
 
+static int by_string(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* Stale temporaries in the output folder and in every folder the plan
+ * writes into (-r keeps a tree, --name may make one): each folder once. */
+static void remove_stale_temporaries_of_plan(const output_plan *plan, const char *out_dir, int verbose)
+{
+    remove_stale_temporaries(out_dir, verbose);
+    char **dirs = calloc(plan->count ? plan->count : 1, sizeof *dirs);
+    size_t n = 0;
+    if (!dirs) return;
+    for (size_t i = 0; i < plan->count; i++) {
+        const char *o = plan->entries[i].output, *slash = o ? strrchr(o, '/') : NULL;
+        if (slash && (dirs[n] = strndup(o, (size_t)(slash - o)))) n++;
+    }
+    qsort(dirs, n, sizeof *dirs, by_string);
+    for (size_t i = 0; i < n; i++) {
+        if ((i == 0 || strcmp(dirs[i], dirs[i - 1]) != 0) && strcmp(dirs[i], out_dir) != 0)
+            remove_stale_temporaries(dirs[i], verbose);
+    }
+    for (size_t i = 0; i < n; i++) free(dirs[i]);
+    free(dirs);
+}
+
 static double now_seconds(void)
 {
     struct timespec ts;
@@ -369,7 +392,7 @@ static int run(cli_options *opt_in)
         return 2;
     }
 
-    if (!to_stdout) remove_stale_temporaries(opt.out_dir, opt.verbose);
+    if (!to_stdout) remove_stale_temporaries_of_plan(&plan, opt.out_dir, opt.verbose);
     char device[32];
     if (sagalux_context_device(ctx) == SAGALUX_DEVICE_CUDA) snprintf(device, sizeof device, "cuda:%d", opt.cuda_device);
     else snprintf(device, sizeof device, "cpu");

@@ -134,6 +134,15 @@ if kill -0 999999 2>/dev/null; then echo "skip stale temporaries (pid 999999 exi
   [ ! -e "$work/out9/old.png.tmp-999999" ] && [ -e "$work/out9/live.png.tmp-$$" ] && [ -e "$work/out9/notes.txt.tmp-999999" ] \
     && ok "stale temporaries removed, a live one and a stranger's file kept" || bad "stale temporaries"
 fi
+# ... in the subfolders of a -r tree too.
+mkdir -p "$work/tree9/sub" "$work/out9r/sub"
+cp "$data/tiny_dark.png" "$work/tree9/sub/z.png"
+: >"$work/out9r/sub/z.png.tmp-999999"
+if ! kill -0 999999 2>/dev/null; then
+  run -r "$work/tree9" -o "$work/out9r"
+  [ ! -e "$work/out9r/sub/z.png.tmp-999999" ] && [ -s "$work/out9r/sub/z.png" ] \
+    && ok "a stale temporary in a -r subfolder removed" || bad "stale temporary in a -r subfolder"
+fi
 
 # SIGINT / SIGTERM at several points of a batch: exit 130 / 143, a summary,
 # no temporary or partial file (every output equals the uninterrupted run's),
