@@ -72,11 +72,12 @@ __global__ void __launch_bounds__(NT) summary_kernel(const float *x, int h, int 
     float acc[PER], zacc = 0.0f;
 #pragma unroll
     for (int r = 0; r < PER; r++) acc[r] = 0.0f;
-    const int tiles_x = (w + T - 1) / T, tiles = tiles_x * ((h + T - 1) / T);
+    const int tiles = tiles_of(h, w);
     const int ty = threadIdx.x / T, tx = threadIdx.x % T, p0 = threadIdx.x, p1 = threadIdx.x + NT;
     __syncthreads();
     for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
-        int x0 = (tile % tiles_x) * T, y0 = (tile / tiles_x) * T;
+        int x0, y0;
+        tile_origin(tile, w, &x0, &y0);
         bool inside = y0 + ty < h && x0 + tx < w;
         float v0[C], v1[C];
         ln_at<C>(x, n, h, w, x0, y0, p0, b.norm1_w, b.norm1_b, v0);
@@ -151,11 +152,12 @@ __global__ void __launch_bounds__(NT) apply_kernel(const float *x, int h, int w,
         ZF[e] = same ? z[i] : 0.0f;
     }
     const size_t n = (size_t)h * w;
-    const int tiles_x = (w + T - 1) / T, tiles = tiles_x * ((h + T - 1) / T);
+    const int tiles = tiles_of(h, w);
     const int ty = threadIdx.x / T, tx = threadIdx.x % T, p0 = threadIdx.x, p1 = threadIdx.x + NT;
     __syncthreads();
     for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
-        int x0 = (tile % tiles_x) * T, y0 = (tile / tiles_x) * T;
+        int x0, y0;
+        tile_origin(tile, w, &x0, &y0);
         float v0[C], v1[C], q[C];
         ln_at<C>(x, n, h, w, x0, y0, p0, b.norm1_w, b.norm1_b, v0);
         ln_at<C>(x, n, h, w, x0, y0, p1, b.norm1_w, b.norm1_b, v1);
@@ -210,11 +212,12 @@ __global__ void __launch_bounds__(NT) ffn_kernel(const float *x, int h, int w, g
     }
     for (int e = threadIdx.x; e < hid * C; e += NT) WO[e] = b.pw_out[(size_t)(e % C) * hid + e / C];
     const size_t n = (size_t)h * w;
-    const int tiles_x = (w + T - 1) / T, tiles = tiles_x * ((h + T - 1) / T);
+    const int tiles = tiles_of(h, w);
     const int ty = threadIdx.x / T, tx = threadIdx.x % T, p0 = threadIdx.x, p1 = threadIdx.x + NT;
     __syncthreads();
     for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
-        int x0 = (tile % tiles_x) * T, y0 = (tile / tiles_x) * T;
+        int x0, y0;
+        tile_origin(tile, w, &x0, &y0);
         float v0[C], v1[C], acc[C];
         ln_at<C>(x, n, h, w, x0, y0, p0, b.norm2_w, b.norm2_b, v0);
         ln_at<C>(x, n, h, w, x0, y0, p1, b.norm2_w, b.norm2_b, v1);
@@ -250,7 +253,7 @@ template <int C>
 bool run(cudaStream_t s, const gpu_block_weights &b, float *x, int h, int w, float *tmp, float *partial, float *S,
          float *z)
 {
-    const int d = C / b.heads, tiles = ((w + T - 1) / T) * ((h + T - 1) / T);
+    const int d = C / b.heads, tiles = tiles_of(h, w);
     size_t sm_sum = summary_floats<C>() * sizeof(float), sm_apply = apply_floats<C>() * sizeof(float),
            sm_ffn = (size_t)ffn_floats(C, b.hid) * sizeof(float);
     // Opt in to more than 48 KB of shared memory (per device, so every time: a cheap call).

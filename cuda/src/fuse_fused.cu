@@ -49,14 +49,15 @@ __global__ void __launch_bounds__(NT) sums_kernel(const float *x, int h, int w, 
         DB[i] = f.dw_b[row];
     }
     const size_t n = (size_t)h * w;
-    const int tiles_x = (w + T - 1) / T, tiles = tiles_of(h, w);
+    const int tiles = tiles_of(h, w);
     const int ty = threadIdx.x / T, tx = threadIdx.x % T, p0 = threadIdx.x, p1 = threadIdx.x + NT;
     double acc[SUMS];
 #pragma unroll
     for (int i = 0; i < SUMS; i++) acc[i] = 0.0;
     __syncthreads();
     for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
-        int x0 = (tile % tiles_x) * T, y0 = (tile / tiles_x) * T;
+        int x0, y0;
+        tile_origin(tile, w, &x0, &y0);
         bool inside = y0 + ty < h && x0 + tx < w;
         float v0[X3], v1[X3], s[SUMS];
         bool in0 = load_at<X3>(x, n, h, w, x0, y0, p0, v0), in1 = load_at<X3>(x, n, h, w, x0, y0, p1, v1);
@@ -164,11 +165,12 @@ __global__ void __launch_bounds__(NT) apply_kernel(const float *x, int h, int w,
     copy_to_smem(C0, fold + X3 * C, C);
     for (int e = threadIdx.x; e < X3 * C; e += NT) WOT[e] = f.out_w[(e % C) * X3 + e / C];
     const size_t n = (size_t)h * w;
-    const int tiles_x = (w + T - 1) / T, tiles = tiles_of(h, w);
+    const int tiles = tiles_of(h, w);
     const int ty = threadIdx.x / T, tx = threadIdx.x % T, p0 = threadIdx.x, p1 = threadIdx.x + NT;
     __syncthreads();
     for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
-        int x0 = (tile % tiles_x) * T, y0 = (tile / tiles_x) * T;
+        int x0, y0;
+        tile_origin(tile, w, &x0, &y0);
         const int py = y0 + ty, px = x0 + tx;
         const bool inside = py < h && px < w;
         const size_t at = inside ? (size_t)py * w + px : 0;

@@ -45,6 +45,14 @@ __device__ inline bool halo_pixel(int h, int w, int x0, int y0, int pos, int *gy
 
 __host__ __device__ inline int tiles_of(int h, int w) { return ((w + T - 1) / T) * ((h + T - 1) / T); }
 
+// The top-left pixel of tile number tile (row-major over an image w wide).
+__device__ inline void tile_origin(int tile, int w, int *x0, int *y0)
+{
+    const int tiles_x = (w + T - 1) / T;
+    *x0 = (tile % tiles_x) * T;
+    *y0 = (tile / tiles_x) * T;
+}
+
 // Blocks for a persistent grid: what fits on the device at once, at most tiles.
 template <typename K> int grid_for(K kernel, size_t smem, int tiles)
 {
