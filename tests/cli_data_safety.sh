@@ -157,19 +157,25 @@ from PIL import Image
 for i in range(6):
     Image.effect_noise((256, 256), 40 + i).convert("RGB").save(f"{sys.argv[1]}/p{i:02d}.png")
 PY
-  t0=$(date +%s%N)
   "$bin" -m "$model" -t 2 --quiet "$work/big" -o "$work/ref" 2>/dev/null
-  ms=$(( ($(date +%s%N) - t0) / 1000000 ))
   # Three points, both signals (three, not six: under CI's ASan build each run is slow).
   for point in INT:15 TERM:45 INT:75; do
     sig=${point%:*} frac=${point#*:}
     {
-      out="$work/int-$sig-$frac" delay=$(awk "BEGIN { print $ms * $frac / 100000 }")
-      /usr/bin/python3 - "$sig" "$delay" "$bin" -m "$model" -t 2 --quiet "$work/big" -o "$out" 2>"$work/err" <<'PY'
-import signal, subprocess, sys, time
-sig, delay, cmd = getattr(signal, "SIG" + sys.argv[1]), float(sys.argv[2]), sys.argv[3:]
+      out="$work/int-$sig-$frac" after=$(( 6 * frac / 100 ))
+      /usr/bin/python3 - "$sig" "$after" "$out" "$bin" -m "$model" -t 2 --quiet "$work/big" -o "$out" 2>"$work/err" <<'PY'
+import os, signal, subprocess, sys, time
+sig, after, out, cmd = getattr(signal, "SIG" + sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4:]
 p = subprocess.Popen(cmd, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-time.sleep(delay)
+# Signal once `after` outputs are complete (not after a guessed delay: a busy
+# machine ran the whole batch before a timed signal came).
+# after 0: once the first file is being written (its temporary, or the file).
+def done():
+    try: names = os.listdir(out)
+    except FileNotFoundError: return -1
+    return sum(1 for f in names if f.endswith(".png")) - (after == 0 and not any(".tmp-" in f for f in names))
+while p.poll() is None and done() < after: time.sleep(0.002)
+time.sleep(0.02)
 p.send_signal(sig)
 sys.exit(p.wait())
 PY
