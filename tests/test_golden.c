@@ -170,6 +170,54 @@ static void test_enhance_matches_twin(void **state)
     free(half);
 }
 
+/* The viewer's path: the network's own output (unclamped) once, then
+ * sagalux_blend at any strength gives what sagalux_enhance gives, bit for
+ * bit; progress reads 1 after the call. */
+static void test_network_output_and_blend(void **state)
+{
+    golden *g = *state;
+    size_t n;
+    float *in = tensor_f32(g->file, "golden.input", &n);
+    float *want = tensor_f32(g->file, "golden.output", NULL);
+    sagalux_image *img;
+    assert_int_equal(sagalux_image_create(70, 50, 0, &img), SAGALUX_OK);
+    memcpy(img->rgb, in, n * sizeof(float));
+    sagalux_context_options co = sagalux_context_options_default();
+    co.device = SAGALUX_DEVICE_CPU;
+    co.threads = 2;
+    sagalux_context *ctx;
+    assert_int_equal(sagalux_context_create(g->model, &co, &ctx, NULL, 0), SAGALUX_OK);
+    assert_true(sagalux_context_progress(ctx) == 0.0f);
+    sagalux_image *net;
+    assert_int_equal(sagalux_enhance_network(ctx, img, &net), SAGALUX_OK);
+    assert_true(sagalux_context_progress(ctx) == 1.0f);
+    assert_true(tu_close("network output, unclamped", net->rgb, want, n, GOLDEN_ATOL, 0.0));
+
+    const float strengths[] = {0.0f, 0.3f, 0.5f, 0.77f, 1.0f};
+    for (size_t k = 0; k < sizeof strengths / sizeof strengths[0]; k++) {
+        sagalux_enhance_options eo = {strengths[k]};
+        sagalux_image *direct, *blended;
+        assert_int_equal(sagalux_enhance(ctx, img, &eo, &direct), SAGALUX_OK);
+        assert_int_equal(sagalux_blend(img, net, strengths[k], &blended), SAGALUX_OK);
+        assert_memory_equal(direct->rgb, blended->rgb, n * sizeof(float));
+        sagalux_image_free(direct);
+        sagalux_image_free(blended);
+    }
+    sagalux_image *bad;
+    assert_int_equal(sagalux_blend(img, net, 1.01f, &bad), SAGALUX_ERR_INVALID_ARGUMENT);
+    assert_null(bad);
+    sagalux_image *small;
+    assert_int_equal(sagalux_image_create(69, 50, 0, &small), SAGALUX_OK);
+    assert_int_equal(sagalux_blend(small, net, 0.5f, &bad), SAGALUX_ERR_INVALID_ARGUMENT);
+    sagalux_image_free(small);
+
+    sagalux_context_free(ctx);
+    sagalux_image_free(net);
+    sagalux_image_free(img);
+    free(in);
+    free(want);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -177,6 +225,7 @@ int main(void)
         cmocka_unit_test(test_stages_three_threads),
         cmocka_unit_test(test_stages_cuda),
         cmocka_unit_test(test_enhance_matches_twin),
+        cmocka_unit_test(test_network_output_and_blend),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -224,6 +224,24 @@ sagalux_enhance_options sagalux_enhance_options_default(void);
 sagalux_status sagalux_enhance(sagalux_context *ctx, const sagalux_image *input,
                                const sagalux_enhance_options *options, sagalux_image **out);
 
+/* The network's own output for input: what sagalux_enhance gives at strength
+ * 1 before clamping, so values may lie a little outside [0, 1] (same size,
+ * alpha and metadata as input). With sagalux_blend it gives sagalux_enhance's
+ * result for any strength, bit for bit, without running the network again:
+ * a viewer's strength slider. */
+sagalux_status sagalux_enhance_network(sagalux_context *ctx, const sagalux_image *input, sagalux_image **out);
+
+/* A new image: clamp(original + strength * (network - original)) to [0, 1],
+ * with original's alpha and metadata. network comes from
+ * sagalux_enhance_network on original; sizes must match, strength in [0, 1]. */
+sagalux_status sagalux_blend(const sagalux_image *original, const sagalux_image *network, float strength,
+                             sagalux_image **out);
+
+/* How far the enhance now running on ctx has come, from 0 to 1 (its share of
+ * the network's estimated work; 1 after it finished). Safe to call from
+ * another thread while sagalux_enhance runs: a progress bar. */
+float sagalux_context_progress(const sagalux_context *ctx);
+
 /* Asks the sagalux_enhance running on ctx to stop at its next step; it then
  * returns SAGALUX_ERR_CANCELLED and writes nothing. Safe to call from another
  * thread or a signal handler. The request ends when the next enhance starts. */

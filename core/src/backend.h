@@ -33,9 +33,10 @@ typedef struct sx_backend {
      * memory, which copies to and from the device about twice as fast). */
     void *(*host_alloc)(size_t bytes);
     void (*host_free)(void *p);
-    /* A run asks cancelled(user) before each step and stops with
-     * SAGALUX_ERR_CANCELLED when it says yes (cancelled may be NULL). */
-    void (*set_cancel)(void *state, int (*cancelled)(void *user), void *user);
+    /* A run calls before_step(user, done) before each step, done being the
+     * share of the work already finished (sx_plan_progress), and stops with
+     * SAGALUX_ERR_CANCELLED when it returns nonzero (before_step may be NULL). */
+    void (*set_step_hook)(void *state, int (*before_step)(void *user, float done), void *user);
 } sx_backend;
 
 sagalux_status sx_cpu_backend_open(const sagalux_model *model, int threads, sx_backend *out, char *err,

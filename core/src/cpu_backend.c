@@ -17,8 +17,8 @@ typedef struct cpu_state {
     sx_plan plan;
     int prepared;
     float *arena;
-    int (*cancelled)(void *user);
-    void *cancel_user;
+    int (*before_step)(void *user, float done);
+    void *hook_user;
 } cpu_state;
 
 /* Scratch, in floats, that each step below uses. */
@@ -102,7 +102,7 @@ static sagalux_status cpu_run(void *state, const float *in, float *out, sx_tap_f
     if (!s->prepared) return sx_fail(err, err_size, SAGALUX_ERR_INVALID_ARGUMENT, "CPU: run before prepare");
     for (int i = 0; i < s->plan.n_steps; i++) {
         const sx_step *st = &s->plan.steps[i];
-        if (s->cancelled && s->cancelled(s->cancel_user))
+        if (s->before_step && s->before_step(s->hook_user, sx_plan_progress(&s->plan, i)))
             return sx_reason(err, err_size, SAGALUX_ERR_CANCELLED, "CPU: cancelled");
         float *o = map_of(s, st->out, in, out);
         float *scr = st->scratch >= 0 ? s->arena + s->plan.bufs[st->scratch].offset : NULL;
@@ -112,11 +112,11 @@ static sagalux_status cpu_run(void *state, const float *in, float *out, sx_tap_f
     return SAGALUX_OK;
 }
 
-static void cpu_set_cancel(void *state, int (*cancelled)(void *user), void *user)
+static void cpu_set_step_hook(void *state, int (*before_step)(void *user, float done), void *user)
 {
     cpu_state *s = state;
-    s->cancelled = cancelled;
-    s->cancel_user = user;
+    s->before_step = before_step;
+    s->hook_user = user;
 }
 
 static size_t cpu_peak(const void *state)
@@ -150,6 +150,6 @@ sagalux_status sx_cpu_backend_open(const sagalux_model *model, int threads, sx_b
         return sx_fail(err, err_size, SAGALUX_ERR_OUT_OF_MEMORY, "CPU: out of memory for %d worker threads", threads);
     }
     *out = (sx_backend){"cpu", SAGALUX_DEVICE_CPU, s, cpu_prepare, cpu_run, cpu_peak, cpu_close, malloc, free,
-                        cpu_set_cancel};
+                        cpu_set_step_hook};
     return SAGALUX_OK;
 }

@@ -1,5 +1,6 @@
-/* The public enhance call: reflect-pad to multiples of 16, run the backend,
- * crop, blend with the input by strength, clamp to [0, 1]. */
+/* The public enhance calls: reflect-pad to multiples of 16, run the backend,
+ * crop, blend with the input by strength, clamp to [0, 1]; or keep the
+ * network's own output and blend it later (sagalux_blend). */
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@ struct sagalux_context {
     size_t pad_floats;
     char error[512];         /* the last failure's reason ("" after a success) */
     atomic_int cancel;       /* sagalux_context_cancel's request */
+    atomic_int progress;     /* the running enhance's share done, in 1/65536 */
 };
 
 sagalux_context_options sagalux_context_options_default(void)
@@ -72,11 +74,22 @@ void sagalux_context_cancel(sagalux_context *ctx)
     if (ctx) atomic_store(&ctx->cancel, 1);
 }
 
-static int cancel_requested(void *user) { return atomic_load(&((sagalux_context *)user)->cancel); }
+float sagalux_context_progress(const sagalux_context *ctx)
+{
+    return ctx ? (float)atomic_load(&((sagalux_context *)ctx)->progress) / 65536.0f : 0.0f;
+}
+
+/* Before each step of the plan: publish progress, and stop when asked to. */
+static int before_step(void *user, float done)
+{
+    sagalux_context *ctx = user;
+    atomic_store(&ctx->progress, (int)(done * 65536.0f));
+    return atomic_load(&ctx->cancel);
+}
 
 static sagalux_status run_on(sx_backend *b, sagalux_context *ctx, int h, int w)
 {
-    b->set_cancel(b->state, cancel_requested, ctx);
+    b->set_step_hook(b->state, before_step, ctx);
     sagalux_status st = b->prepare(b->state, h, w, ctx->error, sizeof ctx->error);
     if (st == SAGALUX_OK) st = b->run(b->state, ctx->in_pad, ctx->out_pad, NULL, NULL, ctx->error, sizeof ctx->error);
     return st;
@@ -108,19 +121,16 @@ int sx_reflect_index(int i, int n)
     return i < n ? i : period - i;
 }
 
-sagalux_status sagalux_enhance(sagalux_context *ctx, const sagalux_image *input,
-                               const sagalux_enhance_options *options, sagalux_image **out)
+/* Pads input into ctx->in_pad, runs the network into ctx->out_pad (row
+ * stride *wp_out, plane stride *plane_out). */
+static sagalux_status run_padded(sagalux_context *ctx, const sagalux_image *input, int *wp_out, size_t *plane_out)
 {
-    if (!ctx || !input || !out || !input->rgb || input->width <= 0 || input->height <= 0)
-        return SAGALUX_ERR_INVALID_ARGUMENT;
-    *out = NULL;
-    float strength = options ? options->strength : 1.0f;
-    if (!(strength >= 0.0f && strength <= 1.0f)) return SAGALUX_ERR_INVALID_ARGUMENT;
     int h = input->height, w = input->width;
     int hp = (h + 15) / 16 * 16, wp = (w + 15) / 16 * 16;
     size_t plane = (size_t)hp * wp;
     ctx->error[0] = 0;
     atomic_store(&ctx->cancel, 0);
+    atomic_store(&ctx->progress, 0);
     if (plane * 3 > ctx->pad_floats) {
         ctx->backend.host_free(ctx->in_pad);
         ctx->backend.host_free(ctx->out_pad);
@@ -140,27 +150,97 @@ sagalux_status sagalux_enhance(sagalux_context *ctx, const sagalux_image *input,
             for (int x = w; x < wp; x++) dst[x] = src[sx_reflect_index(x, w)];
         }
     sagalux_status st = run_network(ctx, hp, wp);
-    if (st != SAGALUX_OK) return st;
+    if (st == SAGALUX_OK) atomic_store(&ctx->progress, 65536);
+    *wp_out = wp;
+    *plane_out = plane;
+    return st;
+}
 
-    sagalux_image *res;
-    st = sagalux_image_create(w, h, input->alpha != NULL, &res);
-    if (st != SAGALUX_OK) return st;
+/* dst = clamp(src + strength * (net - src)) over the image's three planes;
+ * net's rows are net_stride apart and its planes net_plane apart. The one
+ * blend both sagalux_enhance and sagalux_blend use, so they agree bit for bit. */
+static void blend_planes(const sagalux_image *src_img, const float *net_rgb, int net_stride, size_t net_plane,
+                         float strength, float *dst_rgb)
+{
+    int w = src_img->width, h = src_img->height;
     for (int c = 0; c < 3; c++)
         for (int y = 0; y < h; y++) {
-            const float *net = ctx->out_pad + c * plane + (size_t)y * wp;
-            const float *src = input->rgb + ((size_t)c * h + y) * w;
-            float *dst = res->rgb + ((size_t)c * h + y) * w;
+            const float *net = net_rgb + c * net_plane + (size_t)y * net_stride;
+            const float *src = src_img->rgb + ((size_t)c * h + y) * w;
+            float *dst = dst_rgb + ((size_t)c * h + y) * w;
             for (int x = 0; x < w; x++) {
                 float v = src[x] + strength * (net[x] - src[x]);
                 dst[x] = v < 0.0f ? 0.0f : v > 1.0f ? 1.0f : v;
             }
         }
-    if (input->alpha) memcpy(res->alpha, input->alpha, (size_t)w * h * sizeof(float));
+}
+
+/* A new image of input's size, alpha and metadata; rgb left for the caller. */
+static sagalux_status image_like(const sagalux_image *input, sagalux_image **out)
+{
+    sagalux_image *res;
+    sagalux_status st = sagalux_image_create(input->width, input->height, input->alpha != NULL, &res);
+    if (st != SAGALUX_OK) return st;
+    if (input->alpha) memcpy(res->alpha, input->alpha, (size_t)input->width * input->height * sizeof(float));
     st = sx_image_copy_metadata(res, input);
     if (st != SAGALUX_OK) {
         sagalux_image_free(res);
         return st;
     }
+    *out = res;
+    return SAGALUX_OK;
+}
+
+static int valid_image(const sagalux_image *im) { return im && im->rgb && im->width > 0 && im->height > 0; }
+
+sagalux_status sagalux_enhance(sagalux_context *ctx, const sagalux_image *input,
+                               const sagalux_enhance_options *options, sagalux_image **out)
+{
+    if (!ctx || !valid_image(input) || !out) return SAGALUX_ERR_INVALID_ARGUMENT;
+    *out = NULL;
+    float strength = options ? options->strength : 1.0f;
+    if (!(strength >= 0.0f && strength <= 1.0f)) return SAGALUX_ERR_INVALID_ARGUMENT;
+    int wp;
+    size_t plane;
+    sagalux_status st = run_padded(ctx, input, &wp, &plane);
+    if (st != SAGALUX_OK) return st;
+    sagalux_image *res;
+    if ((st = image_like(input, &res)) != SAGALUX_OK) return st;
+    blend_planes(input, ctx->out_pad, wp, plane, strength, res->rgb);
+    *out = res;
+    return SAGALUX_OK;
+}
+
+sagalux_status sagalux_enhance_network(sagalux_context *ctx, const sagalux_image *input, sagalux_image **out)
+{
+    if (!ctx || !valid_image(input) || !out) return SAGALUX_ERR_INVALID_ARGUMENT;
+    *out = NULL;
+    int wp, w = input->width, h = input->height;
+    size_t plane;
+    sagalux_status st = run_padded(ctx, input, &wp, &plane);
+    if (st != SAGALUX_OK) return st;
+    sagalux_image *res;
+    if ((st = image_like(input, &res)) != SAGALUX_OK) return st;
+    for (int c = 0; c < 3; c++)
+        for (int y = 0; y < h; y++)
+            memcpy(res->rgb + ((size_t)c * h + y) * w, ctx->out_pad + c * plane + (size_t)y * wp, (size_t)w * sizeof(float));
+    *out = res;
+    return SAGALUX_OK;
+}
+
+sagalux_status sagalux_blend(const sagalux_image *original, const sagalux_image *network, float strength,
+                             sagalux_image **out)
+{
+    if (!valid_image(original) || !valid_image(network) || !out) return SAGALUX_ERR_INVALID_ARGUMENT;
+    *out = NULL;
+    if (!(strength >= 0.0f && strength <= 1.0f) || network->width != original->width ||
+        network->height != original->height)
+        return SAGALUX_ERR_INVALID_ARGUMENT;
+    sagalux_image *res;
+    sagalux_status st = image_like(original, &res);
+    if (st != SAGALUX_OK) return st;
+    blend_planes(original, network->rgb, original->width, (size_t)original->width * original->height, strength,
+                 res->rgb);
     *out = res;
     return SAGALUX_OK;
 }

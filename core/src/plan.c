@@ -223,3 +223,29 @@ int sx_step_out_w(const sx_step *step)
 {
     return step->kind == SX_STEP_DOWN ? step->w / 2 : step->kind == SX_STEP_UP ? 2 * step->w : step->w;
 }
+
+/* Multiply-adds of a step, roughly: the 1x1 and 3x3 convolutions dominate,
+ * so C^2 per pixel times a factor per kind is close enough for a progress bar. */
+static double step_work(const sx_step *st)
+{
+    double px = (double)st->h * st->w, cc = (double)st->c * st->c;
+    switch (st->kind) {
+    case SX_STEP_STAGE: return 10.0 * cc * px * st->stage->count;
+    case SX_STEP_FUSE: return 30.0 * cc * px;
+    case SX_STEP_DOWN: case SX_STEP_UP: return 9.0 * cc * px;
+    case SX_STEP_SKIP: return 2.0 * cc * px;
+    case SX_STEP_EMBED: case SX_STEP_OUT: return 27.0 * 16.0 * px;
+    default: return (double)st->c * px;
+    }
+}
+
+float sx_plan_progress(const sx_plan *plan, int step)
+{
+    double done = 0.0, total = 0.0;
+    for (int i = 0; i < plan->n_steps; i++) {
+        double w = step_work(&plan->steps[i]);
+        total += w;
+        if (i < step) done += w;
+    }
+    return total > 0.0 ? (float)(done / total) : 0.0f;
+}

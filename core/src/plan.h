@@ -83,4 +83,8 @@ int sx_step_out_channels(const sx_plan *plan, const sx_step *step);
 int sx_step_out_h(const sx_step *step);
 int sx_step_out_w(const sx_step *step);
 
+/* The share of the plan's work (estimated multiply-adds) in the steps before
+ * step: 0 at step 0, 1 at n_steps. For progress reports. */
+float sx_plan_progress(const sx_plan *plan, int step);
+
 #endif

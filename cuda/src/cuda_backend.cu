@@ -45,8 +45,8 @@ struct cuda_state {
     cudaEvent_t marks[SX_PLAN_MAX_STEPS + 1];
     int graphs;                // replay the steps as one CUDA graph (SAGALUX_CUDA_GRAPHS=0: off)
     cudaGraphExec_t graph;     // captured for the prepared size on the first untapped run
-    int (*cancelled)(void *);  // asked before each step (not within a graph replay: one launch)
-    void *cancel_user;
+    int (*before_step)(void *, float);  // asked before each step (not within a graph replay: one launch)
+    void *hook_user;
 };
 
 // The device pointer of a weight: same offset in the uploaded arena.
@@ -240,7 +240,7 @@ sagalux_status run_steps(cuda_state *s, sx_tap_fn tap, void *tap_user, char *err
     if (s->profile) cudaEventRecord(s->marks[0], s->stream);
     for (int i = 0; i < s->plan.n_steps; i++) {
         const sx_step *st = &s->plan.steps[i];
-        if (s->cancelled && s->cancelled(s->cancel_user))
+        if (s->before_step && s->before_step(s->hook_user, sx_plan_progress(&s->plan, i)))
             return sx_reason(err, err_size, SAGALUX_ERR_CANCELLED, "CUDA device %d: cancelled", s->device);
         float *o = map_of(s, st->out);
         float *scr = st->scratch >= 0 ? s->arena + s->plan.bufs[st->scratch].offset : nullptr;
@@ -277,11 +277,11 @@ void capture_graph(cuda_state *s)
 {
     char why[256] = "";
     cudaGraph_t g = nullptr;
-    int (*cancelled)(void *) = s->cancelled; // a capture records every step, whatever is asked meanwhile
-    s->cancelled = nullptr;
+    int (*before_step)(void *, float) = s->before_step; // a capture records every step, whatever is asked meanwhile
+    s->before_step = nullptr;
     cudaError_t e = cudaStreamBeginCapture(s->stream, cudaStreamCaptureModeRelaxed);
     sagalux_status st = e == cudaSuccess ? run_steps(s, nullptr, nullptr, why, sizeof why) : SAGALUX_ERR_DEVICE;
-    s->cancelled = cancelled;
+    s->before_step = before_step;
     if (e == cudaSuccess) e = cudaStreamEndCapture(s->stream, &g);
     if (st == SAGALUX_OK && e == cudaSuccess) e = cudaGraphInstantiate(&s->graph, g, 0);
     if (g) cudaGraphDestroy(g);
@@ -320,11 +320,11 @@ extern "C" sagalux_status cuda_run(void *state, const float *in, float *out, sx_
     return SAGALUX_OK;
 }
 
-extern "C" void cuda_set_cancel(void *state, int (*cancelled)(void *), void *user)
+extern "C" void cuda_set_step_hook(void *state, int (*before_step)(void *, float), void *user)
 {
     cuda_state *s = static_cast<cuda_state *>(state);
-    s->cancelled = cancelled;
-    s->cancel_user = user;
+    s->before_step = before_step;
+    s->hook_user = user;
 }
 
 extern "C" size_t cuda_peak(const void *state)
@@ -455,6 +455,6 @@ extern "C" sagalux_status sx_cuda_backend_open(const sagalux_model *model, int d
         return st;
     }
     *out = sx_backend{"cuda",    SAGALUX_DEVICE_CUDA, s, cuda_prepare, cuda_run, cuda_peak, cuda_close,
-                      cuda_host_alloc, cuda_host_free, cuda_set_cancel};
+                      cuda_host_alloc, cuda_host_free, cuda_set_step_hook};
     return SAGALUX_OK;
 }
