@@ -71,10 +71,7 @@ void pyramid_rgba(const pyramid *orig, const pyramid *net, float strength, int l
         for (int x = 0; x < r.w; x++) {
             for (int c = 0; c < 3; c++) {
                 float v = o->rgb[c * plane + row + x];
-                if (n) {
-                    v = v + strength * (n->rgb[c * plane + row + x] - v);
-                    v = v < 0.0f ? 0.0f : v > 1.0f ? 1.0f : v; /* as sagalux_blend clamps */
-                }
+                if (n) v = v + strength * (n->rgb[c * plane + row + x] - v); /* to_byte clamps, as sagalux_blend does */
                 d[4 * x + c] = to_byte(v);
             }
             d[4 * x + 3] = 255;

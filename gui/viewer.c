@@ -563,8 +563,17 @@ int viewer_run(viewer *v, const script_action *script, int n_script)
         int busy = worker_busy(v->work);
         int animate = busy || v->drag != DRAG_NONE;
         SDL_Event e;
-        /* wait for input when nothing moves; about 60 frames a second while the network runs */
-        if (SDL_WaitEventTimeout(&e, animate || script ? 16 : 500)) {
+        /* Wait for input when nothing moves. A drag draws every 16 ms; while
+         * the network runs (on the same cores, maybe), every 25 ms: 40 frames
+         * a second keep the window live and leave the network its time. The
+         * drawing's own time counts in the period. */
+        int wait = 500;
+        if (animate || script) {
+            Uint64 period = v->drag != DRAG_NONE ? 16 : 25;
+            Uint64 since = (SDL_GetPerformanceCounter() - last) * 1000 / freq;
+            wait = since >= period ? 0 : (int)(period - since);
+        }
+        if (wait == 0 ? SDL_PollEvent(&e) : SDL_WaitEventTimeout(&e, wait)) {
             do {
                 if (e.type == v->wake_event) take_worker_events(v);
                 else viewer_handle_event(v, &e);
@@ -588,8 +597,8 @@ int viewer_run(viewer *v, const script_action *script, int n_script)
                 v->busy_frames++;
                 v->busy_seconds += (double)(now - last) / freq;
             }
+            last = now;
         }
-        last = now;
     }
     if (v->opt.verbose && v->busy_frames > 1)
         fprintf(stderr, "sagalux-view: %lu frames in %.1f s while the network ran (%.0f frames a second)\n",
