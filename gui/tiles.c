@@ -34,7 +34,7 @@ static int use_level(tile_layer *t, int level, int lw, int lh)
     int count = vm_tiles_across(lw, t->tile) * vm_tiles_across(lh, t->tile);
     t->tex = calloc((size_t)count, sizeof *t->tex);
     t->stale = calloc((size_t)count, 1);
-    t->staging = malloc((size_t)t->tile * t->tile * 4);
+    t->staging = malloc((size_t)(t->tile + 2) * (t->tile + 2) * 4);
     if (!t->tex || !t->stale || !t->staging) {
         tile_layer_clear(t);
         SDL_SetError("out of memory for %d tiles", count);
@@ -61,16 +61,21 @@ int tile_layer_draw(tile_layer *t, SDL_Renderer *r, const pyramid *orig, const p
         for (int tx = x0; tx < x1; tx++) {
             int i = ty * across + tx;
             vm_rect rect = vm_tile_rect(lw, lh, t->tile, i);
+            /* The texture holds the tile and a one-pixel apron of its
+             * neighbours, so that a filtering renderer blends across the
+             * seam with real pixels instead of repeating the tile's edge. */
+            vm_rect held = vm_rect_grow(rect, 1, lw, lh);
             if (!t->tex[i]) {
-                t->tex[i] = SDL_CreateTexture(r, SDL_PIXELFORMAT_RGBA32, SDL_TEXTUREACCESS_STATIC, rect.w, rect.h);
+                t->tex[i] = SDL_CreateTexture(r, SDL_PIXELFORMAT_RGBA32, SDL_TEXTUREACCESS_STATIC, held.w, held.h);
                 if (!t->tex[i]) return -1;
                 t->stale[i] = 1;
             }
             if (t->stale[i]) {
-                pyramid_rgba(orig, net, strength, level, rect, t->staging, rect.w * 4);
-                if (SDL_UpdateTexture(t->tex[i], NULL, t->staging, rect.w * 4) != 0) return -1;
+                pyramid_rgba(orig, net, strength, level, held, t->staging, held.w * 4);
+                if (SDL_UpdateTexture(t->tex[i], NULL, t->staging, held.w * 4) != 0) return -1;
                 t->stale[i] = 0;
             }
+            SDL_Rect src = {rect.x - held.x, rect.y - held.y, rect.w, rect.h};
             /* A level's pixels map onto the whole image; rounding the edges
              * (not the sizes) keeps neighbouring tiles seamless. */
             double sx, sy, sw, sh;
@@ -83,7 +88,7 @@ int tile_layer_draw(tile_layer *t, SDL_Renderer *r, const pyramid *orig, const p
              * levels have done the minifying. */
             SDL_SetTextureScaleMode(t->tex[i], v->scale * (1 << level) > 2.0 ? SDL_ScaleModeNearest
                                                                              : SDL_ScaleModeLinear);
-            SDL_RenderCopy(r, t->tex[i], NULL, &dst);
+            SDL_RenderCopy(r, t->tex[i], &src, &dst);
         }
     return 0;
 }

@@ -1,5 +1,5 @@
 /* One side of the comparison on the screen: a level of detail of the photo
- * as textures of at most tile x tile pixels (the renderer's limit or less),
+ * as textures of at most (tile + 2)^2 pixels (the renderer's limit or less),
  * made when they first come into view and remade when the strength changes.
  * A 24 MP photo at 100% thus uploads only the few tiles the window shows. */
 #ifndef SAGALUX_TILES_H
@@ -16,7 +16,7 @@ typedef struct tile_layer {
     int count;
     SDL_Texture **tex;     /* count entries, NULL until first in view */
     unsigned char *stale;  /* 1: remake before drawing */
-    uint8_t *staging;      /* tile x tile RGBA pixels */
+    uint8_t *staging;      /* (tile + 2)^2 RGBA pixels: a tile and its apron */
 } tile_layer;
 
 /* An empty layer with tiles of at most tile pixels a side. */

@@ -112,6 +112,13 @@ vm_rect vm_tile_rect(int w, int h, int tile, int index)
     return r;
 }
 
+vm_rect vm_rect_grow(vm_rect r, int n, int w, int h)
+{
+    int x0 = r.x - n < 0 ? 0 : r.x - n, y0 = r.y - n < 0 ? 0 : r.y - n;
+    int x1 = r.x + r.w + n > w ? w : r.x + r.w + n, y1 = r.y + r.h + n > h ? h : r.y + r.h + n;
+    return (vm_rect){x0, y0, x1 - x0, y1 - y0};
+}
+
 /* Tiles [*a, *b) covering level coordinates [lo, hi) on an axis of n tiles. */
 static void tile_span(double lo, double hi, int tile, int n, int *a, int *b)
 {

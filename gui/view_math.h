@@ -60,6 +60,9 @@ int vm_level_side(int side, int level);
  * (tile is the renderer's maximum texture size or smaller). */
 int vm_tiles_across(int w, int tile);
 vm_rect vm_tile_rect(int w, int h, int tile, int index);
+/* r grown by n pixels on each side, within a w x h level. */
+vm_rect vm_rect_grow(vm_rect r, int n, int w, int h);
+
 /* The range of tiles [*x0, *x1) x [*y0, *y1) of a level of lw x lh that an
  * area of aw x ah shows of an iw x ih image; an empty range when none. A
  * level covers the whole image, so level x = image x * lw / iw. */

@@ -138,6 +138,7 @@ static void present(viewer *v, picture *pic)
         v->pic = picture_retain(pic);
         tile_layer_clear(&v->original);
         tile_layer_clear(&v->enhanced);
+        viewer_forget_sides(v); /* a new photo may sit at a freed one's address */
     }
     v->view_w = pic->original->width;
     v->view_h = pic->original->height;
@@ -287,6 +288,7 @@ static void apply_device(viewer *v, sagalux_context_options o)
     v->pic = NULL;
     tile_layer_clear(&v->original);
     tile_layer_clear(&v->enhanced);
+    viewer_forget_sides(v);
     if (v->n_files) viewer_show(v, v->index);
 }
 
@@ -431,6 +433,7 @@ int viewer_init(viewer *v, const viewer_options *opt, char **paths, int n_paths)
             fprintf(stderr, "sagalux-view: renderer %s, textures up to %dx%d\n", info.name, info.max_texture_width,
                     info.max_texture_height);
     }
+    limit -= 2; /* a tile's texture holds a one-pixel apron on each side */
     v->tile = opt->tile > 0 && opt->tile < limit ? opt->tile : limit;
     tile_layer_init(&v->original, v->tile);
     tile_layer_init(&v->enhanced, v->tile);
@@ -467,6 +470,7 @@ void viewer_close(viewer *v)
     picture_release(v->pic);
     tile_layer_clear(&v->original);
     tile_layer_clear(&v->enhanced);
+    viewer_forget_sides(v);
     text_close(v->font);
     for (int i = 0; i < v->n_files; i++) free(v->files[i]);
     free(v->files);

@@ -29,6 +29,15 @@ typedef struct viewer_options {
     int verbose;
 } viewer_options;
 
+/* What a side's texture shows (viewer_draw.c redraws it when this changes). */
+typedef struct side_key {
+    const picture *pic;
+    int network;             /* the blend (1) or the original (0) */
+    vm_view view;
+    float strength;
+    int w, h;
+} side_key;
+
 typedef struct viewer {
     viewer_options opt;
     SDL_Window *window;
@@ -52,6 +61,8 @@ typedef struct viewer {
     picture *cache[VIEWER_CACHE]; /* recently shown, most recent first, for going back */
     int waiting;             /* the shown photo's load or network is under way */
     tile_layer original, enhanced;
+    SDL_Texture *side[2];    /* original and enhanced side, each drawn at the area's size */
+    side_key side_key[2];
     vm_view view;
     int fitted;              /* the view follows the window's size (not zoomed by hand) */
     int view_w, view_h;      /* the photo size the view was made for */
@@ -112,6 +123,8 @@ int viewer_idle(viewer *v);
 
 /* Drawing (viewer_draw.c). */
 void viewer_draw(viewer *v);
+/* Drops the sides' textures (the renderer lost its targets, or the photo went away). */
+void viewer_forget_sides(viewer *v);
 /* The strength slider's track, for hit-testing. */
 SDL_Rect viewer_slider_rect(const viewer *v);
 int viewer_screenshot(viewer *v, const char *path, char *err, size_t err_size);

@@ -46,18 +46,69 @@ static void centred_box(viewer *v, const char *lines[], int n, SDL_Color first)
     SDL_RenderSetClipRect(v->renderer, NULL);
 }
 
-/* One side of the photo into clip, the area being a (the view's frame). */
-static void draw_side(viewer *v, tile_layer *layer, int enhanced, SDL_Rect a, SDL_Rect clip)
+/* What a side's picture depends on: it is drawn again only when this changes. */
+static side_key key_of(const viewer *v, int enhanced, SDL_Rect a)
 {
-    const picture *p = v->pic;
-    int with_net = enhanced && p->network && !v->flash;
-    tile_layer *t = with_net ? layer : &v->original;
+    side_key k;
+    memset(&k, 0, sizeof k); /* padding too: keys are compared with memcmp */
+    k.pic = v->pic;
+    k.network = enhanced && v->pic->network && !v->flash;
+    k.view = v->view;
+    k.strength = k.network ? v->strength : 0.0f;
+    k.w = a.w;
+    k.h = a.h;
+    return k;
+}
+
+/* One side of the comparison, as the view places it in area a, shown in
+ * clip. Each side is drawn whole into a texture of the area's size and then
+ * copied 1:1: cutting a scaled copy with a clip rectangle would shift its
+ * sampling (SDL's software renderer rounds the cut source), and a frame that
+ * only moves the divider or the progress bar redraws nothing of the photo. */
+static void draw_side(viewer *v, int enhanced, SDL_Rect a, SDL_Rect clip)
+{
     if (clip.w <= 0 || clip.h <= 0) return;
-    SDL_RenderSetClipRect(v->renderer, &clip);
-    if (tile_layer_draw(t, v->renderer, &p->original_levels, with_net ? &p->network_levels : NULL, v->strength,
-                        &v->view, a.x, a.y, a.w, a.h) != 0)
-        snprintf(v->error, sizeof v->error, "cannot draw the photo: %s", SDL_GetError());
-    SDL_RenderSetClipRect(v->renderer, NULL);
+    side_key k = key_of(v, enhanced, a);
+    SDL_Texture **tex = &v->side[enhanced];
+    int tw = 0, th = 0;
+    if (*tex) SDL_QueryTexture(*tex, NULL, NULL, &tw, &th);
+    if (*tex && (tw != a.w || th != a.h)) {
+        SDL_DestroyTexture(*tex);
+        *tex = NULL;
+    }
+    if (!*tex) {
+        *tex = SDL_CreateTexture(v->renderer, SDL_PIXELFORMAT_RGBA32, SDL_TEXTUREACCESS_TARGET, a.w, a.h);
+        if (!*tex) {
+            snprintf(v->error, sizeof v->error, "cannot draw the photo: %s", SDL_GetError());
+            return;
+        }
+        memset(&v->side_key[enhanced], 0, sizeof v->side_key[enhanced]);
+    }
+    if (memcmp(&k, &v->side_key[enhanced], sizeof k) != 0) {
+        SDL_SetRenderTarget(v->renderer, *tex);
+        SDL_SetRenderDrawColor(v->renderer, 40, 40, 40, 255);
+        SDL_RenderClear(v->renderer);
+        tile_layer *t = k.network ? &v->enhanced : &v->original;
+        int rc = tile_layer_draw(t, v->renderer, &v->pic->original_levels, k.network ? &v->pic->network_levels : NULL,
+                                 v->strength, &v->view, 0, 0, a.w, a.h);
+        SDL_SetRenderTarget(v->renderer, NULL);
+        if (rc != 0) {
+            snprintf(v->error, sizeof v->error, "cannot draw the photo: %s", SDL_GetError());
+            return;
+        }
+        v->side_key[enhanced] = k;
+    }
+    SDL_Rect src = {clip.x - a.x, clip.y - a.y, clip.w, clip.h};
+    SDL_RenderCopy(v->renderer, *tex, &src, &clip);
+}
+
+void viewer_forget_sides(viewer *v)
+{
+    for (int i = 0; i < 2; i++) {
+        if (v->side[i]) SDL_DestroyTexture(v->side[i]);
+        v->side[i] = NULL;
+        memset(&v->side_key[i], 0, sizeof v->side_key[i]);
+    }
 }
 
 static void draw_photo(viewer *v)
@@ -69,8 +120,8 @@ static void draw_photo(viewer *v)
     switch (v->mode) {
     case MODE_SPLIT: {
         int dx = a.x + vm_divider_x(v->divider, a.w);
-        draw_side(v, &v->original, 0, a, (SDL_Rect){a.x, a.y, dx - a.x, a.h});
-        draw_side(v, &v->enhanced, 1, a, (SDL_Rect){dx, a.y, a.x + a.w - dx, a.h});
+        draw_side(v, 0, a, (SDL_Rect){a.x, a.y, dx - a.x, a.h});
+        draw_side(v, 1, a, (SDL_Rect){dx, a.y, a.x + a.w - dx, a.h});
         int lw = (int)(2 * v->dpi + 0.5), hh = (int)(28 * v->dpi), hw = (int)(10 * v->dpi);
         fill(v->renderer, (SDL_Rect){dx - lw / 2, a.y, lw, a.h}, 255, 255, 255, 220);
         fill(v->renderer, (SDL_Rect){dx - hw / 2, a.y + a.h / 2 - hh / 2, hw, hh}, 255, 255, 255, 240);
@@ -80,19 +131,19 @@ static void draw_photo(viewer *v)
     }
     case MODE_SIDE: {
         SDL_Rect b = viewer_area(v, 1);
-        draw_side(v, &v->original, 0, a, a);
-        draw_side(v, &v->enhanced, 1, b, b);
+        draw_side(v, 0, a, a);
+        draw_side(v, 1, b, b);
         fill(v->renderer, (SDL_Rect){b.x - 1, b.y, 2, b.h}, 0, 0, 0, 255);
         label(v, a.x + top, top, "Original", WHITE, 0);
         label(v, b.x + top, top, after, WHITE, 0);
         break;
     }
     case MODE_ENHANCED:
-        draw_side(v, &v->enhanced, 1, a, a);
+        draw_side(v, 1, a, a);
         label(v, a.x + top, top, p->network ? after : "Original (enhancing…)", WHITE, 0);
         break;
     default:
-        draw_side(v, &v->original, 0, a, a);
+        draw_side(v, 0, a, a);
         label(v, a.x + top, top, "Original", WHITE, 0);
         break;
     }
@@ -124,10 +175,11 @@ static void draw_bar(viewer *v)
         snprintf(line, sizeof line, "no photo");
     }
     int y = v->dh - bar + p;
-    text_draw(v->font, p, y, line, WHITE);
+    int used = text_draw(v->font, p, y, line, WHITE);
     char dev[200];
     snprintf(dev, sizeof dev, "%s   H: help", v->device_label);
-    if (v->font) text_draw(v->font, v->dw - p - text_width(v->font, dev), y, dev, GREY);
+    int dev_w = text_width(v->font, dev);
+    if (v->font && p + used + 4 * p + dev_w <= v->dw) text_draw(v->font, v->dw - p - dev_w, y, dev, GREY);
 
     /* strength slider */
     y += lh;

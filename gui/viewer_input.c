@@ -161,6 +161,13 @@ void viewer_handle_event(viewer *v, const SDL_Event *e)
         }
         v->redraw = 1;
         break;
+    case SDL_RENDER_TARGETS_RESET:
+    case SDL_RENDER_DEVICE_RESET:
+        viewer_forget_sides(v);
+        tile_layer_clear(&v->original);
+        tile_layer_clear(&v->enhanced);
+        v->redraw = 1;
+        break;
     case SDL_KEYDOWN: key_down(v, &e->key); break;
     case SDL_KEYUP:
         if (e->key.keysym.sym == SDLK_BACKSLASH || e->key.keysym.sym == SDLK_SPACE) {

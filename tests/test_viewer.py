@@ -1,0 +1,273 @@
+"""sagalux-view end to end, under Xvfb: the viewer is started on a sample and
+driven by its scripted mode (--set, --screenshot); the screenshots are checked
+against each other and against the photo. Run by ctest as
+    test_viewer.py VIEWER CLI SAMPLE MODEL
+Under CI (CI set) a missing xvfb-run is a failure; elsewhere a skip (77)."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pyrequire  # noqa: E402
+
+pyrequire.require("numpy", "PIL")
+import numpy as np  # noqa: E402
+from PIL import Image  # noqa: E402
+
+VIEWER, CLI, SAMPLE, MODEL = sys.argv[1:5]
+del sys.argv[1:5]
+W, H = 1000, 700  # the window; Xvfb and the software renderer give one pixel a coordinate
+BAR_COLOUR = (24, 24, 24)
+WORK = tempfile.mkdtemp(prefix="sagalux-view-test-")
+
+
+def run_viewer(photos, *actions, tile=None, expect=0, size=(W, H)):
+    """Runs the viewer on photos with actions (a list of ('--set', 'x=y') or
+    ('--screenshot', name)); returns {name: RGB array} and stderr."""
+    args = [VIEWER, "--no-settings", "-v", "-d", "cpu", "-m", MODEL, "--size", f"{size[0]}x{size[1]}"]
+    if tile:
+        args += ["--tile", str(tile)]
+    shots = []
+    for flag, value in actions:
+        if flag == "--screenshot":
+            value = os.path.join(WORK, value + ".png")
+            shots.append(value)
+        args += [flag, value]
+    args += photos
+    env = dict(os.environ, SDL_RENDER_DRIVER="software", XDG_CONFIG_HOME=os.path.join(WORK, "config"))
+    p = subprocess.run(["xvfb-run", "-a", "-s", "-screen 0 1280x1024x24"] + args, env=env,
+                       capture_output=True, text=True, timeout=600)
+    if p.returncode != expect:
+        raise AssertionError(f"viewer exit {p.returncode}, expected {expect}\n{p.stderr}")
+    out = {}
+    for path in shots:
+        out[os.path.basename(path)[:-4]] = np.asarray(Image.open(path).convert("RGB")).astype(np.int16)
+    return out, p.stderr
+
+
+def view_height(shot):
+    """Rows above the status bar (the bar's colour runs up its left margin)."""
+    y = shot.shape[0] - 1
+    while y > 0 and np.all(shot[y, 0:4] == BAR_COLOUR):
+        y -= 1
+    return y + 1
+
+
+def photo_box(shot_original, vh):
+    """Columns and rows the fitted photo covers (the background is 40, 40, 40;
+    rows under the side labels are left out)."""
+    area = shot_original[40:vh]
+    not_bg = np.any(area != 40, axis=2)
+    cols, rows = np.where(not_bg.any(axis=0))[0], np.where(not_bg.any(axis=1))[0]
+    return cols[0], cols[-1] + 1, rows[0] + 40, rows[-1] + 1 + 40
+
+
+def luma(a):
+    return (0.299 * a[..., 0] + 0.587 * a[..., 1] + 0.114 * a[..., 2]).mean()
+
+
+class ViewerTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        if shutil.which("xvfb-run") is None:
+            if os.environ.get("CI"):
+                raise AssertionError("xvfb-run missing; .ci/install-deps --test should have installed xvfb")
+            print("SKIP: needs xvfb-run (.ci/install-deps --test installs xvfb)")
+            sys.exit(77)
+        # One run, many pictures: the network runs once (CPU, about 5 s).
+        cls.shots, cls.log = run_viewer(
+            [SAMPLE],
+            ("--set", "mode=original"), ("--screenshot", "original"),
+            ("--set", "mode=enhanced"), ("--screenshot", "enhanced"),
+            ("--set", "mode=split"), ("--set", "divider=0.3"), ("--screenshot", "split30"),
+            ("--set", "flash=1"), ("--screenshot", "flash"), ("--set", "flash=0"),
+            ("--set", "strength=0.5"), ("--set", "mode=enhanced"), ("--screenshot", "half"),
+            ("--set", "strength=0"), ("--screenshot", "strength0"),
+            ("--set", "mode=split"), ("--set", "divider=0.6"), ("--screenshot", "split60_s0"),
+            ("--set", "mode=side"), ("--screenshot", "side_s0"),
+            ("--set", "strength=1"), ("--set", "mode=original"), ("--set", "zoom=3"),
+            ("--set", "center=300,200"), ("--screenshot", "zoom300"),
+            ("--set", "zoom=fit"), ("--screenshot", "refit"),
+        )
+        cls.vh = view_height(cls.shots["original"])
+        cls.box = photo_box(cls.shots["original"], cls.vh)
+
+    def region(self, name, x0, x1, top=40):
+        """Rows top..vh of columns x0..x1 (below the side labels)."""
+        return self.shots[name][top:self.vh, x0:x1]
+
+    def test_layout(self):
+        # a status bar, and the photo (640 x 426) fitted: as tall as the view, centred, its shape kept
+        self.assertTrue(600 < self.vh < H - 20, self.vh)
+        x0, x1, y0, y1 = self.box
+        self.assertEqual(y1, self.vh)
+        self.assertAlmostEqual((x1 - x0) / self.vh, 640 / 426, delta=0.01)
+        self.assertLessEqual(abs(x0 - (W - x1)), 1)
+
+    def test_enhanced_is_brighter_than_the_original(self):
+        x0, x1, y0, y1 = self.box
+        o = self.shots["original"][y0 + 40:y1, x0:x1]
+        e = self.shots["enhanced"][y0 + 40:y1, x0:x1]
+        self.assertGreater(luma(e), luma(o) + 40, "the enhanced view should be much brighter than a dark photo")
+        h = self.shots["half"][y0 + 40:y1, x0:x1]
+        self.assertTrue(luma(o) + 10 < luma(h) < luma(e) - 10, "strength 0.5 lies between")
+
+    def test_split_shows_each_side_where_the_divider_is(self):
+        d = round(0.3 * W)
+        # the divider: a bright line at 30% of the width, over the whole view
+        # (and a 10-pixel handle on it, half way down)
+        line = self.shots["split30"][:self.vh, d - 1:d + 1]
+        self.assertGreater(line.min(), 150)
+        # left of it, exactly the original; right of it, exactly the enhanced view
+        np.testing.assert_array_equal(self.region("split30", 0, d - 6), self.region("original", 0, d - 6))
+        right = self.region("split30", d + 10, W - 140)  # clear of the divider's handle and the label
+        np.testing.assert_array_equal(right, self.region("enhanced", d + 10, W - 140))
+        self.assertGreater(np.abs(right - self.region("original", d + 10, W - 140)).mean(), 20)
+
+    def test_flash_shows_the_original_on_both_sides(self):
+        d = round(0.3 * W)
+        np.testing.assert_array_equal(self.region("flash", d + 10, W - 200), self.region("original", d + 10, W - 200))
+
+    def test_strength_zero_shows_the_original_on_both_sides(self):
+        np.testing.assert_array_equal(self.region("strength0", 200, W), self.region("original", 200, W))
+        d = round(0.6 * W)
+        np.testing.assert_array_equal(self.region("split60_s0", 0, d - 6), self.region("original", 0, d - 6))
+        np.testing.assert_array_equal(self.region("split60_s0", d + 10, W - 140),
+                                      self.region("original", d + 10, W - 140))
+
+    def test_side_by_side_panes_show_the_same_region(self):
+        half = W // 2
+        left = self.region("side_s0", 1, half - 2)  # the panes meet at a 2-pixel line
+        right = self.region("side_s0", half + 1, 2 * half - 2)
+        np.testing.assert_array_equal(left, right)  # at strength 0 both panes hold the same pixels
+        self.assertGreater(left.std(), 3)  # and they are a photo, not a blank
+
+    def test_zoom_shows_real_pixels_about_the_centre(self):
+        # at 300% photo pixel (300, 200) is at the view's centre, and each
+        # photo pixel is a 3 x 3 square of its own value
+        photo = np.asarray(Image.open(SAMPLE).convert("RGB")).astype(np.int16)
+        shot = self.shots["zoom300"]
+        cx, cy = W / 2, self.vh / 2
+        ys, xs = np.mgrid[int(cy) - 60:int(cy) + 60, int(cx) - 60:int(cx) + 60]
+        want = photo[np.floor(200 + (ys + 0.5 - cy) / 3).astype(int), np.floor(300 + (xs + 0.5 - cx) / 3).astype(int)]
+        got = shot[ys, xs]
+        # the same libjpeg-turbo family decodes both; a level of rounding apart at most, rarely
+        self.assertLess(np.abs(got - want).mean(), 0.5)
+        off_by_one = photo[np.floor(200 + (ys + 0.5 - cy) / 3).astype(int), np.floor(301 + (xs + 0.5 - cx) / 3).astype(int)]
+        self.assertGreater(np.abs(got - off_by_one).mean(), 2.0)
+
+    def test_fit_after_zoom_is_the_first_view(self):
+        np.testing.assert_array_equal(self.region("refit", 200, W), self.region("original", 200, W))
+
+    def test_frame_rate_is_reported(self):
+        self.assertRegex(self.log, r"frames in [0-9.]+ s while the network ran")
+
+
+class ViewerLargeTest(unittest.TestCase):
+    def test_downscaled_photo_is_filtered_not_sampled(self):
+        # A 1-pixel checkerboard in a small window (fit: 31%, drawn from the
+        # half-size level) and at 20% (the quarter level): every screen pixel
+        # must be the pattern's mean grey; point sampling shows black, white
+        # or moire. Drawn in 128-pixel tiles.
+        y, x = np.mgrid[0:683, 0:1024]
+        board = ((x + y) % 2 * 255).astype(np.uint8)
+        path = os.path.join(WORK, "checker.png")
+        Image.fromarray(np.stack([board] * 3, axis=2)).save(path)
+        shots, _ = run_viewer([path], ("--set", "mode=original"), ("--screenshot", "fit"),
+                              ("--set", "zoom=0.2"), ("--screenshot", "z20"),
+                              ("--set", "zoom=1"), ("--set", "center=512,341"), ("--screenshot", "z100"),
+                              tile=128, size=(320, 260))
+        for name in ("fit", "z20"):
+            vh = view_height(shots[name])
+            x0, x1, y0, y1 = photo_box(shots[name], vh)
+            self.assertGreater((x1 - x0) * (y1 - y0), 2000, name)
+            inner = shots[name][y0 + 30:y1 - 2, x0 + 2:x1 - 2]
+            self.assertLess(np.abs(inner - 127.5).max(), 3, name)
+        # at 100% the real pixels: alternating 0 and 255
+        vh = view_height(shots["z100"])
+        c = shots["z100"][vh // 2 - 20:vh // 2 + 20, 160 - 20:160 + 20, 0]
+        self.assertEqual(set(np.unique(c).tolist()), {0, 255})
+        self.assertTrue(np.all(c[:, 1:] != c[:, :-1]))
+
+    def test_tiles_draw_the_same_picture_as_one_texture(self):
+        # At 100% and at 50% (the half-size level, 1:1 on the screen) the
+        # 64-pixel tiles give exactly the picture of one texture. (Scaled, SDL's
+        # software renderer starts its filter's phase afresh at each tile;
+        # hardware renderers sample through the one-pixel apron seamlessly.)
+        acts = (("--set", "mode=split"), ("--set", "zoom=1"), ("--set", "center=100,100"), ("--screenshot", "t100"),
+                ("--set", "zoom=0.5"), ("--screenshot", "t50"))
+        one, _ = run_viewer([SAMPLE], *acts, size=(400, 300))
+        tiled, _ = run_viewer([SAMPLE], *acts, tile=64, size=(400, 300))
+        for name in ("t100", "t50"):  # the view; the status bar holds each run's network time
+            vh = view_height(one[name])
+            self.assertGreater(one[name][:vh].std(), 3, name)
+            np.testing.assert_array_equal(one[name][:vh], tiled[name][:vh], err_msg=name)
+
+
+class ViewerSaveTest(unittest.TestCase):
+    def test_save_is_what_the_cli_writes_and_never_overwrites(self):
+        folder = os.path.join(WORK, "save")
+        os.makedirs(folder)
+        photo = os.path.join(folder, "dark.jpg")
+        shutil.copy(SAMPLE, photo)
+        run_viewer([photo], ("--set", "strength=0.6"), ("--set", "save"), ("--set", "save"))
+        first, second = os.path.join(folder, "dark_enhanced.jpg"), os.path.join(folder, "dark_enhanced-2.jpg")
+        self.assertTrue(os.path.exists(first) and os.path.exists(second), os.listdir(folder))
+        cli_out = os.path.join(WORK, "cli")
+        subprocess.run([CLI, "-q", "-d", "cpu", "-m", MODEL, "-s", "0.6", "-o", cli_out, photo], check=True)
+        with open(first, "rb") as a, open(os.path.join(cli_out, "dark.jpg"), "rb") as b:
+            self.assertEqual(a.read(), b.read(), "the viewer's save differs from the CLI's output at the same strength")
+        with open(first, "rb") as a, open(second, "rb") as b:
+            self.assertEqual(a.read(), b.read())
+
+    def test_settings_are_remembered(self):
+        config = os.path.join(WORK, "remember")
+        env = dict(os.environ, SDL_RENDER_DRIVER="software", XDG_CONFIG_HOME=config)
+        subprocess.run(["xvfb-run", "-a", VIEWER, "-d", "cpu", "-m", MODEL, "--set", "strength=0.35",
+                        "--set", "mode=side", SAMPLE], env=env, check=True, capture_output=True, timeout=600)
+        with open(os.path.join(config, "sagalux", "viewer.json")) as f:
+            s = json.load(f)
+        self.assertAlmostEqual(s["strength"], 0.35, places=5)
+        self.assertEqual(s["mode"], "side")
+        self.assertEqual(s["device"], "cpu")
+
+
+class ViewerErrorTest(unittest.TestCase):
+    def assert_error_box(self, shot):
+        vh = view_height(shot)
+        mid = shot[vh // 2 - 60:vh // 2 + 60]
+        red = (mid[..., 0] > 200) & (mid[..., 1] < 140) & (mid[..., 2] < 140)
+        self.assertGreater(red.sum(), 20, "no error shown in the window")
+
+    def test_broken_photo_is_shown_as_an_error(self):
+        path = os.path.join(WORK, "broken.jpg")
+        with open(SAMPLE, "rb") as f:
+            data = f.read()
+        with open(path, "wb") as f:
+            f.write(data[:200])  # a JPEG cut short
+        shots, log = run_viewer([path], ("--screenshot", "broken"))
+        self.assert_error_box(shots["broken"])
+
+    def test_missing_model_is_shown_as_an_error(self):
+        args = [VIEWER, "--no-settings", "-m", os.path.join(WORK, "no-such-model.sglx"), "--size", f"{W}x{H}",
+                "--screenshot", os.path.join(WORK, "nomodel.png"), SAMPLE]
+        env = dict(os.environ, SDL_RENDER_DRIVER="software")
+        p = subprocess.run(["xvfb-run", "-a"] + args, env=env, capture_output=True, text=True, timeout=300)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assert_error_box(np.asarray(Image.open(os.path.join(WORK, "nomodel.png")).convert("RGB")).astype(np.int16))
+
+    def test_bad_action_is_a_usage_error(self):
+        p = subprocess.run([VIEWER, "--set", "zoom=huge", SAMPLE], capture_output=True, text=True)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("zoom", p.stderr)
+
+
+if __name__ == "__main__":
+    try:
+        unittest.main(verbosity=2)
+    finally:
+        shutil.rmtree(WORK, ignore_errors=True)
