@@ -236,6 +236,39 @@ class ViewerSaveTest(unittest.TestCase):
         self.assertEqual(s["device"], "cpu")
 
 
+class ViewerInputTest(unittest.TestCase):
+    def test_mouse_and_keys(self):
+        # A person's input through the X server (xdotool's XTEST): drag the
+        # divider from the middle to a quarter, press [ twice (strength -0.1)
+        # and Tab (side by side), quit with q; the settings file then holds
+        # what the window was set to.
+        if shutil.which("xdotool") is None:
+            if os.environ.get("CI"):
+                raise AssertionError("xdotool missing; .ci/install-deps --test should have installed it")
+            self.skipTest("needs xdotool (.ci/install-deps --test installs it)")
+        config = os.path.join(WORK, "input")
+        script = f"""
+            {VIEWER} -d cpu -m {MODEL} --size {W}x{H} {SAMPLE} & pid=$!
+            wid=$(xdotool search --sync --name 'sagalux-view' | head -n 1)
+            xdotool windowfocus --sync $wid
+            xdotool mousemove --window $wid {W // 2} 300 sleep 0.3 mousedown 1 sleep 0.2 \
+                    mousemove --window $wid {W // 3} 300 sleep 0.2 mousemove --window $wid {W // 4} 300 sleep 0.2 mouseup 1
+            xdotool key --delay 150 bracketleft bracketleft Tab
+            sleep 0.5
+            xdotool key q
+            wait $pid
+        """
+        env = dict(os.environ, SDL_RENDER_DRIVER="software", XDG_CONFIG_HOME=config)
+        p = subprocess.run(["xvfb-run", "-a", "-s", "-screen 0 1280x1024x24", "bash", "-ec", script], env=env,
+                           capture_output=True, text=True, timeout=300)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        with open(os.path.join(config, "sagalux", "viewer.json")) as f:
+            s = json.load(f)
+        self.assertAlmostEqual(s["divider"], 0.25, delta=0.002)
+        self.assertAlmostEqual(s["strength"], 0.9, places=5)
+        self.assertEqual(s["mode"], "side")
+
+
 class ViewerErrorTest(unittest.TestCase):
     def assert_error_box(self, shot):
         vh = view_height(shot)
