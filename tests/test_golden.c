@@ -125,22 +125,37 @@ static void test_stages_one_thread(void **state) { run_stages(*state, 1); }
 static void test_stages_three_threads(void **state) { run_stages(*state, 3); }
 static void test_stages_cuda(void **state) { run_stages(*state, 0); }
 
-/* The public call: padding, cropping and clamping around the same network. */
-static void test_enhance_matches_twin(void **state)
+/* The golden input as a 70x50 image (*in: its planes, *n: their length). */
+static sagalux_image *golden_image(golden *g, float **in, size_t *n)
 {
-    golden *g = *state;
-    size_t n;
-    float *in = tensor_f32(g->file, "golden.input", &n);
-    float *want = tensor_f32(g->file, "golden.output", NULL);
+    *in = tensor_f32(g->file, "golden.input", n);
     sagalux_image *img;
     assert_int_equal(sagalux_image_create(70, 50, 0, &img), SAGALUX_OK);
-    memcpy(img->rgb, in, n * sizeof(float));
-    for (size_t i = 0; i < n; i++) want[i] = want[i] < 0.0f ? 0.0f : want[i] > 1.0f ? 1.0f : want[i];
+    memcpy(img->rgb, *in, *n * sizeof(float));
+    return img;
+}
+
+/* A CPU context of two threads on the golden model. */
+static sagalux_context *cpu_context(golden *g)
+{
     sagalux_context_options co = sagalux_context_options_default();
     co.device = SAGALUX_DEVICE_CPU;
     co.threads = 2;
     sagalux_context *ctx;
     assert_int_equal(sagalux_context_create(g->model, &co, &ctx, NULL, 0), SAGALUX_OK);
+    return ctx;
+}
+
+/* The public call: padding, cropping and clamping around the same network. */
+static void test_enhance_matches_twin(void **state)
+{
+    golden *g = *state;
+    size_t n;
+    float *in;
+    sagalux_image *img = golden_image(g, &in, &n);
+    float *want = tensor_f32(g->file, "golden.output", NULL);
+    for (size_t i = 0; i < n; i++) want[i] = want[i] < 0.0f ? 0.0f : want[i] > 1.0f ? 1.0f : want[i];
+    sagalux_context *ctx = cpu_context(g);
     sagalux_image *res;
     assert_int_equal(sagalux_enhance(ctx, img, NULL, &res), SAGALUX_OK);
     assert_true(tu_close("enhance", res->rgb, want, n, GOLDEN_ATOL, 0.0));
@@ -177,16 +192,10 @@ static void test_network_output_and_blend(void **state)
 {
     golden *g = *state;
     size_t n;
-    float *in = tensor_f32(g->file, "golden.input", &n);
+    float *in;
+    sagalux_image *img = golden_image(g, &in, &n);
     float *want = tensor_f32(g->file, "golden.output", NULL);
-    sagalux_image *img;
-    assert_int_equal(sagalux_image_create(70, 50, 0, &img), SAGALUX_OK);
-    memcpy(img->rgb, in, n * sizeof(float));
-    sagalux_context_options co = sagalux_context_options_default();
-    co.device = SAGALUX_DEVICE_CPU;
-    co.threads = 2;
-    sagalux_context *ctx;
-    assert_int_equal(sagalux_context_create(g->model, &co, &ctx, NULL, 0), SAGALUX_OK);
+    sagalux_context *ctx = cpu_context(g);
     assert_true(sagalux_context_progress(ctx) == 0.0f);
     sagalux_image *net;
     assert_int_equal(sagalux_enhance_network(ctx, img, &net), SAGALUX_OK);
