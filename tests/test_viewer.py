@@ -22,7 +22,7 @@ VIEWER, CLI, SAMPLE, MODEL = sys.argv[1:5]
 del sys.argv[1:5]
 # Runs that check drawing only use the golden test's tiny random network
 # (its output is nearly black, but fast even in CI's ASan build); those that
-# need a real enhancement use the shipped model on the sample at half size.
+# need a real enhancement use the shipped model on the sample at a quarter size.
 TINY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "golden_tiny.sglx")
 W, H = 1000, 700  # the window; Xvfb and the software renderer give one pixel a coordinate
 # Under ASan (CI's test build), leak checking is off for the viewer: LeakSanitizer
@@ -76,13 +76,13 @@ def photo_box(shot_original, vh):
 
 
 def small_photos():
-    """WORK/photos: the sample at half size as a_small.png, and its mirror
+    """WORK/photos: the sample at a quarter size as a_small.png, and its mirror
     image, the same size, as b_mirror.png; returns their pixels."""
     folder = os.path.join(WORK, "photos")
     if not os.path.isdir(folder):
         os.makedirs(folder)
         im = Image.open(SAMPLE).convert("RGB")
-        im = im.resize((im.width // 2, im.height // 2), Image.BILINEAR)
+        im = im.resize((im.width // 4, im.height // 4), Image.BILINEAR)
         im.save(os.path.join(folder, "a_small.png"))
         im.transpose(Image.FLIP_LEFT_RIGHT).save(os.path.join(folder, "b_mirror.png"))
     load = lambda n: np.asarray(Image.open(os.path.join(folder, n))).astype(np.int16)  # noqa: E731
@@ -113,9 +113,9 @@ class ViewerTest(unittest.TestCase):
             ("--set", "strength=0"), ("--screenshot", "strength0"),
             ("--set", "mode=split"), ("--set", "divider=0.6"), ("--screenshot", "split60_s0"),
             ("--set", "mode=side"), ("--screenshot", "side_s0"),
-            ("--set", "strength=1"), ("--set", "mode=original"), ("--set", "zoom=4"),
-            ("--set", "center=160,100"), ("--screenshot", "zoom400"),
-            ("--set", "next"), ("--screenshot", "next400"), ("--set", "prev"),
+            ("--set", "strength=1"), ("--set", "mode=original"), ("--set", "zoom=8"),
+            ("--set", "center=80,50"), ("--screenshot", "zoom800"),
+            ("--set", "next"), ("--screenshot", "next800"), ("--set", "prev"),
             ("--set", "zoom=fit"), ("--screenshot", "refit"),
         )
         cls.vh = view_height(cls.shots["original"])
@@ -172,7 +172,7 @@ class ViewerTest(unittest.TestCase):
         np.testing.assert_array_equal(left, right)  # at strength 0 both panes hold the same pixels
         self.assertGreater(left.std(), 3)  # and they are a photo, not a blank
 
-    def blocks_about_centre(self, shot, photo, x, y, k=4):
+    def blocks_about_centre(self, shot, photo, x, y, k=8):
         """The screen around the view's centre, and photo pixel (x, y) and its
         neighbours as k x k squares about the same point (the view at k x)."""
         cx, cy = W / 2, self.vh / 2
@@ -182,15 +182,15 @@ class ViewerTest(unittest.TestCase):
         return shot[ys, xs], photo[py, px]
 
     def test_zoom_shows_real_pixels_about_the_centre(self):
-        # at 400% photo pixel (160, 100) is at the view's centre, and each
-        # photo pixel is a 4 x 4 square of its own value (PNG: exact)
-        got, want = self.blocks_about_centre(self.shots["zoom400"], self.photo, 160, 100)
+        # at 800% photo pixel (80, 50) is at the view's centre, and each
+        # photo pixel is an 8 x 8 square of its own value (PNG: exact)
+        got, want = self.blocks_about_centre(self.shots["zoom800"], self.photo, 80, 50)
         np.testing.assert_array_equal(got, want)
-        got, off_by_one = self.blocks_about_centre(self.shots["zoom400"], self.photo, 161, 100)
+        got, off_by_one = self.blocks_about_centre(self.shots["zoom800"], self.photo, 81, 50)
         self.assertGreater(np.abs(got - off_by_one).mean(), 1.0)
 
     def test_zoom_and_place_stay_for_the_next_photo_of_the_same_size(self):
-        got, want = self.blocks_about_centre(self.shots["next400"], self.mirror, 160, 100)
+        got, want = self.blocks_about_centre(self.shots["next800"], self.mirror, 80, 50)
         np.testing.assert_array_equal(got, want)
 
     def test_fit_after_zoom_is_the_first_view(self):
