@@ -33,6 +33,7 @@ static const option_doc OPTIONS[] = {
     {"-s", "--strength", "S", "0 = unchanged .. 1 = full enhancement (default 1)"},
     {"-f", "--format", "F", "same | png | jpg (default: same as the input)"},
     {"-Q", "--quality", "Q", "JPEG quality 1..100 (default 92)"},
+    {NULL, "--subsampling", "S", "JPEG chroma subsampling 444 | 422 | 420 (default 420)"},
     {"-b", "--bit-depth", "B", "PNG bit depth 8 or 16 (default: the input's)"},
     {"-t", "--threads", "N", "CPU threads (default: all cores)"},
     {"-d", "--device", "D", "auto | cpu | cuda | cuda:N (default auto: the first GPU, else the CPU)"},
@@ -237,6 +238,11 @@ static int parse_args(int argc, char **argv, cli_options *opt)
         } else if (is(arg, len, "-Q", "--quality")) {
             NEED_VALUE();
             if (parse_int(v, 1, 100, &opt->jpeg_quality)) BAD_VALUE("quality must be 1..100");
+        } else if (is(arg, len, NULL, "--subsampling")) {
+            NEED_VALUE();
+            if (parse_int(v, 420, 444, &opt->jpeg_subsampling) ||
+                (opt->jpeg_subsampling != 420 && opt->jpeg_subsampling != 422 && opt->jpeg_subsampling != 444))
+                BAD_VALUE("subsampling must be 444, 422 or 420");
         } else if (is(arg, len, "-b", "--bit-depth")) {
             NEED_VALUE();
             if (parse_int(v, 8, 16, &opt->png_bit_depth) || (opt->png_bit_depth != 8 && opt->png_bit_depth != 16))

@@ -13,6 +13,7 @@ typedef struct cli_options {
     float strength;
     int threads;
     int jpeg_quality;
+    int jpeg_subsampling;      /* 0: the library's default (420) */
     int png_bit_depth;         /* 0: keep the input's depth */
     int overwrite;
     int skip_existing;

@@ -229,6 +229,7 @@ static void enhance_one(sagalux_context *ctx, const cli_options *opt, file_resul
         }
         sagalux_save_options so = sagalux_save_options_default(fmt);
         so.jpeg_quality = opt->jpeg_quality;
+        so.jpeg_subsampling = opt->jpeg_subsampling;
         so.png_bit_depth = opt->png_bit_depth;
         if (so.format == SAGALUX_FORMAT_JPEG && res->alpha)
             SAY(stderr, "sagalux: %s: JPEG has no alpha channel; transparency is dropped\n", r->input);

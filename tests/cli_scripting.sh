@@ -45,6 +45,22 @@ else
   echo "skip JSON parsing: no python3"
 fi
 
+# JPEG chroma subsampling: the sampling factors in the file are the ones asked
+# for (PIL reads them from the frame header: 0 = 4:4:4, 1 = 4:2:2, 2 = 4:2:0).
+if "$py" -c "import PIL" 2>/dev/null; then
+  for s in 444:0 422:1 420:2 default:2; do
+    name=${s%%:*}; want=${s##*:}
+    opt=(--subsampling "$name"); [ "$name" = default ] && opt=()
+    "$bin" -m "$model" -t 2 -q "${opt[@]}" -o "$work/sub_$name" "$data/tiny_dark.jpg" 2>"$work/err"
+    got=$("$py" -c "import sys; from PIL import Image, JpegImagePlugin as J; print(J.get_sampling(Image.open(sys.argv[1])))" "$work/sub_$name/tiny_dark.jpg" 2>&1)
+    check "--subsampling $name: the file's chroma sampling is $name" '[ "$got" = "$want" ]'
+  done
+else
+  echo "skip subsampling: no python3 with Pillow"
+fi
+run --subsampling 411 -o "$work/x" "$data/tiny_dark.jpg"
+expect "--subsampling 411 is refused" 2 "subsampling must be 444, 422 or 420"
+
 # Standard input and output: the bytes that come out are an image of the input's size.
 "$bin" -m "$model" -t 2 - -o - -f png <"$data/tiny_dark.jpg" >"$work/stdout.png" 2>"$work/err"; rc=$?
 check "- -o - -f png: exit 0" '[ $rc -eq 0 ]'

@@ -552,7 +552,7 @@ static size_t exif_with_dark_thumbnail(unsigned char **out)
     assert_int_equal(sagalux_image_create(16, 12, 0, &black), SAGALUX_OK);
     void *thumb;
     size_t thumb_size;
-    sagalux_save_options o = {SAGALUX_FORMAT_JPEG, 90, 8, 0};
+    sagalux_save_options o = {.format = SAGALUX_FORMAT_JPEG, .jpeg_quality = 90, .png_bit_depth = 8};
     assert_int_equal(sagalux_image_save_memory(black, &o, NULL, &thumb, &thumb_size, NULL, 0), SAGALUX_OK);
     sagalux_image_free(black);
     ExifData *ed = exif_data_new();

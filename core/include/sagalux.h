@@ -106,6 +106,8 @@ sagalux_status sagalux_image_load_memory(const void *data, size_t size, const ch
 typedef struct sagalux_save_options {
     sagalux_file_format format; /* PNG or JPEG */
     int jpeg_quality;           /* 1..100; 0 means 92 */
+    int jpeg_subsampling;       /* chroma: 444 (none), 422 (half across) or 420
+                                   (half both ways); 0 means 420, libjpeg's default */
     int png_bit_depth;          /* 8 or 16; 0 means the image's bit_depth */
     int keep_metadata;          /* write EXIF and ICC when the image has them; an
                                    EXIF thumbnail is made anew from the pixels saved */

@@ -225,7 +225,7 @@ sagalux_status sagalux_image_load(const char *path, sagalux_image **out, char *e
 
 sagalux_save_options sagalux_save_options_default(sagalux_file_format format)
 {
-    return (sagalux_save_options){format, 92, 0, 1};
+    return (sagalux_save_options){.format = format, .jpeg_quality = 92, .keep_metadata = 1};
 }
 
 /* The options a save will use (defaults filled in), or an error naming label. */
@@ -241,6 +241,10 @@ static sagalux_status resolve_save_options(const sagalux_image *image, const cha
     if (opt->jpeg_quality < 1 || opt->jpeg_quality > 100)
         return sx_fail(err, err_size, SAGALUX_ERR_INVALID_ARGUMENT, "%s: JPEG quality %d is outside 1..100", label,
                        opt->jpeg_quality);
+    if (opt->jpeg_subsampling == 0) opt->jpeg_subsampling = 420;
+    if (opt->jpeg_subsampling != 444 && opt->jpeg_subsampling != 422 && opt->jpeg_subsampling != 420)
+        return sx_fail(err, err_size, SAGALUX_ERR_INVALID_ARGUMENT, "%s: JPEG subsampling %d is not 444, 422 or 420",
+                       label, opt->jpeg_subsampling);
     if (opt->png_bit_depth == 0) opt->png_bit_depth = image->bit_depth == 16 ? 16 : 8;
     if (opt->png_bit_depth != 8 && opt->png_bit_depth != 16)
         return sx_fail(err, err_size, SAGALUX_ERR_INVALID_ARGUMENT, "%s: PNG bit depth must be 8 or 16", label);
@@ -271,7 +275,7 @@ static sagalux_status make_thumbnail(const sagalux_image *img, void **jpeg, size
             }
         }
     }
-    sagalux_save_options o = {SAGALUX_FORMAT_JPEG, 80, 8, 0};
+    sagalux_save_options o = {.format = SAGALUX_FORMAT_JPEG, .jpeg_quality = 80, .png_bit_depth = 8};
     st = sagalux_image_save_memory(t, &o, "thumbnail", jpeg, size, NULL, 0);
     sagalux_image_free(t);
     return st;

@@ -192,6 +192,10 @@ sagalux_status sx_jpeg_encode(const sagalux_image *img, FILE *fp, const sagalux_
     cinfo.in_color_space = grey ? JCS_GRAYSCALE : JCS_RGB;
     jpeg_set_defaults(&cinfo);
     jpeg_set_quality(&cinfo, opt->jpeg_quality, TRUE);
+    if (!grey) { /* luma's sampling factors against chroma's 1 x 1 */
+        cinfo.comp_info[0].h_samp_factor = opt->jpeg_subsampling == 444 ? 1 : 2;
+        cinfo.comp_info[0].v_samp_factor = opt->jpeg_subsampling == 420 ? 2 : 1;
+    }
     jpeg_start_compress(&cinfo, TRUE);
     if (opt->keep_metadata && img->exif) {
         /* One APP1 segment holds at most 65533 bytes, "Exif\0\0" included. */
