@@ -1,5 +1,6 @@
 #define _XOPEN_SOURCE 700 /* realpath */
 #include "cli_options.h"
+#include "file_list.h"
 #include "name_template.h"
 
 #include <limits.h>
@@ -22,6 +23,8 @@ static const option_doc OPTIONS[] = {
     {"-o", "--output", "DIR", "write results here (created with its parents if missing); - writes the one result to "
                               "standard output"},
     {"-r", "--recursive", NULL, "enter subfolders; the tree is kept under the output folder"},
+    {NULL, "--ext", "LIST", "take only these extensions from folders, e.g. jpg,jpeg (default: png, jpg, jpeg, jpe, "
+                            "jfif; any case); files named directly are always taken"},
     {NULL, "--name", "TEMPLATE", "output path under DIR: %d the input's subfolder (with -r), %f its base name, %e the "
                                  "extension, %% a percent sign (default %d/%f.%e); the extension picks the format"},
     {NULL, "--suffix", "TEXT", "added to each base name (%f), e.g. _bright"},
@@ -263,6 +266,10 @@ static int parse_args(int argc, char **argv, cli_options *opt)
             char why[128];
             if (name_template_check(v, why, sizeof why) != 0) BAD_VALUE(why);
             opt->name_template = v;
+        } else if (is(arg, len, NULL, "--ext")) {
+            NEED_VALUE();
+            if (!file_list_extensions_valid(v)) BAD_VALUE("--ext takes PNG/JPEG extensions: png,jpg,jpeg,jpe,jfif");
+            opt->extensions = v;
         } else if (is(arg, len, NULL, "--suffix")) {
             NEED_VALUE();
             if (strchr(v, '/')) BAD_VALUE("the suffix cannot hold a /");

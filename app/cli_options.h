@@ -18,6 +18,7 @@ typedef struct cli_options {
     int overwrite;
     int skip_existing;
     int recursive;             /* -r: enter subfolders, keep the tree under out_dir */
+    const char *extensions;    /* --ext: folders give only these (comma-separated); NULL: all PNG/JPEG */
     int shard_k, shard_n;      /* --shard K/N; 0/0 when not given */
     int quiet, verbose;
     int json;                  /* --json: one object per file on stdout */

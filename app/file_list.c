@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include "sagalux.h"
@@ -62,6 +63,40 @@ static char *join(const char *a, const char *b)
     return p;
 }
 
+/* Whether ext (no dot) is one of the comma-separated list's entries, any case. */
+static int in_list(const char *list, const char *ext, size_t ext_len)
+{
+    for (const char *p = list; *p;) {
+        size_t n = strcspn(p, ",");
+        if (n == ext_len && strncasecmp(p, ext, n) == 0) return 1;
+        p += n + (p[n] == ',');
+    }
+    return 0;
+}
+
+int file_list_extensions_valid(const char *extensions)
+{
+    if (!extensions[0]) return 0;
+    for (const char *p = extensions; *p;) {
+        size_t n = strcspn(p, ",");
+        char name[16];
+        if (n == 0 || n > 8) return 0;
+        snprintf(name, sizeof name, "x.%.*s", (int)n, p);
+        if (sagalux_format_from_name(name) == SAGALUX_FORMAT_UNKNOWN) return 0;
+        p += n + (p[n] == ',');
+    }
+    return 1;
+}
+
+/* A folder's file worth taking: a PNG/JPEG name, and one of the chosen extensions. */
+static int wanted(const file_list *list, const char *name)
+{
+    if (sagalux_format_from_name(name) == SAGALUX_FORMAT_UNKNOWN) return 0;
+    if (!list->extensions) return 1;
+    const char *dot = strrchr(name, '.');
+    return dot && in_list(list->extensions, dot + 1, strlen(dot + 1));
+}
+
 /* Adds folder dir's images; rel is dir relative to the command-line folder. */
 static int add_folder(file_list *list, const char *dir, const char *rel, int recursive, int verbose, int depth)
 {
@@ -92,9 +127,11 @@ static int add_folder(file_list *list, const char *dir, const char *rel, int rec
                 failures += sub ? add_folder(list, path, sub, recursive, verbose, depth + 1) : 1;
                 free(sub);
             }
-        } else if (sagalux_format_from_name(de->d_name) == SAGALUX_FORMAT_UNKNOWN || !S_ISREG(sb.st_mode)) {
+        } else if (!wanted(list, de->d_name) || !S_ISREG(sb.st_mode)) {
             list->skipped_files++;
-            if (verbose) fprintf(stderr, "sagalux: %s: skipped, not a PNG or JPEG name\n", path);
+            if (verbose)
+                fprintf(stderr, "sagalux: %s: skipped, not a %s name\n", path,
+                        list->extensions ? "chosen (--ext)" : "PNG or JPEG");
         } else if (push(list, path, rel) != 0) {
             failures++;
         }

@@ -10,10 +10,18 @@ typedef struct file_list {
     size_t count, capacity;
     int skipped_files;     /* files in scanned folders that are not PNG/JPEG by name */
     int skipped_folders;   /* subfolders not entered (no -r) */
+    const char *extensions; /* set by the caller: folders give only files with one of these
+                               comma-separated extensions ("jpg,jpeg"; any case); NULL: every
+                               PNG/JPEG extension */
 } file_list;
 
+/* Whether every entry of a comma-separated extension list is a PNG or JPEG
+ * extension (png jpg jpeg jpe jfif, any case, no dot). */
+int file_list_extensions_valid(const char *extensions);
+
 /* Adds a file, or a folder's PNG/JPEG files (its subfolders' too when
- * recursive), sorted by path. Returns the number of failures (an input that
+ * recursive; only list->extensions when set), sorted by path. A file named
+ * directly is taken whatever its extension. Returns the number of failures (an input that
  * does not exist or cannot be read), each reported on stderr; with verbose,
  * each skipped file is named. */
 int file_list_add_input(file_list *list, const char *input, int recursive, int verbose);

@@ -326,13 +326,14 @@ static int run(cli_options *opt_in)
     const cli_options opt = *opt_in;
     const int to_stdout = strcmp(opt.out_dir, "-") == 0;
 
-    file_list inputs = {0};
+    file_list inputs = {.extensions = opt.extensions};
     int failures = 0;
     for (int i = 0; i < opt.n_inputs; i++)
         failures += file_list_add_input(&inputs, opt.inputs[i], opt.recursive, opt.verbose);
     if ((inputs.skipped_files || inputs.skipped_folders) && !opt.quiet)
-        fprintf(stderr, "sagalux: skipped %d file(s) that are not PNG or JPEG by name and %d subfolder(s)%s%s\n",
-                inputs.skipped_files, inputs.skipped_folders, inputs.skipped_folders ? " (-r enters them)" : "",
+        fprintf(stderr, "sagalux: skipped %d file(s) that are not %s by name and %d subfolder(s)%s%s\n",
+                inputs.skipped_files, opt.extensions ? "of the --ext list" : "PNG or JPEG", inputs.skipped_folders,
+                inputs.skipped_folders ? " (-r enters them)" : "",
                 opt.verbose ? "" : "; -v lists them");
     if (opt.shard_n) file_list_shard(&inputs, opt.shard_k, opt.shard_n);
     if (inputs.count == 0 && opt.shard_n && !failures) {

@@ -45,6 +45,18 @@ else
   echo "skip JSON parsing: no python3"
 fi
 
+# --ext: folders give only the chosen extensions (any case); a file named
+# directly is taken whatever its extension; anything but PNG/JPEG is refused.
+mkdir -p "$work/ext"
+cp "$data/tiny_dark.jpg" "$work/ext/a.jpg"; cp "$data/tiny_dark.jpg" "$work/ext/b.JPEG"
+cp "$data/tiny_dark.png" "$work/ext/c.png"; cp "$data/tiny_dark.jpg" "$work/ext/d.jfif"
+run --ext jpg,jpeg -o "$work/ext_out" "$work/ext" "$data/tiny_dark.png"
+expect "--ext jpg,jpeg: the others are counted as skipped" 0 "skipped 2 file(s) that are not of the --ext list"
+check "--ext jpg,jpeg: a.jpg, b.JPEG and the file named directly, nothing else" \
+  '[ "$(cd "$work/ext_out" && ls | sort | tr "\n" " ")" = "a.jpg b.JPEG tiny_dark.png " ]'
+run --ext tif -o "$work/x" "$work/ext"
+expect "--ext tif is refused" 2 "--ext takes PNG/JPEG extensions"
+
 # JPEG chroma subsampling: the sampling factors in the file are the ones asked
 # for (PIL reads them from the frame header: 0 = 4:4:4, 1 = 4:2:2, 2 = 4:2:0).
 if "$py" -c "import PIL" 2>/dev/null; then
