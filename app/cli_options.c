@@ -114,6 +114,14 @@ static void roff(FILE *to, const char *text)
     }
 }
 
+/* s in a font (\\fB bold, \\fI italic), then back to roman. */
+static void roff_in(FILE *to, const char *font, const char *s)
+{
+    fputs(font, to);
+    roff(to, s);
+    fputs("\\fR", to);
+}
+
 /* The man page, from the same table as --help (docs/sagalux.1 is this output). */
 static void man_page(FILE *to)
 {
@@ -129,17 +137,13 @@ static void man_page(FILE *to)
         const option_doc *o = &OPTIONS[i];
         fputs(".TP\n", to);
         if (o->short_name) {
-            fputs("\\fB", to);
-            roff(to, o->short_name);
-            fputs("\\fR, ", to);
+            roff_in(to, "\\fB", o->short_name);
+            fputs(", ", to);
         }
-        fputs("\\fB", to);
-        roff(to, o->long_name);
-        fputs("\\fR", to);
+        roff_in(to, "\\fB", o->long_name);
         if (o->value) {
-            fputs(" \\fI", to);
-            roff(to, o->value);
-            fputs("\\fR", to);
+            fputc(' ', to);
+            roff_in(to, "\\fI", o->value);
         }
         fputc('\n', to);
         roff(to, o->help);

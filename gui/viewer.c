@@ -202,8 +202,8 @@ int viewer_open_paths(viewer *v, char **paths, int n)
     if (n == 1 && !is_folder(paths[0])) {
         snprintf(folder, sizeof folder, "%s", paths[0]);
         char *slash = strrchr(folder, '/');
-        if (slash) *slash = slash == folder ? (slash[1] = 0, '/') : 0;
-        else snprintf(folder, sizeof folder, ".");
+        if (!slash) snprintf(folder, sizeof folder, ".");
+        else slash[slash == folder] = 0; /* "/x.jpg": the folder is "/" */
         select = paths[0];
         if (sagalux_format_from_name(paths[0]) == SAGALUX_FORMAT_UNKNOWN || file_list_add_input(&list, folder, 0, 0))
             file_list_add_input(&list, paths[0], 0, 0); /* a file the folder scan would skip: it alone */
@@ -242,6 +242,16 @@ void viewer_set_strength(viewer *v, float s)
     v->redraw = 1;
 }
 
+/* Places photo point (ix, iy) at the centre of the view's area, as far as
+ * the clamp allows. */
+static void centre_on(viewer *v, double ix, double iy)
+{
+    SDL_Rect a = viewer_area(v, 0);
+    v->view.tx = a.w / 2.0 - ix * v->view.scale;
+    v->view.ty = a.h / 2.0 - iy * v->view.scale;
+    settle_view(v);
+}
+
 void viewer_set_mode(viewer *v, view_mode m)
 {
     /* the photo point at the view's centre stays there (side by side halves the area) */
@@ -249,10 +259,7 @@ void viewer_set_mode(viewer *v, view_mode m)
     double ix, iy;
     vm_screen_to_image(&v->view, before.w / 2.0, before.h / 2.0, &ix, &iy);
     v->mode = m;
-    SDL_Rect after = viewer_area(v, 0);
-    v->view.tx = after.w / 2.0 - ix * v->view.scale;
-    v->view.ty = after.h / 2.0 - iy * v->view.scale;
-    settle_view(v);
+    centre_on(v, ix, iy);
     v->redraw = 1;
 }
 
@@ -524,10 +531,8 @@ static int run_action(viewer *v, const script_action *a)
         break;
     case ACT_CENTER:
         if (v->pic) {
-            v->view.tx = area.w / 2.0 - a->a * v->view.scale;
-            v->view.ty = area.h / 2.0 - a->b * v->view.scale;
             v->fitted = 0;
-            settle_view(v);
+            centre_on(v, a->a, a->b);
         }
         break;
     case ACT_STRENGTH: viewer_set_strength(v, (float)a->a); break;
