@@ -74,6 +74,26 @@ typedef enum sagalux_file_format {
     SAGALUX_FORMAT_JPEG
 } sagalux_file_format;
 
+/* A text carried with a photo: a PNG tEXt, zTXt or iTXt chunk, or a JPEG
+ * comment (COM marker), which reads as keyword "Comment". */
+typedef struct sagalux_text {
+    char *keyword;            /* 1..79 Latin-1 characters */
+    char *text;               /* UTF-8 when international, else Latin-1 */
+    char *language;           /* iTXt's language tag, or NULL */
+    char *translated_keyword; /* iTXt's translated keyword (UTF-8), or NULL */
+    int international;        /* 1: iTXt */
+    int compressed;           /* zTXt, or a compressed iTXt */
+} sagalux_text;
+
+/* How the pixel density is given: JPEG's JFIF units, plus PNG's metre. */
+typedef enum sagalux_density_unit {
+    SAGALUX_DENSITY_NONE = 0,  /* no density recorded */
+    SAGALUX_DENSITY_ASPECT,    /* only the pixels' aspect ratio */
+    SAGALUX_DENSITY_PER_INCH,
+    SAGALUX_DENSITY_PER_CM,
+    SAGALUX_DENSITY_PER_METRE
+} sagalux_density_unit;
+
 /* A decoded photo. Pixels are planar float in [0,1]: rgb holds the R plane,
  * then G, then B, each width*height values, row-major. Grey sources are
  * expanded to three equal planes. Alpha, when the source has it, is a separate
@@ -90,7 +110,27 @@ typedef struct sagalux_image {
     unsigned char *icc;         /* ICC profile, or NULL */
     size_t icc_size;
     int orientation;            /* EXIF orientation 1..8 (1 when absent) */
+    unsigned char *xmp;         /* the XMP packet (UTF-8 XML), or NULL */
+    size_t xmp_size;
+    unsigned char *photoshop;   /* Photoshop image resources ("8BIM" blocks; IPTC
+                                   is resource 0x0404), or NULL */
+    size_t photoshop_size;
+    sagalux_density_unit density_unit;
+    unsigned density_x, density_y; /* pixels per unit (DPI, …), or the aspect ratio */
+    sagalux_text *texts;        /* text chunks and comments, in file order */
+    int text_count;
 } sagalux_image;
+
+/* The blocks are carried as read, converted between the formats: XMP is a
+ * JPEG APP1 "http://ns.adobe.com/xap/1.0/" segment or a PNG iTXt
+ * "XML:com.adobe.xmp"; the Photoshop resources are JPEG APP13 "Photoshop 3.0"
+ * segments or, in PNG (which defines no IPTC chunk), a zTXt "Raw profile type
+ * 8bim" in ImageMagick's hex convention, which ExifTool reads too; density is
+ * JFIF's or pHYs. A saved file drops the Photoshop thumbnail resources (they
+ * would show the dark original). JPEG keeps only the "Comment" texts (as COM
+ * markers): it has no place for the others. Everything in the image struct
+ * is freed by sagalux_image_free, so a caller that sets a field hands it a
+ * malloc'd block. */
 
 /* A new image with zeroed rgb (and alpha when with_alpha), bit_depth 8. */
 sagalux_status sagalux_image_create(int width, int height, int with_alpha, sagalux_image **out);
@@ -109,8 +149,9 @@ typedef struct sagalux_save_options {
     int jpeg_subsampling;       /* chroma: 444 (none), 422 (half across) or 420
                                    (half both ways); 0 means 420, libjpeg's default */
     int png_bit_depth;          /* 8 or 16; 0 means the image's bit_depth */
-    int keep_metadata;          /* write EXIF and ICC when the image has them; an
-                                   EXIF thumbnail is made anew from the pixels saved */
+    int keep_metadata;          /* write EXIF, ICC, XMP, Photoshop/IPTC, texts and
+                                   density when the image has them; an EXIF
+                                   thumbnail is made anew from the pixels saved */
 } sagalux_save_options;
 
 sagalux_save_options sagalux_save_options_default(sagalux_file_format format);
@@ -125,9 +166,15 @@ sagalux_status sagalux_image_save(const sagalux_image *image, const char *path,
 sagalux_status sagalux_image_save_memory(const sagalux_image *image, const sagalux_save_options *options,
                                          const char *name, void **data, size_t *size, char *err, size_t err_size);
 
+/* Drops what describes the photo's content and origin (EXIF, XMP, the
+ * Photoshop/IPTC block and the texts); keeps what defines its colours and
+ * print size (the ICC profile and the density). */
+void sagalux_image_strip(sagalux_image *image);
+
 /* Turns the pixels (and alpha) as the EXIF orientation says, so they stand
- * upright without it, then sets the orientation to 1 (in the EXIF block too,
- * where PixelX/YDimension are swapped for a quarter turn). A no-op at 1. */
+ * upright without it, then sets the orientation to 1 (in the EXIF block and
+ * the XMP packet's tiff:Orientation too; PixelX/YDimension and the density
+ * are swapped for a quarter turn). A no-op at 1. */
 sagalux_status sagalux_image_apply_orientation(sagalux_image *image);
 
 /* Format from a file's first bytes (8 are enough); UNKNOWN when neither. */

@@ -101,6 +101,9 @@ void sagalux_image_free(sagalux_image *image)
     free(image->alpha);
     free(image->exif);
     free(image->icc);
+    free(image->xmp);
+    free(image->photoshop);
+    sx_image_clear_texts(image);
     free(image);
 }
 
@@ -136,7 +139,7 @@ sagalux_status sx_image_copy_metadata(sagalux_image *dst, const sagalux_image *s
     if (src->icc) sx_image_set_icc(dst, src->icc, src->icc_size);
     dst->orientation = src->orientation;
     if ((src->exif && !dst->exif) || (src->icc && !dst->icc)) return SAGALUX_ERR_OUT_OF_MEMORY;
-    return SAGALUX_OK;
+    return sx_image_copy_extra_metadata(dst, src);
 }
 
 /* ------------------------------------------------------------- EXIF */
@@ -312,15 +315,24 @@ static sagalux_status encode(const sagalux_image *image_in, FILE *fp, const saga
                              const char *label, char *err, size_t err_size)
 {
     sagalux_image image = *image_in;
-    unsigned char *owned = NULL;
+    unsigned char *owned = NULL, *photoshop = NULL;
     if (opt->keep_metadata) {
         const unsigned char *exif;
         exif_for_save(image_in, &exif, &image.exif_size, &owned);
         image.exif = (unsigned char *)exif;
+        /* The Photoshop block's thumbnail would show the dark original. */
+        if (image_in->photoshop && sx_photoshop_without_thumbnails(image_in->photoshop, image_in->photoshop_size,
+                                                                   &photoshop, &image.photoshop_size) != SAGALUX_OK) {
+            sx_log(SAGALUX_LOG_WARN, "%s: the Photoshop/IPTC block does not parse; it is not written", label);
+            photoshop = NULL;
+        }
+        image.photoshop = photoshop;
+        if (!photoshop) image.photoshop_size = 0;
     }
     sagalux_status st = opt->format == SAGALUX_FORMAT_PNG ? sx_png_encode(&image, fp, opt, label, err, err_size)
                                                           : sx_jpeg_encode(&image, fp, opt, label, err, err_size);
     free(owned);
+    free(photoshop);
     if (fflush(fp) != 0 && st == SAGALUX_OK)
         st = sx_fail(err, err_size, SAGALUX_ERR_IO, "%s: write failed: %s", label, strerror(errno));
     return st;

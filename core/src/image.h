@@ -18,7 +18,8 @@ sagalux_status sx_image_check_size(long long width, long long height);
 sagalux_status sx_image_check_decode(long long width, long long height, unsigned long long max_pixels_from_data,
                                      const char *what, const char *label, char *err, size_t err_size);
 
-/* Copies EXIF, ICC, orientation, bit depth and source flags. */
+/* Copies all metadata (EXIF, ICC, XMP, Photoshop, texts, density), the
+ * orientation, bit depth and source flags. */
 sagalux_status sx_image_copy_metadata(sagalux_image *dst, const sagalux_image *src);
 
 /* Stores a copy of data as the image's EXIF (TIFF-structured, no "Exif\0\0"
@@ -26,6 +27,26 @@ sagalux_status sx_image_copy_metadata(sagalux_image *dst, const sagalux_image *s
 void sx_image_set_exif(sagalux_image *img, const unsigned char *data, size_t size);
 void sx_image_set_icc(sagalux_image *img, const unsigned char *data, size_t size);
 
+/* image_meta.c: XMP, Photoshop resources, texts and density. The setters
+ * return 0 when out of memory. */
+int sx_image_set_xmp(sagalux_image *img, const unsigned char *data, size_t size);
+int sx_image_add_photoshop(sagalux_image *img, const unsigned char *data, size_t size); /* appends */
+int sx_photoshop_wrap_iptc(sagalux_image *img, const unsigned char *iim, size_t size);   /* as resource 0x0404 */
+int sx_image_add_text(sagalux_image *img, const sagalux_text *text);                     /* copies it */
+void sx_image_clear_texts(sagalux_image *img);
+sagalux_status sx_image_copy_extra_metadata(sagalux_image *dst, const sagalux_image *src);
+/* ImageMagick's hex "Raw profile type NAME" PNG text: decode (0 when
+ * malformed or out of memory) and encode (malloc'd, or NULL). */
+int sx_raw_profile_decode(const char *text, size_t len, unsigned char **out, size_t *out_size);
+char *sx_raw_profile_encode(const char *name, const unsigned char *data, size_t size);
+/* A copy without the thumbnail resources (*out NULL when nothing is left);
+ * SAGALUX_ERR_FORMAT when the block does not parse. */
+sagalux_status sx_photoshop_without_thumbnails(const unsigned char *data, size_t size, unsigned char **out,
+                                               size_t *out_size);
+/* 1 when s is valid UTF-8 with at least one character past ASCII. */
+int sx_utf8_beyond_ascii(const char *s);
+/* Sets every tiff:Orientation in the packet to 1, in place. */
+void sx_xmp_reset_orientation(unsigned char *xmp, size_t size);
 
 /* Mirror index used for padding: see enhance.c. */
 int sx_reflect_index(int i, int n);

@@ -1,7 +1,8 @@
 /* JPEG decode and encode with libjpeg-turbo.
  *
  * Baseline and progressive, colour and grey decode to planar float RGB; the
- * EXIF (APP1) block and the ICC profile (APP2 chunks) are kept. CMYK/YCCK
+ * EXIF and XMP (APP1) blocks, the ICC profile (APP2 chunks), the Photoshop
+ * resources with IPTC (APP13), comments (COM) and the JFIF density are kept. CMYK/YCCK
  * sources are refused with a clear message. A truncated file is an error
  * (libjpeg would otherwise pad it with grey and call it a success); a header
  * that declares more pixels than the file's data can code is refused before
@@ -19,7 +20,17 @@
 #include "image.h"
 #include "log.h"
 
-enum { MAX_SCANS = 1000, EXIF_MARKER = JPEG_APP0 + 1, ICC_MARKER = JPEG_APP0 + 2 };
+enum {
+    MAX_SCANS = 1000,
+    EXIF_MARKER = JPEG_APP0 + 1, /* EXIF and XMP, told apart by their headers */
+    ICC_MARKER = JPEG_APP0 + 2,
+    PHOTOSHOP_MARKER = JPEG_APP0 + 13,
+    MAX_MARKER_DATA = 65533 /* a segment's length field counts itself */
+};
+
+static const char XMP_HEADER[] = "http://ns.adobe.com/xap/1.0/";       /* and its NUL: 29 bytes */
+static const char XMP_EXTENSION[] = "http://ns.adobe.com/xmp/extension/";
+static const char PHOTOSHOP_HEADER[] = "Photoshop 3.0";               /* and its NUL: 14 bytes */
 
 typedef struct jpeg_err {
     struct jpeg_error_mgr mgr;
@@ -74,14 +85,50 @@ static void on_progress(j_common_ptr cinfo)
     }
 }
 
-static void keep_exif(sagalux_image *img, j_decompress_ptr cinfo)
+static int has_header(jpeg_saved_marker_ptr m, const char *header)
 {
-    static const unsigned char tag[6] = {'E', 'x', 'i', 'f', 0, 0};
-    for (jpeg_saved_marker_ptr m = cinfo->marker_list; m; m = m->next)
-        if (m->marker == EXIF_MARKER && m->data_length > 6 && memcmp(m->data, tag, 6) == 0) {
-            sx_image_set_exif(img, m->data + 6, m->data_length - 6);
-            return;
+    size_t n = strlen(header) + 1; /* the NUL is part of the header */
+    return m->data_length > n && memcmp(m->data, header, n) == 0;
+}
+
+/* EXIF, XMP, the Photoshop resources (APP13 segments concatenated, as
+ * Photoshop splits them) and comments, as the file has them. 0: out of memory. */
+static int keep_metadata(sagalux_image *img, j_decompress_ptr cinfo, const char *label)
+{
+    static const unsigned char exif_tag[6] = {'E', 'x', 'i', 'f', 0, 0};
+    for (jpeg_saved_marker_ptr m = cinfo->marker_list; m; m = m->next) {
+        if (m->marker == EXIF_MARKER && m->data_length > 6 && memcmp(m->data, exif_tag, 6) == 0) {
+            if (!img->exif) sx_image_set_exif(img, m->data + 6, m->data_length - 6);
+        } else if (m->marker == EXIF_MARKER && has_header(m, XMP_HEADER)) {
+            if (!img->xmp && !sx_image_set_xmp(img, m->data + sizeof XMP_HEADER, m->data_length - sizeof XMP_HEADER))
+                return 0;
+        } else if (m->marker == EXIF_MARKER && has_header(m, XMP_EXTENSION)) {
+            sx_log(SAGALUX_LOG_WARN, "%s: extended XMP (a packet over 64 KiB) is not carried", label);
+        } else if (m->marker == PHOTOSHOP_MARKER && has_header(m, PHOTOSHOP_HEADER)) {
+            if (!sx_image_add_photoshop(img, m->data + sizeof PHOTOSHOP_HEADER, m->data_length - sizeof PHOTOSHOP_HEADER))
+                return 0;
+        } else if (m->marker == JPEG_COM && m->data_length > 0) {
+            char *text = malloc(m->data_length + 1);
+            if (!text) return 0;
+            memcpy(text, m->data, m->data_length);
+            text[m->data_length] = 0;
+            /* A comment is bytes; one that reads as UTF-8 goes to PNG as iTXt. */
+            sagalux_text t = {.keyword = "Comment", .text = text, .international = sx_utf8_beyond_ascii(text)};
+            int ok = sx_image_add_text(img, &t);
+            free(text);
+            if (!ok) return 0;
         }
+    }
+    /* JFIF's default (aspect 1:1, no unit) says nothing: no density. */
+    if (cinfo->saw_JFIF_marker && cinfo->X_density && cinfo->Y_density && cinfo->density_unit <= 2 &&
+        !(cinfo->density_unit == 0 && cinfo->X_density == cinfo->Y_density)) {
+        static const sagalux_density_unit units[3] = {SAGALUX_DENSITY_ASPECT, SAGALUX_DENSITY_PER_INCH,
+                                                      SAGALUX_DENSITY_PER_CM};
+        img->density_unit = units[cinfo->density_unit];
+        img->density_x = cinfo->X_density;
+        img->density_y = cinfo->Y_density;
+    }
+    return 1;
 }
 
 sagalux_status sx_jpeg_decode(const unsigned char *data, size_t size, sagalux_image **out, const char *label,
@@ -109,6 +156,8 @@ sagalux_status sx_jpeg_decode(const unsigned char *data, size_t size, sagalux_im
     jpeg_mem_src(&cinfo, data, (unsigned long)size);
     jpeg_save_markers(&cinfo, EXIF_MARKER, 0xffff);
     jpeg_save_markers(&cinfo, ICC_MARKER, 0xffff);
+    jpeg_save_markers(&cinfo, PHOTOSHOP_MARKER, 0xffff);
+    jpeg_save_markers(&cinfo, JPEG_COM, 0xffff);
     jpeg_read_header(&cinfo, TRUE);
 
     status = sx_image_check_decode(cinfo.image_width, cinfo.image_height, max_pixels_from_data(&cinfo, size),
@@ -144,7 +193,10 @@ sagalux_status sx_jpeg_decode(const unsigned char *data, size_t size, sagalux_im
             for (int ch = 0; ch < 3; ch++)
                 img->rgb[ch * plane + (size_t)y * w + x] = row[(size_t)x * comps + (grey ? 0 : ch)] * (1.0f / 255.0f);
     }
-    keep_exif(img, &cinfo);
+    status = SAGALUX_ERR_OUT_OF_MEMORY;
+    snprintf(e.message, sizeof e.message, "out of memory for the metadata");
+    if (!keep_metadata(img, &cinfo, label)) longjmp(e.jmp, 1);
+    status = SAGALUX_ERR_FORMAT;
     JOCTET *icc = NULL;
     unsigned int icc_len = 0;
     if (jpeg_read_icc_profile(&cinfo, &icc, &icc_len) && icc) {
@@ -166,6 +218,44 @@ sagalux_status sx_jpeg_decode(const unsigned char *data, size_t size, sagalux_im
     img->source_format = SAGALUX_FORMAT_JPEG;
     *out = img;
     return SAGALUX_OK;
+}
+
+/* One marker segment: header (header_size bytes, its NUL included) then
+ * data. Too large for one segment: left out, with a warning. */
+static void write_segment(j_compress_ptr cinfo, int marker, const char *header, size_t header_size,
+                          const unsigned char *data, size_t size, const char *what, const char *label)
+{
+    if (!data || !size) return;
+    if (size > MAX_MARKER_DATA - header_size) {
+        sx_log(SAGALUX_LOG_WARN, "%s: %s of %zu bytes is too large for one JPEG segment; not written", label, what, size);
+        return;
+    }
+    jpeg_write_m_header(cinfo, marker, (unsigned)(header_size + size));
+    for (size_t i = 0; i < header_size; i++) jpeg_write_m_byte(cinfo, (unsigned char)header[i]);
+    for (size_t i = 0; i < size; i++) jpeg_write_m_byte(cinfo, data[i]);
+}
+
+/* JFIF's density fields (16 bits each): dots per inch or cm as they are,
+ * PNG's dots per metre as the nearest whole dots per inch. */
+static void set_density(j_compress_ptr cinfo, const sagalux_image *img)
+{
+    unsigned x = img->density_x, y = img->density_y;
+    UINT8 unit;
+    switch (img->density_unit) {
+    case SAGALUX_DENSITY_ASPECT: unit = 0; break;
+    case SAGALUX_DENSITY_PER_INCH: unit = 1; break;
+    case SAGALUX_DENSITY_PER_CM: unit = 2; break;
+    case SAGALUX_DENSITY_PER_METRE:
+        unit = 1;
+        x = (unsigned)(x * 0.0254 + 0.5);
+        y = (unsigned)(y * 0.0254 + 0.5);
+        break;
+    default: return;
+    }
+    if (!x || !y || x > 65535 || y > 65535) return;
+    cinfo->density_unit = unit;
+    cinfo->X_density = (UINT16)x;
+    cinfo->Y_density = (UINT16)y;
 }
 
 sagalux_status sx_jpeg_encode(const sagalux_image *img, FILE *fp, const sagalux_save_options *opt,
@@ -196,22 +286,24 @@ sagalux_status sx_jpeg_encode(const sagalux_image *img, FILE *fp, const sagalux_
         cinfo.comp_info[0].h_samp_factor = opt->jpeg_subsampling == 444 ? 1 : 2;
         cinfo.comp_info[0].v_samp_factor = opt->jpeg_subsampling == 420 ? 2 : 1;
     }
+    if (opt->keep_metadata) set_density(&cinfo, img);
     jpeg_start_compress(&cinfo, TRUE);
-    if (opt->keep_metadata && img->exif) {
-        /* One APP1 segment holds at most 65533 bytes, "Exif\0\0" included. */
-        if (img->exif_size + 6 <= 65533) {
-            unsigned char *seg = malloc(img->exif_size + 6);
-            if (seg) {
-                memcpy(seg, "Exif\0\0", 6);
-                memcpy(seg + 6, img->exif, img->exif_size);
-                jpeg_write_marker(&cinfo, EXIF_MARKER, seg, (unsigned)(img->exif_size + 6));
-                free(seg);
-            }
-        } else {
-            sx_log(SAGALUX_LOG_WARN, "%s: EXIF block of %zu bytes is too large for JPEG; dropped", label, img->exif_size);
+    if (opt->keep_metadata) {
+        write_segment(&cinfo, EXIF_MARKER, "Exif\0", 6, img->exif, img->exif_size, "EXIF block", label);
+        write_segment(&cinfo, EXIF_MARKER, XMP_HEADER, sizeof XMP_HEADER, img->xmp, img->xmp_size, "XMP packet", label);
+        if (img->icc) jpeg_write_icc_profile(&cinfo, img->icc, (unsigned)img->icc_size);
+        /* Photoshop's resources may span several APP13 segments; readers join them. */
+        const size_t room = MAX_MARKER_DATA - sizeof PHOTOSHOP_HEADER;
+        for (size_t at = 0; at < img->photoshop_size; at += room) {
+            size_t n = img->photoshop_size - at < room ? img->photoshop_size - at : room;
+            write_segment(&cinfo, PHOTOSHOP_MARKER, PHOTOSHOP_HEADER, sizeof PHOTOSHOP_HEADER, img->photoshop + at, n,
+                          "Photoshop block", label);
         }
+        for (int i = 0; i < img->text_count; i++)
+            if (strcmp(img->texts[i].keyword, "Comment") == 0)
+                write_segment(&cinfo, JPEG_COM, "", 0, (const unsigned char *)img->texts[i].text,
+                              strlen(img->texts[i].text), "comment", label);
     }
-    if (opt->keep_metadata && img->icc) jpeg_write_icc_profile(&cinfo, img->icc, (unsigned)img->icc_size);
 
     size_t plane = (size_t)img->width * img->height;
     while (cinfo.next_scanline < cinfo.image_height) {

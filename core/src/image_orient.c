@@ -71,5 +71,11 @@ sagalux_status sagalux_image_apply_orientation(sagalux_image *img)
     img->width = DW;
     img->height = DH;
     img->orientation = 1;
+    if (img->xmp) sx_xmp_reset_orientation(img->xmp, img->xmp_size);
+    if (quarter) {
+        unsigned d = img->density_x;
+        img->density_x = img->density_y;
+        img->density_y = d;
+    }
     return SAGALUX_OK;
 }

@@ -2,7 +2,8 @@
  *
  * Every PNG variant (grey, palette, tRNS, alpha, 1..16 bits, interlaced) is
  * normalised by libpng's transforms to 8- or 16-bit RGB(A); we turn that into
- * planar float. iCCP and eXIf chunks are kept. libpng errors longjmp back
+ * planar float. iCCP, eXIf, pHYs and the text chunks (XMP among them, and
+ * ImageMagick's hex "Raw profile type" texts) are kept. libpng errors longjmp back
  * here; the message is kept for the caller. */
 #include <limits.h>
 #include <png.h>
@@ -56,6 +57,69 @@ static unsigned long long max_pixels_from_data(unsigned long w, unsigned long h,
     unsigned long long row = 1 + ((unsigned long long)w * channels[color] * depth + 7) / 8;
     unsigned long long rows_possible = 1032ull * size / row; /* size < 2^31, row < 2^22: no overflow */
     return rows_possible >= h ? ULLONG_MAX : rows_possible * w;
+}
+
+static const char XMP_KEYWORD[] = "XML:com.adobe.xmp";
+
+/* A "Raw profile type NAME" text of a kind the image has a field for goes
+ * into that field, unless it holds one already (a repeat is dropped, so a
+ * save never writes two); a malformed one is dropped with a warning. 1:
+ * taken; 0: not such a text; -1: out of memory. */
+static int take_raw_profile(sagalux_image *img, const png_text *t, const char *label)
+{
+    static const char prefix[] = "Raw profile type ";
+    if (strncmp(t->key, prefix, sizeof prefix - 1) != 0) return 0;
+    const char *name = t->key + sizeof prefix - 1;
+    int is_photoshop = !strcmp(name, "8bim") || !strcmp(name, "iptc");
+    int is_xmp = !strcmp(name, "xmp"), is_exif = !strcmp(name, "exif") || !strcmp(name, "APP1");
+    if (!(is_photoshop || is_xmp || is_exif)) return 0;
+    if ((is_photoshop && img->photoshop) || (is_xmp && img->xmp) || (is_exif && img->exif)) return 1;
+    unsigned char *data;
+    size_t size;
+    if (!sx_raw_profile_decode(t->text, strlen(t->text), &data, &size)) {
+        sx_log(SAGALUX_LOG_WARN, "%s: the PNG text \"%s\" does not decode; it is not carried", label, t->key);
+        return 1;
+    }
+    int ok = 1;
+    if (is_photoshop) /* "iptc" may hold bare IPTC records (they start with 0x1c) */
+        ok = data[0] == 0x1c ? sx_photoshop_wrap_iptc(img, data, size) : sx_image_add_photoshop(img, data, size);
+    else if (is_xmp)
+        ok = sx_image_set_xmp(img, data, size);
+    else if (size > 6 && memcmp(data, "Exif\0\0", 6) == 0)
+        sx_image_set_exif(img, data + 6, size - 6);
+    else
+        sx_image_set_exif(img, data, size);
+    free(data);
+    return ok ? 1 : -1;
+}
+
+/* XMP and the older ImageMagick profiles (Photoshop/IPTC, XMP, EXIF) into
+ * their own fields; every other text as it is. 0: out of memory. The
+ * "8bim" profile wins over an "iptc" one: ImageMagick writes both. */
+static int keep_texts(sagalux_image *img, const png_text *texts, int count, const char *label)
+{
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < count; i++) {
+            const png_text *t = &texts[i];
+            int iptc = !strcmp(t->key, "Raw profile type iptc");
+            if (pass == 0 && iptc) continue; /* after every "8bim" */
+            if (pass == 1 && !iptc) continue;
+            if (!strcmp(t->key, XMP_KEYWORD) && !img->xmp) {
+                if (!sx_image_set_xmp(img, (const unsigned char *)t->text, strlen(t->text))) return 0;
+                continue;
+            }
+            int taken = take_raw_profile(img, t, label);
+            if (taken < 0) return 0;
+            if (taken) continue;
+            int international = t->compression >= PNG_ITXT_COMPRESSION_NONE;
+            sagalux_text s = {.keyword = t->key, .text = t->text, .international = international,
+                              .compressed = t->compression == PNG_TEXT_COMPRESSION_zTXt ||
+                                            t->compression == PNG_ITXT_COMPRESSION_zTXt,
+                              .language = international ? t->lang : NULL,
+                              .translated_keyword = international ? t->lang_key : NULL};
+            if (!sx_image_add_text(img, &s)) return 0;
+        }
+    return 1;
 }
 
 sagalux_status sx_png_decode(const unsigned char *data, size_t size, sagalux_image **out, const char *label,
@@ -155,12 +219,94 @@ sagalux_status sx_png_decode(const unsigned char *data, size_t size, sagalux_ima
     png_bytep exif;
     png_uint_32 exif_len;
     if (png_get_eXIf_1(png, info, &exif_len, &exif) && exif_len) sx_image_set_exif(img, exif, exif_len);
+    png_uint_32 dx, dy;
+    int unit;
+    if (png_get_pHYs(png, info, &dx, &dy, &unit) && dx && dy) {
+        img->density_unit = unit == PNG_RESOLUTION_METER ? SAGALUX_DENSITY_PER_METRE : SAGALUX_DENSITY_ASPECT;
+        img->density_x = dx;
+        img->density_y = dy;
+    }
+    png_textp texts;
+    int text_count = 0;
+    png_get_text(png, info, &texts, &text_count);
+    if (!keep_texts(img, texts, text_count, label)) {
+        status = SAGALUX_ERR_OUT_OF_MEMORY;
+        snprintf(c.message, sizeof c.message, "out of memory for the metadata");
+        longjmp(c.jmp, 1);
+    }
 
     free(pixels);
     free(rows);
     png_destroy_read_struct(&png, &info, NULL);
     *out = img;
     return SAGALUX_OK;
+}
+
+/* The text chunks to write: XMP as iTXt, the Photoshop resources as a hex
+ * zTXt profile, then the image's texts. Built before libpng can longjmp. */
+typedef struct png_meta {
+    png_text *texts;
+    int count;
+    char *xmp, *photoshop; /* NUL-terminated copies libpng reads with strlen */
+} png_meta;
+
+static void free_texts(png_meta *m)
+{
+    free(m->texts);
+    free(m->xmp);
+    free(m->photoshop);
+    *m = (png_meta){0};
+}
+
+static int prepare_texts(png_meta *m, const sagalux_image *img)
+{
+    if (!img->xmp && !img->photoshop && !img->text_count) return 1;
+    m->texts = calloc((size_t)img->text_count + 2, sizeof *m->texts);
+    if (!m->texts) return 0;
+    /* XMP is UTF-8 text: a packet holding a NUL is not one, and iTXt could not carry it. */
+    if (img->xmp && !memchr(img->xmp, 0, img->xmp_size)) {
+        if (!(m->xmp = malloc(img->xmp_size + 1))) goto oom;
+        memcpy(m->xmp, img->xmp, img->xmp_size);
+        m->xmp[img->xmp_size] = 0;
+        m->texts[m->count++] = (png_text){.compression = PNG_ITXT_COMPRESSION_NONE, .key = (char *)XMP_KEYWORD,
+                                          .text = m->xmp, .lang = "", .lang_key = ""};
+    }
+    if (img->photoshop) {
+        if (!(m->photoshop = sx_raw_profile_encode("8bim", img->photoshop, img->photoshop_size))) goto oom;
+        m->texts[m->count++] = (png_text){.compression = PNG_TEXT_COMPRESSION_zTXt, .key = "Raw profile type 8bim",
+                                          .text = m->photoshop};
+    }
+    for (int i = 0; i < img->text_count; i++) {
+        const sagalux_text *t = &img->texts[i];
+        int compression = t->international ? (t->compressed ? PNG_ITXT_COMPRESSION_zTXt : PNG_ITXT_COMPRESSION_NONE)
+                                           : (t->compressed ? PNG_TEXT_COMPRESSION_zTXt : PNG_TEXT_COMPRESSION_NONE);
+        m->texts[m->count++] = (png_text){.compression = compression, .key = t->keyword, .text = t->text,
+                                          .lang = t->international ? (t->language ? t->language : "") : NULL,
+                                          .lang_key = t->international
+                                                          ? (t->translated_keyword ? t->translated_keyword : "")
+                                                          : NULL};
+    }
+    return 1;
+oom:
+    free_texts(m);
+    return 0;
+}
+
+/* pHYs: dots per metre as they are; per inch or cm converted (rounded). */
+static void set_density(png_structp png, png_infop info, const sagalux_image *img)
+{
+    double scale;
+    switch (img->density_unit) {
+    case SAGALUX_DENSITY_ASPECT:
+    case SAGALUX_DENSITY_PER_METRE: scale = 1.0; break;
+    case SAGALUX_DENSITY_PER_INCH: scale = 1.0 / 0.0254; break;
+    case SAGALUX_DENSITY_PER_CM: scale = 100.0; break;
+    default: return;
+    }
+    double x = img->density_x * scale + 0.5, y = img->density_y * scale + 0.5;
+    if (x < 1.0 || y < 1.0 || x > 2147483647.0 || y > 2147483647.0) return;
+    png_set_pHYs(png, info, (png_uint_32)x, (png_uint_32)y,
+                 img->density_unit == SAGALUX_DENSITY_ASPECT ? PNG_RESOLUTION_UNKNOWN : PNG_RESOLUTION_METER);
 }
 
 sagalux_status sx_png_encode(const sagalux_image *img, FILE *fp, const sagalux_save_options *opt,
@@ -179,8 +325,14 @@ sagalux_status sx_png_encode(const sagalux_image *img, FILE *fp, const sagalux_s
     int channels = (grey ? 1 : 3) + (img->alpha ? 1 : 0), bits = opt->png_bit_depth;
     size_t rowbytes = (size_t)img->width * channels * (bits / 8);
     unsigned char *volatile row = malloc(rowbytes);
+    png_meta meta = {0};
+    if (row && opt->keep_metadata && !prepare_texts(&meta, img)) {
+        free(row);
+        row = NULL;
+    }
     if (!row || setjmp(c.jmp)) {
         free(row);
+        free_texts(&meta);
         png_destroy_write_struct(&png, &info);
         return sx_fail(err, err_size, row ? SAGALUX_ERR_IO : SAGALUX_ERR_OUT_OF_MEMORY, "%s: cannot write PNG (%s)",
                        label, row ? c.message : "out of memory");
@@ -196,6 +348,8 @@ sagalux_status sx_png_encode(const sagalux_image *img, FILE *fp, const sagalux_s
     if (opt->keep_metadata && img->icc)
         png_set_iCCP(png, info, "ICC profile", PNG_COMPRESSION_TYPE_BASE, img->icc, (png_uint_32)img->icc_size);
     if (opt->keep_metadata && img->exif) png_set_eXIf_1(png, info, (png_uint_32)img->exif_size, img->exif);
+    if (opt->keep_metadata) set_density(png, info, img);
+    if (meta.count) png_set_text(png, info, meta.texts, meta.count);
     png_write_info(png, info);
 
     size_t plane = (size_t)img->width * img->height;
@@ -218,6 +372,7 @@ sagalux_status sx_png_encode(const sagalux_image *img, FILE *fp, const sagalux_s
     }
     png_write_end(png, info);
     free(row);
+    free_texts(&meta);
     png_destroy_write_struct(&png, &info);
     return SAGALUX_OK;
 }
