@@ -30,8 +30,8 @@ static const option_doc OPTIONS[] = {
     {NULL, "--suffix", "TEXT", "added to each base name (%f), e.g. _bright"},
     {NULL, "--keep-orientation", NULL, "keep the pixels as stored and the EXIF orientation tag (default: turn them "
                                        "upright and set the tag to 1)"},
-    {NULL, "--strip", NULL, "write no EXIF (the ICC colour profile is kept); by default EXIF is carried, with "
-                            "its thumbnail made anew from the result"},
+    {NULL, "--strip", NULL, "write no EXIF, XMP, IPTC or text (the ICC colour profile and the DPI are kept); by "
+                            "default all are carried, the EXIF thumbnail made anew from the result"},
     {"-m", "--model", "FILE", "model file (default: $SAGALUX_MODEL, then the shipped model)"},
     {"-s", "--strength", "S", "0 = unchanged .. 1 = full enhancement (default 1)"},
     {"-f", "--format", "F", "same | png | jpg (default: same as the input)"},
@@ -39,7 +39,10 @@ static const option_doc OPTIONS[] = {
     {NULL, "--subsampling", "S", "JPEG chroma subsampling 444 | 422 | 420 (default 420)"},
     {"-b", "--bit-depth", "B", "PNG bit depth 8 or 16 (default: the input's)"},
     {"-t", "--threads", "N", "CPU threads (default: all cores)"},
-    {"-d", "--device", "D", "auto | cpu | cuda | cuda:N (default auto: the first GPU, else the CPU)"},
+    {"-d", "--device", "D", "auto | cpu | cuda | cuda:N | cuda:N,M,... | cuda:all (default auto: the first GPU, "
+                            "else the CPU); several GPUs share one queue of photos, one network on each"},
+    {NULL, "--io-threads", "N", "decoding threads and encoding threads, N of each (default: 1 on the CPU, 2 per "
+                                "GPU), so reading and writing overlap the network"},
     {NULL, "--list-devices", NULL, "list the CPU and the GPUs this build can use, and exit"},
     {NULL, "--overwrite", NULL, "replace existing output files (never an input)"},
     {NULL, "--skip-existing", NULL, "leave existing outputs alone and count them as skipped (resume a run)"},
@@ -194,6 +197,29 @@ int cli_parse(int argc, char **argv, cli_options *opt)
     return rc;
 }
 
+/* "0,1,3" into opt->cuda_devices: 0, or -1 when malformed or a GPU repeats. */
+static int parse_device_list(const char *v, cli_options *opt)
+{
+    opt->n_cuda_devices = 0;
+    for (const char *p = v;;) {
+        const char *comma = strchr(p, ',');
+        char one[8];
+        size_t n = comma ? (size_t)(comma - p) : strlen(p);
+        int d;
+        if (n == 0 || n >= sizeof one || opt->n_cuda_devices == CLI_MAX_GPUS) return -1;
+        memcpy(one, p, n);
+        one[n] = 0;
+        if (parse_int(one, 0, 255, &d)) return -1;
+        for (int k = 0; k < opt->n_cuda_devices; k++)
+            if (opt->cuda_devices[k] == d) return -1;
+        opt->cuda_devices[opt->n_cuda_devices++] = d;
+        if (!comma) break;
+        p = comma + 1;
+    }
+    opt->cuda_device = opt->cuda_devices[0];
+    return 0;
+}
+
 static int parse_args(int argc, char **argv, cli_options *opt)
 {
     *opt = (cli_options){.strength = 1.0f, .jpeg_quality = 92, .device = SAGALUX_DEVICE_AUTO};
@@ -262,9 +288,12 @@ static int parse_args(int argc, char **argv, cli_options *opt)
             if (!strcmp(v, "auto")) opt->device = SAGALUX_DEVICE_AUTO;
             else if (!strcmp(v, "cpu")) opt->device = SAGALUX_DEVICE_CPU;
             else if (!strcmp(v, "cuda")) opt->device = SAGALUX_DEVICE_CUDA;
-            else if (!strncmp(v, "cuda:", 5) && parse_int(v + 5, 0, 255, &opt->cuda_device) == 0)
-                opt->device = SAGALUX_DEVICE_CUDA;
-            else BAD_VALUE("device must be auto, cpu, cuda or cuda:N");
+            else if (!strcmp(v, "cuda:all")) opt->device = SAGALUX_DEVICE_CUDA, opt->all_cuda_devices = 1;
+            else if (!strncmp(v, "cuda:", 5) && parse_device_list(v + 5, opt) == 0) opt->device = SAGALUX_DEVICE_CUDA;
+            else BAD_VALUE("device must be auto, cpu, cuda, cuda:N, cuda:N,M,... (each GPU once) or cuda:all");
+        } else if (is(arg, len, NULL, "--io-threads")) {
+            NEED_VALUE();
+            if (parse_int(v, 1, 64, &opt->io_threads)) BAD_VALUE("io-threads must be 1..64");
         } else if (is(arg, len, NULL, "--name")) {
             NEED_VALUE();
             char why[128];

@@ -6,6 +6,8 @@
 
 #include "sagalux.h"
 
+enum { CLI_MAX_GPUS = 16 };
+
 typedef struct cli_options {
     const char *out_dir;
     const char *model_path;    /* NULL: find the default */
@@ -28,7 +30,11 @@ typedef struct cli_options {
     const char *name_template; /* --name: NULL means "%d/%f.%e" */
     const char *suffix;        /* --suffix: added to %f; NULL means none */
     sagalux_device device;
-    int cuda_device;           /* -d cuda:N */
+    int cuda_device;           /* -d cuda:N: the first GPU named */
+    int cuda_devices[CLI_MAX_GPUS]; /* -d cuda:N,M,...: each once; n_cuda_devices 0 when not given */
+    int n_cuda_devices;
+    int all_cuda_devices;      /* -d cuda:all */
+    int io_threads;            /* --io-threads: 0 means the default */
     int n_inputs;
     const unsigned char *stdin_data; /* input "-": standard input, read before planning */
     size_t stdin_size;

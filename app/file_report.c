@@ -23,7 +23,7 @@ static int report_json(const file_reporter *r, const file_result *res)
     cJSON_AddNumberToObject(o, "ms", (double)(long)(res->ms * 10.0 + 0.5) / 10.0);
     cJSON_AddNumberToObject(o, "width", res->width);
     cJSON_AddNumberToObject(o, "height", res->height);
-    cJSON_AddStringToObject(o, "device", r->device);
+    cJSON_AddStringToObject(o, "device", res->device ? res->device : r->device);
     char *text = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     if (!text) return -1;

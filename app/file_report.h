@@ -10,12 +10,13 @@ typedef struct file_result {
     char error[512];    /* the reason, naming the file, when failed */
     double ms;          /* load + enhance + save */
     int width, height;  /* 0 when not decoded */
+    const char *device; /* the one that enhanced it; NULL: the reporter's */
 } file_result;
 
 typedef struct file_reporter {
     int json, quiet, verbose;
     int results_to_stderr; /* the image itself goes to stdout (-o -) */
-    const char *device;    /* "cpu", "cuda:0" */
+    const char *device;    /* "cpu", "cuda:0": where a file no device saw is reported */
 } file_reporter;
 
 /* Prints res once: a failure always gets one line on stderr (and its JSON

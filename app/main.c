@@ -11,8 +11,10 @@
 #define _XOPEN_SOURCE 700 /* sigaction, kill, NAME_MAX */
 #include <dirent.h>
 #include <errno.h>
-#include <signal.h>
 #include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +25,9 @@
 #include "cli_options.h"
 #include "file_list.h"
 #include "file_report.h"
+#include "job.h"
 #include "output_plan.h"
+#include "pipeline.h"
 #include "sagalux.h"
 
 /* One steady progress line on stderr when it is a terminal: redrawn before
@@ -36,7 +40,21 @@ static void progress_clear(void)
     progress_shown = 0;
 }
 
-#define SAY(stream, ...) (progress_clear(), fprintf(stream, __VA_ARGS__))
+/* Lines on stderr come from several threads (the library's warnings come
+ * from the decoding, network and encoding threads): one at a time, each
+ * clearing the progress line first. */
+static pthread_mutex_t say_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void say(FILE *stream, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    pthread_mutex_lock(&say_lock);
+    progress_clear();
+    vfprintf(stream, fmt, ap);
+    pthread_mutex_unlock(&say_lock);
+    va_end(ap);
+}
 
 static void clock_text(char *out, size_t size, double seconds)
 {
@@ -64,14 +82,15 @@ static void log_to_stderr(sagalux_log_level level, const char *message, void *us
     /* Errors come back through return values and are printed once, by the
      * caller, with the file's name: the log adds warnings (and, with -v, info). */
     if (level == SAGALUX_LOG_WARN || (opt->verbose && level < SAGALUX_LOG_WARN))
-        SAY(stderr, "sagalux: %s\n", message);
+        say(stderr, "sagalux: %s\n", message);
 }
 
-/* SIGINT / SIGTERM: the first stops the run after the file in hand (its
- * enhance is cancelled; a save in progress completes, so no partial or
- * temporary file is left); a second one ends the process at once. */
+/* SIGINT / SIGTERM: the first stops the run: no new photo is read, the
+ * photos in the network are cancelled, photos already enhanced are saved (a
+ * save completes, so no partial or temporary file is left); a second one
+ * ends the process at once. */
 static volatile sig_atomic_t stop_signal;
-static sagalux_context *volatile running;
+static sagalux_context *volatile running[CLI_MAX_GPUS];
 
 static void on_stop_signal(int sig)
 {
@@ -81,8 +100,10 @@ static void on_stop_signal(int sig)
         return;
     }
     stop_signal = sig;
-    sagalux_context *ctx = running;
-    if (ctx) sagalux_context_cancel(ctx);
+    for (int i = 0; i < CLI_MAX_GPUS; i++) {
+        sagalux_context *ctx = running[i];
+        if (ctx) sagalux_context_cancel(ctx);
+    }
 }
 
 static void catch_stop_signals(void)
@@ -154,102 +175,6 @@ static void remove_stale_temporaries_of_plan(const output_plan *plan, const char
     free(dirs);
 }
 
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-/* Writes all of data to stdout; 0, or -1 with errno. */
-static int write_stdout(const void *data, size_t size)
-{
-    const unsigned char *p = data;
-    while (size) {
-        ssize_t n = write(STDOUT_FILENO, p, size);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return -1;
-        p += n;
-        size -= (size_t)n;
-    }
-    return 0;
-}
-
-#define FAIL(...) (snprintf(r->error, sizeof r->error, __VA_ARGS__), r->status = "failed")
-
-/* Loads, enhances and saves one file into r (status "enhanced", "failed"
- * with the reason, or "interrupted"). */
-static void enhance_one(sagalux_context *ctx, const cli_options *opt, file_result *r)
-{
-    char err[512];
-    const double t0 = now_seconds();
-    const int from_stdin = strcmp(r->input, "-") == 0, to_stdout = strcmp(r->output, "-") == 0;
-    sagalux_image *img = NULL, *res = NULL;
-    const char *slash = strrchr(r->output, '/');
-    if (slash && !to_stdout) { /* a subfolder of the output folder (-r, --name) */
-        char dir[PATH_MAX];
-        snprintf(dir, sizeof dir, "%.*s", (int)(slash - r->output), r->output);
-        if (make_dirs(dir) != 0) {
-            FAIL("%.200s: cannot create %.200s: %s", r->input, dir, strerror(errno));
-            return;
-        }
-    }
-    sagalux_status st = from_stdin ? sagalux_image_load_memory(opt->stdin_data, opt->stdin_size, "<stdin>", &img, err,
-                                                               sizeof err)
-                                   : sagalux_image_load(r->input, &img, err, sizeof err);
-    if (st != SAGALUX_OK) {
-        FAIL("%s", err);
-        return;
-    }
-    if (!opt->keep_orientation && (st = sagalux_image_apply_orientation(img)) != SAGALUX_OK) {
-        FAIL("%s: cannot turn the image upright: %s", r->input, sagalux_status_string(st));
-        sagalux_image_free(img);
-        return;
-    }
-    r->width = img->width;
-    r->height = img->height;
-    sagalux_enhance_options eo = sagalux_enhance_options_default();
-    eo.strength = opt->strength;
-    st = sagalux_enhance(ctx, img, &eo, &res);
-    if (st == SAGALUX_ERR_CANCELLED) {
-        r->status = "interrupted";
-    } else if (st != SAGALUX_OK) {
-        const char *why = sagalux_context_error(ctx);
-        FAIL("%s: enhance failed: %s", from_stdin ? "<stdin>" : r->input, why[0] ? why : sagalux_status_string(st));
-    } else {
-        sagalux_file_format fmt =
-            to_stdout ? (opt->format && strcmp(opt->format, "same") ? (strcmp(opt->format, "png") ? SAGALUX_FORMAT_JPEG
-                                                                                                 : SAGALUX_FORMAT_PNG)
-                                                                    : img->source_format)
-                      : sagalux_format_from_name(r->output);
-        if (opt->strip) { /* no EXIF; the ICC profile stays: it defines the colours */
-            free(res->exif);
-            res->exif = NULL;
-            res->exif_size = 0;
-        }
-        sagalux_save_options so = sagalux_save_options_default(fmt);
-        so.jpeg_quality = opt->jpeg_quality;
-        so.jpeg_subsampling = opt->jpeg_subsampling;
-        so.png_bit_depth = opt->png_bit_depth;
-        if (so.format == SAGALUX_FORMAT_JPEG && res->alpha)
-            SAY(stderr, "sagalux: %s: JPEG has no alpha channel; transparency is dropped\n", r->input);
-        if (to_stdout) {
-            void *data = NULL;
-            size_t size = 0;
-            st = sagalux_image_save_memory(res, &so, "<stdout>", &data, &size, err, sizeof err);
-            if (st != SAGALUX_OK) FAIL("%s", err);
-            else if (write_stdout(data, size) != 0) FAIL("<stdout>: write failed: %s", strerror(errno));
-            free(data);
-        } else if ((st = sagalux_image_save(res, r->output, &so, err, sizeof err)) != SAGALUX_OK) {
-            FAIL("%s", err);
-        }
-        if (!r->error[0]) r->status = "enhanced";
-    }
-    r->ms = (now_seconds() - t0) * 1e3;
-    sagalux_image_free(img);
-    sagalux_image_free(res);
-}
-
 /* Standard input, whole, into opt->stdin_data (at most 2 GiB, like a file). */
 static int read_stdin(cli_options *opt)
 {
@@ -304,6 +229,49 @@ static int list_devices(void)
 }
 
 static int run(cli_options *opt);
+
+/* The network contexts: one for the CPU or the GPU asked for (auto: the
+ * first GPU, else the CPU), or one per GPU of -d cuda:N,M / cuda:all.
+ * Returns how many started, each named in devices ("cpu", "cuda:1"); 0
+ * after printing why when one could not start. */
+static int start_contexts(const cli_options *opt, sagalux_model *model, sagalux_context **ctx,
+                          char devices[][16])
+{
+    int gpus[CLI_MAX_GPUS], n = 0;
+    if (opt->all_cuda_devices) {
+        sagalux_device_info d[CLI_MAX_GPUS + 1];
+        int found = sagalux_list_devices(d, CLI_MAX_GPUS + 1);
+        for (int i = 0; i < found && i < CLI_MAX_GPUS + 1; i++)
+            if (d[i].kind == SAGALUX_DEVICE_CUDA && n < CLI_MAX_GPUS) gpus[n++] = d[i].index;
+        if (n == 0) {
+            fprintf(stderr, "sagalux: -d cuda:all: no usable CUDA GPU (see --list-devices)\n");
+            return 0;
+        }
+    } else if (opt->n_cuda_devices > 1) {
+        for (int i = 0; i < opt->n_cuda_devices; i++) gpus[n++] = opt->cuda_devices[i];
+    }
+    int count = n ? n : 1;
+    for (int i = 0; i < count; i++) {
+        sagalux_context_options co = sagalux_context_options_default();
+        co.device = n ? SAGALUX_DEVICE_CUDA : opt->device;
+        co.threads = opt->threads;
+        co.cuda_device = n ? gpus[i] : opt->cuda_device;
+        char err[512] = "";
+        sagalux_status st = sagalux_context_create(model, &co, &ctx[i], err, sizeof err);
+        if (st != SAGALUX_OK) {
+            if (co.device == SAGALUX_DEVICE_CUDA)
+                fprintf(stderr, "sagalux: cannot start the CUDA backend on cuda:%d: %s\n", co.cuda_device,
+                        err[0] ? err : sagalux_status_string(st));
+            else
+                fprintf(stderr, "sagalux: cannot start the CPU backend: %s\n", err[0] ? err : sagalux_status_string(st));
+            for (int k = 0; k < i; k++) sagalux_context_free(ctx[k]);
+            return 0;
+        }
+        if (sagalux_context_device(ctx[i]) == SAGALUX_DEVICE_CUDA) snprintf(devices[i], 16, "cuda:%d", co.cuda_device);
+        else snprintf(devices[i], 16, "cpu");
+    }
+    return count;
+}
 
 int main(int argc, char **argv)
 {
@@ -378,16 +346,10 @@ static int run(cli_options *opt_in)
                 "sagalux: warning: %s holds UNTRAINED weights (%s); its output is not an enhancement.\n"
                 "sagalux: a trained model comes from train/ (see README.md)\n",
                 model_path, sagalux_model_description(model));
-    sagalux_context_options co = sagalux_context_options_default();
-    co.device = opt.device;
-    co.threads = opt.threads;
-    co.cuda_device = opt.cuda_device;
-    sagalux_context *ctx = NULL;
-    err[0] = 0;
-    sagalux_status st = sagalux_context_create(model, &co, &ctx, err, sizeof err);
-    if (st != SAGALUX_OK) {
-        fprintf(stderr, "sagalux: cannot start the %s backend: %s\n",
-                opt.device == SAGALUX_DEVICE_CUDA ? "CUDA" : "CPU", err[0] ? err : sagalux_status_string(st));
+    sagalux_context *contexts[CLI_MAX_GPUS] = {0};
+    char devices[CLI_MAX_GPUS][16];
+    int n_ctx = start_contexts(&opt, model, contexts, devices);
+    if (n_ctx == 0) {
         sagalux_model_free(model);
         output_plan_free(&plan);
         file_list_free(&inputs);
@@ -395,42 +357,80 @@ static int run(cli_options *opt_in)
     }
 
     if (!to_stdout) remove_stale_temporaries_of_plan(&plan, opt.out_dir, opt.verbose);
-    char device[32];
-    if (sagalux_context_device(ctx) == SAGALUX_DEVICE_CUDA) snprintf(device, sizeof device, "cuda:%d", opt.cuda_device);
-    else snprintf(device, sizeof device, "cpu");
-    const file_reporter reporter = {opt.json, opt.quiet, opt.verbose, to_stdout, device};
-    int done = 0, skipped = 0;
-    running = ctx;
+    pipeline_worker workers[CLI_MAX_GPUS];
+    for (int w = 0; w < n_ctx; w++) workers[w] = (pipeline_worker){contexts[w], devices[w]};
+    const int on_gpu = sagalux_context_device(contexts[0]) == SAGALUX_DEVICE_CUDA;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    int io = opt.io_threads ? opt.io_threads : on_gpu ? 2 * n_ctx : 1;
+    if (!opt.io_threads && cores > 0 && io > cores) io = (int)cores;
+    if (plan.count < (size_t)io) io = plan.count ? (int)plan.count : 1; /* no idle threads for a few files */
+    const file_reporter reporter = {opt.json, opt.quiet, opt.verbose, to_stdout, devices[0]};
+    for (int w = 0; w < n_ctx; w++) running[w] = contexts[w];
     catch_stop_signals();
     progress_on = !opt.quiet && isatty(STDERR_FILENO);
-    const double started = now_seconds();
-    for (size_t i = 0; i < plan.count && !stop_signal; i++) {
-        const plan_entry *e = &plan.entries[i];
-        file_result r = {e->input, e->output, "failed", "", 0.0, 0, 0};
-        if (e->action == PLAN_FAIL) {
-            snprintf(r.error, sizeof r.error, "%s", e->reason);
-        } else if (e->action == PLAN_SKIP_EXISTING) {
-            r.status = "skipped";
-        } else {
-            progress_draw(i, plan.count, strcmp(e->input, "-") ? e->input : "<stdin>", now_seconds() - started,
-                          done + failures);
-            enhance_one(ctx, &opt, &r);
+    const double started = job_now_seconds();
+    pipeline_config pc = {&opt, &plan, workers, n_ctx, io, io, &stop_signal};
+    pipeline *pipe = NULL;
+    int done = 0, skipped = 0; /* and failures, above; "interrupted" counts as not processed */
+    double load_ms = 0, network_ms = 0, save_ms = 0, first_done = 0, last_done = 0; /* for -v's figures */
+    if (pipeline_start(&pipe, &pc) != 0) {
+        fprintf(stderr, "sagalux: cannot start the worker threads; nothing was processed\n");
+        failures++;
+    } else {
+        /* In plan order, as each is finished; after a stop, the ones that
+         * finished all the same (saved, failed or cancelled). */
+        for (size_t i = 0; i < plan.count; i++) {
+            if (!stop_signal && !pipeline_finished(pipe, i)) { /* the photo waited for */
+                const char *name = plan.entries[i].input;
+                pthread_mutex_lock(&say_lock);
+                progress_draw(i, plan.count, strcmp(name, "-") ? name : "<stdin>", job_now_seconds() - started,
+                              done + failures);
+                pthread_mutex_unlock(&say_lock);
+            }
+            const job *j = stop_signal ? pipeline_finished(pipe, i) : pipeline_wait(pipe, i);
+            if (!j && stop_signal && !pipeline_finished(pipe, i)) {
+                pipeline_join(pipe);
+                j = pipeline_finished(pipe, i);
+            }
+            if (!j) continue; /* never started: counted as not processed */
+            pthread_mutex_lock(&say_lock);
+            progress_clear();
+            if (j->note[0]) fprintf(stderr, "sagalux: %s\n", j->note);
+            file_report(&reporter, &j->r);
+            pthread_mutex_unlock(&say_lock);
+            if (!strcmp(j->r.status, "enhanced")) {
+                done++;
+                load_ms += j->load_ms, network_ms += j->network_ms, save_ms += j->save_ms;
+                if (!first_done || j->finished_at < first_done) first_done = j->finished_at;
+                if (j->finished_at > last_done) last_done = j->finished_at;
+            }
+            else if (!strcmp(j->r.status, "skipped")) skipped++;
+            else if (!strcmp(j->r.status, "failed")) failures++;
         }
-        progress_clear();
-        file_report(&reporter, &r);
-        if (!strcmp(r.status, "enhanced")) done++;
-        else if (!strcmp(r.status, "skipped")) skipped++;
-        else if (!strcmp(r.status, "failed")) failures++;
+        pipeline_join(pipe);
+        pipeline_free(pipe);
     }
-    running = NULL;
+    const double elapsed = job_now_seconds() - started;
+    for (int w = 0; w < n_ctx; w++) running[w] = NULL;
     progress_clear();
     if (!opt.quiet || failures || stop_signal)
         fprintf(stderr, "sagalux: %d enhanced, %d skipped (output exists), %d failed\n", done, skipped, failures);
+    if (opt.verbose && done) {
+        /* The rate from the first photo finished to the last leaves out the
+         * start (the first photo's load and the network's warm-up): it is
+         * the rate a long batch runs at. */
+        fprintf(stderr, "sagalux: %d photo(s) in %.2f s: %.2f a second", done, elapsed, done / elapsed);
+        if (done > 1) fprintf(stderr, ", %.2f a second after the first", (done - 1) / (last_done - first_done));
+        fprintf(stderr, "\nsagalux: per photo: load %.1f ms, network %.1f ms, save %.1f ms; %d decoding and %d "
+                        "encoding thread(s); network on", load_ms / done, network_ms / done, save_ms / done, io, io);
+        for (int w = 0; w < n_ctx; w++) fprintf(stderr, " %s", devices[w]);
+        fprintf(stderr, "\n");
+    }
     if (stop_signal)
         fprintf(stderr, "sagalux: interrupted by %s: %zu file(s) not processed; --skip-existing resumes\n",
                 stop_signal == SIGINT ? "SIGINT" : "SIGTERM", plan.count - (size_t)(done + skipped + failures));
 
-    sagalux_context_free(ctx);
+    for (int w = 0; w < n_ctx; w++) sagalux_context_free(contexts[w]);
     sagalux_model_free(model);
     output_plan_free(&plan);
     file_list_free(&inputs);

@@ -138,11 +138,71 @@ fi
 run --strip "$data/tiny_orient6.jpg" -o "$work/or3"
 check "--strip writes no EXIF" '[ $rc -eq 0 ] && ! grep -q "Exif" "$work/or3/tiny_orient6.jpg" && grep -q "Exif" "$work/or1/tiny_orient6.jpg"'
 
+# XMP, IPTC (in Photoshop's APP13) and DPI: carried JPEG -> PNG -> JPEG, read
+# back by Pillow (IPTC keywords through its own IPTC reader); the Photoshop
+# thumbnail is dropped (it would show the dark original); --strip drops XMP
+# and IPTC but keeps the DPI.
+if $py -c "import PIL" 2>/dev/null; then
+  $py - "$data/tiny_dark.jpg" "$work/meta.jpg" <<'PY' >"$work/err" 2>&1
+import struct, sys
+from PIL import Image
+src, dst = sys.argv[1:3]
+Image.open(src).save(dst, quality=95, dpi=(300, 300))
+def res(rid, data):
+    pad = b"\0" if len(data) % 2 else b""
+    return b"8BIM" + struct.pack(">H", rid) + b"\0\0" + struct.pack(">I", len(data)) + data + pad
+iim = b"\x1c\x02\x19\x00\x04dark\x1c\x02\x19\x00\x05night"
+irb = res(0x0404, iim) + res(0x040C, b"old dark thumbnail")
+xmp = b"<x:xmpmeta xmlns:x='adobe:ns:meta/'><rdf:RDF xmlns:rdf='http://www.w3.org/1999/02/22-rdf-syntax-ns#'>" \
+      b"<rdf:Description xmlns:xmp='http://ns.adobe.com/xap/1.0/' xmp:Rating='5'/></rdf:RDF></x:xmpmeta>"
+def seg(marker, body):
+    return b"\xff" + bytes([marker]) + struct.pack(">H", len(body) + 2) + body
+data = open(dst, "rb").read()
+at = 2 + 2 + struct.unpack(">H", data[4:6])[0]  # after SOI and JFIF's APP0
+data = data[:at] + seg(0xE1, b"http://ns.adobe.com/xap/1.0/\0" + xmp) + seg(0xED, b"Photoshop 3.0\0" + irb) + data[at:]
+open(dst, "wb").write(data)
+open(dst + ".xmp", "wb").write(xmp)
+open(dst + ".irb", "wb").write(res(0x0404, iim))
+PY
+  check "a JPEG with XMP, IPTC and 300 dpi is made" '[ $? -eq 0 ]'
+  run "$work/meta.jpg" -o "$work/m1" -f png
+  run "$work/m1/meta.png" -o "$work/m2" -f jpg
+  run --strip "$work/meta.jpg" -o "$work/m3"
+  $py - "$work/meta.jpg" "$work/m1/meta.png" "$work/m2/meta.jpg" "$work/m3/meta.jpg" <<'PY' >"$work/err" 2>&1
+import sys
+from PIL import Image, IptcImagePlugin
+src, png, jpg, stripped = sys.argv[1:5]
+xmp, irb = open(src + ".xmp", "rb").read(), open(src + ".irb", "rb").read()
+p = Image.open(png)
+assert p.info["XML:com.adobe.xmp"].encode() == xmp, p.info.keys()
+hexed = p.info["Raw profile type 8bim"].split()
+assert hexed[0] == "8bim" and int(hexed[1]) == len(irb), hexed[:2]
+assert bytes.fromhex("".join(hexed[2:])) == irb, "the PNG's Photoshop block"
+assert [round(d) for d in p.info["dpi"]] == [300, 300], p.info["dpi"]
+j = Image.open(jpg)
+apps = dict((m, b) for m, b in j.applist if m in ("APP1", "APP13") and not b.startswith(b"Exif"))
+assert apps["APP1"] == b"http://ns.adobe.com/xap/1.0/\0" + xmp, apps
+assert apps["APP13"] == b"Photoshop 3.0\0" + irb, apps
+assert IptcImagePlugin.getiptcinfo(j)[(2, 25)] == [b"dark", b"night"], IptcImagePlugin.getiptcinfo(j)
+assert j.info["dpi"] == (300, 300), j.info["dpi"]
+s = Image.open(stripped)
+assert not [m for m, b in s.applist if m in ("APP1", "APP13")], s.applist
+assert s.info["dpi"] == (300, 300), s.info["dpi"]
+PY
+  check "XMP, IPTC and DPI carried JPEG -> PNG -> JPEG; no Photoshop thumbnail; --strip keeps only the DPI" '[ $? -eq 0 ]'
+elif [ "${CI:-}" = true ]; then
+  echo "Pillow is missing" >"$work/err"; bad "reading the outputs' XMP and IPTC needs Pillow (.ci/install-deps --test)"
+else
+  echo "skip reading the outputs' XMP and IPTC: no Pillow for $py"
+fi
+
 # Devices.
 run --list-devices
 check "--list-devices names the CPU first" '[ $rc -eq 0 ] && head -1 "$work/out" | grep -q "^cpu "'
 run "$work/in/a.jpg" -o "$work/o9" -d cuda:x
-expect "-d cuda:x is refused" 2 "device must be auto, cpu, cuda or cuda:N"
+expect "-d cuda:x is refused" 2 "device must be auto, cpu, cuda, cuda:N"
+run "$work/in/a.jpg" -o "$work/o9" -d cuda:0,0
+expect "-d cuda:0,0 (a GPU twice) is refused" 2 "each GPU once"
 
 # The man page is --help-man's output, so it cannot drift from --help.
 "$bin" --help-man >"$work/man" 2>"$work/err"

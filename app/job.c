@@ -1,0 +1,137 @@
+#define _XOPEN_SOURCE 700 /* PATH_MAX */
+#include "job.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "output_plan.h"
+
+double job_now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+#define FAIL(...) (snprintf(j->r.error, sizeof j->r.error, __VA_ARGS__), j->r.status = "failed")
+
+static int is_dash(const char *s) { return s && strcmp(s, "-") == 0; }
+
+/* Writes all of data to stdout; 0, or -1 with errno. */
+static int write_stdout(const void *data, size_t size)
+{
+    const unsigned char *p = data;
+    while (size) {
+        ssize_t n = write(STDOUT_FILENO, p, size);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return -1;
+        p += n;
+        size -= (size_t)n;
+    }
+    return 0;
+}
+
+int job_load(job *j, const cli_options *opt)
+{
+    const double t0 = job_now_seconds();
+    char err[512];
+    const char *slash = strrchr(j->r.output, '/');
+    if (slash && !is_dash(j->r.output)) { /* a subfolder of the output folder (-r, --name) */
+        char dir[PATH_MAX];
+        snprintf(dir, sizeof dir, "%.*s", (int)(slash - j->r.output), j->r.output);
+        if (make_dirs(dir) != 0) {
+            FAIL("%.200s: cannot create %.200s: %s", j->r.input, dir, strerror(errno));
+            return -1;
+        }
+    }
+    sagalux_status st = is_dash(j->r.input)
+                            ? sagalux_image_load_memory(opt->stdin_data, opt->stdin_size, "<stdin>", &j->img, err,
+                                                        sizeof err)
+                            : sagalux_image_load(j->r.input, &j->img, err, sizeof err);
+    if (st != SAGALUX_OK) {
+        FAIL("%s", err);
+        return -1;
+    }
+    if (!opt->keep_orientation && (st = sagalux_image_apply_orientation(j->img)) != SAGALUX_OK) {
+        FAIL("%s: cannot turn the image upright: %s", j->r.input, sagalux_status_string(st));
+        job_release(j);
+        return -1;
+    }
+    j->source_format = j->img->source_format;
+    j->r.width = j->img->width;
+    j->r.height = j->img->height;
+    j->load_ms = (job_now_seconds() - t0) * 1e3;
+    j->r.ms += j->load_ms;
+    return 0;
+}
+
+int job_enhance(job *j, sagalux_context *ctx, const char *device, float strength)
+{
+    const double t0 = job_now_seconds();
+    j->r.device = device;
+    sagalux_enhance_options eo = sagalux_enhance_options_default();
+    eo.strength = strength;
+    sagalux_status st = sagalux_enhance(ctx, j->img, &eo, &j->res);
+    j->network_ms = (job_now_seconds() - t0) * 1e3;
+    j->r.ms += j->network_ms;
+    if (st == SAGALUX_OK) {
+        sagalux_image_free(j->img); /* the result holds its metadata: one photo less in memory */
+        j->img = NULL;
+        return 0;
+    }
+    if (st == SAGALUX_ERR_CANCELLED) {
+        j->r.status = "interrupted";
+    } else {
+        const char *why = sagalux_context_error(ctx);
+        FAIL("%s: enhance failed: %s", is_dash(j->r.input) ? "<stdin>" : j->r.input,
+             why[0] ? why : sagalux_status_string(st));
+    }
+    job_release(j);
+    return -1;
+}
+
+void job_save(job *j, const cli_options *opt)
+{
+    const double t0 = job_now_seconds();
+    char err[512];
+    const int to_stdout = is_dash(j->r.output);
+    sagalux_file_format fmt =
+        !to_stdout ? sagalux_format_from_name(j->r.output)
+        : opt->format && strcmp(opt->format, "same") ? (strcmp(opt->format, "png") ? SAGALUX_FORMAT_JPEG
+                                                                                   : SAGALUX_FORMAT_PNG)
+                                                     : j->source_format;
+    if (opt->strip) sagalux_image_strip(j->res); /* the ICC profile and density stay */
+    sagalux_save_options so = sagalux_save_options_default(fmt);
+    so.jpeg_quality = opt->jpeg_quality;
+    so.jpeg_subsampling = opt->jpeg_subsampling;
+    so.png_bit_depth = opt->png_bit_depth;
+    if (so.format == SAGALUX_FORMAT_JPEG && j->res->alpha)
+        snprintf(j->note, sizeof j->note, "%.200s: JPEG has no alpha channel; transparency is dropped", j->r.input);
+    if (to_stdout) {
+        void *data = NULL;
+        size_t size = 0;
+        if (sagalux_image_save_memory(j->res, &so, "<stdout>", &data, &size, err, sizeof err) != SAGALUX_OK)
+            FAIL("%s", err);
+        else if (write_stdout(data, size) != 0)
+            FAIL("<stdout>: write failed: %s", strerror(errno));
+        free(data);
+    } else if (sagalux_image_save(j->res, j->r.output, &so, err, sizeof err) != SAGALUX_OK) {
+        FAIL("%s", err);
+    }
+    if (!j->r.error[0]) j->r.status = "enhanced";
+    j->save_ms = (job_now_seconds() - t0) * 1e3;
+    j->r.ms += j->save_ms;
+    job_release(j);
+}
+
+void job_release(job *j)
+{
+    sagalux_image_free(j->img);
+    sagalux_image_free(j->res);
+    j->img = j->res = NULL;
+}
