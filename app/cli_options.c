@@ -40,7 +40,8 @@ static const option_doc OPTIONS[] = {
     {"-b", "--bit-depth", "B", "PNG bit depth 8 or 16 (default: the input's)"},
     {"-t", "--threads", "N", "CPU threads (default: all cores)"},
     {"-d", "--device", "D", "auto | cpu | cuda | cuda:N | cuda:N,M,... | cuda:all (default auto: the first GPU, "
-                            "else the CPU); several GPUs share one queue of photos, one network on each"},
+                            "else the CPU); several GPUs share one queue of photos, one network on each (a GPU "
+                            "named twice runs two)"},
     {NULL, "--io-threads", "N", "decoding threads and encoding threads, N of each (default: 1 on the CPU, 2 per "
                                 "GPU), so reading and writing overlap the network"},
     {NULL, "--list-devices", NULL, "list the CPU and the GPUs this build can use, and exit"},
@@ -197,7 +198,8 @@ int cli_parse(int argc, char **argv, cli_options *opt)
     return rc;
 }
 
-/* "0,1,3" into opt->cuda_devices: 0, or -1 when malformed or a GPU repeats. */
+/* "0,1,3" into opt->cuda_devices: 0, or -1 when malformed. A GPU named
+ * twice gets two networks (its copies and host work then overlap). */
 static int parse_device_list(const char *v, cli_options *opt)
 {
     opt->n_cuda_devices = 0;
@@ -210,8 +212,6 @@ static int parse_device_list(const char *v, cli_options *opt)
         memcpy(one, p, n);
         one[n] = 0;
         if (parse_int(one, 0, 255, &d)) return -1;
-        for (int k = 0; k < opt->n_cuda_devices; k++)
-            if (opt->cuda_devices[k] == d) return -1;
         opt->cuda_devices[opt->n_cuda_devices++] = d;
         if (!comma) break;
         p = comma + 1;
@@ -290,7 +290,7 @@ static int parse_args(int argc, char **argv, cli_options *opt)
             else if (!strcmp(v, "cuda")) opt->device = SAGALUX_DEVICE_CUDA;
             else if (!strcmp(v, "cuda:all")) opt->device = SAGALUX_DEVICE_CUDA, opt->all_cuda_devices = 1;
             else if (!strncmp(v, "cuda:", 5) && parse_device_list(v + 5, opt) == 0) opt->device = SAGALUX_DEVICE_CUDA;
-            else BAD_VALUE("device must be auto, cpu, cuda, cuda:N, cuda:N,M,... (each GPU once) or cuda:all");
+            else BAD_VALUE("device must be auto, cpu, cuda, cuda:N, cuda:N,M,... or cuda:all");
         } else if (is(arg, len, NULL, "--io-threads")) {
             NEED_VALUE();
             if (parse_int(v, 1, 64, &opt->io_threads)) BAD_VALUE("io-threads must be 1..64");
