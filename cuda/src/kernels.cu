@@ -79,19 +79,50 @@ __global__ void dwconv3x3_kernel(const float *x, int h, int w, const float *wt, 
     y[(size_t)c * n + i] = acc;
 }
 
-__global__ void layernorm_kernel(const float *x, int c, size_t n, const float *g, const float *b, float *y)
+// LayerNorm over channels, per pixel. A block holds 32 pixels x LN_GROUPS
+// channel groups: a warp reads 32 neighbouring pixels of one channel
+// (coalesced), and the channels of a pixel are summed by LN_GROUPS threads,
+// so a small map (80x80: 6,400 pixels) still gives 200 blocks, not 25 (one
+// thread per pixel left 107 of the H100's 132 SMs idle). Partial sums meet
+// in shared memory in a fixed order: deterministic.
+constexpr int LN_PIX = 32, LN_GROUPS = 8;
+
+__global__ void __launch_bounds__(LN_PIX *LN_GROUPS)
+    layernorm_kernel(const float *x, int c, size_t n, const float *g, const float *b, float *y)
 {
-    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (i >= n) return;
-    float mean = 0.0f, var = 0.0f;
-    for (int k = 0; k < c; k++) mean += x[(size_t)k * n + i];
-    mean /= (float)c;
-    for (int k = 0; k < c; k++) {
-        float d = x[(size_t)k * n + i] - mean;
-        var += d * d;
+    __shared__ float part[LN_GROUPS][LN_PIX + 1], mean_sh[LN_PIX], rstd_sh[LN_PIX];
+    const int tx = threadIdx.x, ty = threadIdx.y;
+    const size_t i = (size_t)blockIdx.x * LN_PIX + tx;
+    const bool in = i < n;
+    float acc = 0.0f;
+    if (in)
+        for (int k = ty; k < c; k += LN_GROUPS) acc += x[(size_t)k * n + i];
+    part[ty][tx] = acc;
+    __syncthreads();
+    if (ty == 0) {
+        float sum = 0.0f;
+        for (int gi = 0; gi < LN_GROUPS; gi++) sum += part[gi][tx];
+        mean_sh[tx] = sum / (float)c;
     }
-    float rstd = rsqrtf(var / (float)c + 1e-5f);
-    for (int k = 0; k < c; k++) y[(size_t)k * n + i] = (x[(size_t)k * n + i] - mean) * rstd * g[k] + b[k];
+    __syncthreads();
+    const float mean = mean_sh[tx];
+    acc = 0.0f;
+    if (in)
+        for (int k = ty; k < c; k += LN_GROUPS) {
+            float d = x[(size_t)k * n + i] - mean;
+            acc += d * d;
+        }
+    part[ty][tx] = acc;
+    __syncthreads();
+    if (ty == 0) {
+        float sum = 0.0f;
+        for (int gi = 0; gi < LN_GROUPS; gi++) sum += part[gi][tx];
+        rstd_sh[tx] = rsqrtf(sum / (float)c + 1e-5f);
+    }
+    __syncthreads();
+    const float rstd = rstd_sh[tx];
+    if (in)
+        for (int k = ty; k < c; k += LN_GROUPS) y[(size_t)k * n + i] = (x[(size_t)k * n + i] - mean) * rstd * g[k] + b[k];
 }
 
 __global__ void bias_init_kernel(float *y, size_t n, const float *bias, int accumulate)
@@ -316,7 +347,7 @@ void k_dwconv3x3(cudaStream_t s, const float *x, int c, int h, int w, const floa
 
 void k_layernorm(cudaStream_t s, const float *x, int c, size_t n, const float *g, const float *b, float *y)
 {
-    layernorm_kernel<<<blocks_for(n), THREADS, 0, s>>>(x, c, n, g, b, y);
+    layernorm_kernel<<<(unsigned)((n + LN_PIX - 1) / LN_PIX), dim3(LN_PIX, LN_GROUPS), 0, s>>>(x, c, n, g, b, y);
 }
 
 void k_bias_init(cudaStream_t s, float *y, int cout, size_t n, const float *bias, int accumulate)
