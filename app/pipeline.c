@@ -51,10 +51,12 @@ static void queue_destroy(queue *q)
     pthread_cond_destroy(&q->not_full);
 }
 
-/* Under p->lock. 0: pushed; -1: the run stopped. */
-static int queue_push(pipeline *p, queue *q, size_t item)
+/* Under p->lock. 0: pushed; -1: the run stopped (or, with even_after_stop,
+ * only when it halted: a photo already enhanced is still saved after a
+ * stop, since the savers drain their queue). */
+static int queue_push(pipeline *p, queue *q, size_t item, int even_after_stop)
 {
-    while (q->count == q->cap && !stopped(p)) pthread_cond_wait(&q->not_full, &p->lock);
+    while (q->count == q->cap && !(even_after_stop ? p->halt : stopped(p))) pthread_cond_wait(&q->not_full, &p->lock);
     if (q->count == q->cap) return -1;
     q->items[(q->head + q->count++) % q->cap] = item;
     pthread_cond_signal(&q->not_empty);
@@ -113,7 +115,7 @@ static void *loader(void *arg)
             continue;
         }
         pthread_mutex_lock(&p->lock);
-        int pushed = queue_push(p, &p->to_enhance, i);
+        int pushed = queue_push(p, &p->to_enhance, i, 0);
         pthread_mutex_unlock(&p->lock);
         if (pushed != 0) break; /* stopped: the job stays unfinished, its image freed at pipeline_free */
     }
@@ -141,16 +143,9 @@ static void *network_worker(void *arg)
             continue;
         }
         pthread_mutex_lock(&p->lock);
-        /* After a stop the saver drains this queue, so a photo already
-         * enhanced is still saved: wait for room even then. */
-        while (p->to_save.count == p->to_save.cap && !p->halt) pthread_cond_wait(&p->to_save.not_full, &p->lock);
-        if (p->halt) {
-            pthread_mutex_unlock(&p->lock);
-            break;
-        }
-        p->to_save.items[(p->to_save.head + p->to_save.count++) % p->to_save.cap] = i;
-        pthread_cond_signal(&p->to_save.not_empty);
+        int pushed = queue_push(p, &p->to_save, i, 1);
         pthread_mutex_unlock(&p->lock);
+        if (pushed != 0) break; /* halted: the job stays unfinished */
     }
     pthread_mutex_lock(&p->lock);
     if (--p->workers_left == 0) queue_close(&p->to_save);

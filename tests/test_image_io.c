@@ -25,32 +25,18 @@
 #include "sagalux.h"
 #include "test_util.h"
 
-static char dir[256];
-
-static const char *tmp(const char *name)
-{
-    static char path[4][512];
-    static int slot;
-    slot = (slot + 1) % 4;
-    snprintf(path[slot], sizeof path[slot], "%s/%s", dir, name);
-    return path[slot];
-}
+static const char *tmp(const char *name) { return tu_scratch(name); }
 
 static int setup(void **state)
 {
     (void)state;
-    snprintf(dir, sizeof dir, "/tmp/sagalux-test-io-%ld", (long)getpid());
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "mkdir -p %s", dir);
-    return system(cmd);
+    return tu_scratch_create("io");
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    return system(cmd);
+    return tu_scratch_remove();
 }
 
 /* Pixel (x, y) channel c of the test pattern, 0..maxval. */
@@ -395,7 +381,7 @@ static void test_bad_input(void **state)
 /* Entries of the scratch folder whose name starts with prefix. */
 static int count_entries(const char *prefix)
 {
-    DIR *d = opendir(dir);
+    DIR *d = opendir(tmp("."));
     assert_non_null(d);
     int n = 0;
     for (struct dirent *e; (e = readdir(d));) n += strncmp(e->d_name, prefix, strlen(prefix)) == 0;

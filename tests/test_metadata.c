@@ -18,33 +18,20 @@
 
 #include "image.h"
 #include "sagalux.h"
+#include "test_util.h"
 
-static char dir[256];
-
-static const char *tmp(const char *name)
-{
-    static char path[4][512];
-    static int slot;
-    slot = (slot + 1) % 4;
-    snprintf(path[slot], sizeof path[slot], "%s/%s", dir, name);
-    return path[slot];
-}
+static const char *tmp(const char *name) { return tu_scratch(name); }
 
 static int setup(void **state)
 {
     (void)state;
-    snprintf(dir, sizeof dir, "/tmp/sagalux-test-meta-%ld", (long)getpid());
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "mkdir -p %s", dir);
-    return system(cmd);
+    return tu_scratch_create("meta");
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    return system(cmd);
+    return tu_scratch_remove();
 }
 
 /* ------------------------------------------------------------ fixtures */

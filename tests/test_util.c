@@ -2,6 +2,8 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 #ifndef SAGALUX_TEST_DATA
 #define SAGALUX_TEST_DATA "tests/data"
@@ -59,4 +61,30 @@ const char *tu_data(const char *name)
     slot = (slot + 1) % 4;
     snprintf(path[slot], sizeof path[slot], "%s/%s", SAGALUX_TEST_DATA, name);
     return path[slot];
+}
+
+static char scratch_dir[256];
+
+int tu_scratch_create(const char *tag)
+{
+    snprintf(scratch_dir, sizeof scratch_dir, "/tmp/sagalux-test-%s-%ld", tag, (long)getpid());
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "mkdir -p %s", scratch_dir);
+    return system(cmd);
+}
+
+const char *tu_scratch(const char *name)
+{
+    static char path[4][512];
+    static int slot;
+    slot = (slot + 1) % 4;
+    snprintf(path[slot], sizeof path[slot], "%s/%s", scratch_dir, name);
+    return path[slot];
+}
+
+int tu_scratch_remove(void)
+{
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", scratch_dir);
+    return system(cmd);
 }

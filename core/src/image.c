@@ -107,7 +107,7 @@ void sagalux_image_free(sagalux_image *image)
     free(image);
 }
 
-static unsigned char *dup_bytes(const unsigned char *data, size_t size)
+unsigned char *sx_dup_bytes(const unsigned char *data, size_t size)
 {
     if (!data || !size) return NULL;
     unsigned char *p = malloc(size);
@@ -118,7 +118,7 @@ static unsigned char *dup_bytes(const unsigned char *data, size_t size)
 void sx_image_set_exif(sagalux_image *img, const unsigned char *data, size_t size)
 {
     free(img->exif);
-    img->exif = dup_bytes(data, size);
+    img->exif = sx_dup_bytes(data, size);
     img->exif_size = img->exif ? size : 0;
     img->orientation = img->exif ? sx_exif_orientation(img->exif, img->exif_size) : 1;
 }
@@ -126,7 +126,7 @@ void sx_image_set_exif(sagalux_image *img, const unsigned char *data, size_t siz
 void sx_image_set_icc(sagalux_image *img, const unsigned char *data, size_t size)
 {
     free(img->icc);
-    img->icc = dup_bytes(data, size);
+    img->icc = sx_dup_bytes(data, size);
     img->icc_size = img->icc ? size : 0;
 }
 

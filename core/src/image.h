@@ -27,6 +27,9 @@ sagalux_status sx_image_copy_metadata(sagalux_image *dst, const sagalux_image *s
 void sx_image_set_exif(sagalux_image *img, const unsigned char *data, size_t size);
 void sx_image_set_icc(sagalux_image *img, const unsigned char *data, size_t size);
 
+/* A malloc'd copy of size bytes, or NULL (also for none). */
+unsigned char *sx_dup_bytes(const unsigned char *data, size_t size);
+
 /* image_meta.c: XMP, Photoshop resources, texts and density. The setters
  * return 0 when out of memory. */
 int sx_image_set_xmp(sagalux_image *img, const unsigned char *data, size_t size);

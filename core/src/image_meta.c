@@ -11,14 +11,6 @@
 #include "image.h"
 #include "log.h"
 
-static unsigned char *dup_bytes(const unsigned char *data, size_t size)
-{
-    if (!data || !size) return NULL;
-    unsigned char *p = malloc(size);
-    if (p) memcpy(p, data, size);
-    return p;
-}
-
 static char *dup_string(const char *s)
 {
     if (!s) return NULL;
@@ -31,7 +23,7 @@ static char *dup_string(const char *s)
 int sx_image_set_xmp(sagalux_image *img, const unsigned char *data, size_t size)
 {
     free(img->xmp);
-    img->xmp = dup_bytes(data, size);
+    img->xmp = sx_dup_bytes(data, size);
     img->xmp_size = img->xmp ? size : 0;
     return img->xmp || !size;
 }
