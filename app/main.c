@@ -387,8 +387,8 @@ static int run(cli_options *opt_in)
                               done + failures);
                 pthread_mutex_unlock(&say_lock);
             }
-            const job *j = stop_signal ? pipeline_finished(pipe, i) : pipeline_wait(pipe, i);
-            if (!j && stop_signal && !pipeline_finished(pipe, i)) {
+            const job *j = pipeline_wait(pipe, i);
+            if (!j) { /* stopped: once the threads are done, what finished is final */
                 pipeline_join(pipe);
                 j = pipeline_finished(pipe, i);
             }

@@ -51,29 +51,39 @@ static void queue_destroy(queue *q)
     pthread_cond_destroy(&q->not_full);
 }
 
-/* Under p->lock. 0: pushed; -1: the run stopped (or, with even_after_stop,
- * only when it halted: a photo already enhanced is still saved after a
- * stop, since the savers drain their queue). */
+/* 0: pushed; -1: the run stopped (or, with even_after_stop, only when it
+ * halted: a photo already enhanced is still saved after a stop, since the
+ * savers drain their queue). */
 static int queue_push(pipeline *p, queue *q, size_t item, int even_after_stop)
 {
+    pthread_mutex_lock(&p->lock);
     while (q->count == q->cap && !(even_after_stop ? p->halt : stopped(p))) pthread_cond_wait(&q->not_full, &p->lock);
-    if (q->count == q->cap) return -1;
-    q->items[(q->head + q->count++) % q->cap] = item;
-    pthread_cond_signal(&q->not_empty);
-    return 0;
+    int rc = -1;
+    if (q->count < q->cap) {
+        q->items[(q->head + q->count++) % q->cap] = item;
+        pthread_cond_signal(&q->not_empty);
+        rc = 0;
+    }
+    pthread_mutex_unlock(&p->lock);
+    return rc;
 }
 
-/* Under p->lock. 0: *item popped; -1: closed and empty, or (unless
- * drain_after_stop) the run stopped. */
+/* 0: *item popped; -1: closed and empty, or (unless drain_after_stop) the
+ * run stopped. */
 static int queue_pop(pipeline *p, queue *q, size_t *item, int drain_after_stop)
 {
+    pthread_mutex_lock(&p->lock);
     while (q->count == 0 && !q->closed && (drain_after_stop || !stopped(p))) pthread_cond_wait(&q->not_empty, &p->lock);
-    if (q->count == 0 || (!drain_after_stop && stopped(p))) return -1;
-    *item = q->items[q->head];
-    q->head = (q->head + 1) % q->cap;
-    q->count--;
-    pthread_cond_signal(&q->not_full);
-    return 0;
+    int rc = -1;
+    if (q->count > 0 && (drain_after_stop || !stopped(p))) {
+        *item = q->items[q->head];
+        q->head = (q->head + 1) % q->cap;
+        q->count--;
+        pthread_cond_signal(&q->not_full);
+        rc = 0;
+    }
+    pthread_mutex_unlock(&p->lock);
+    return rc;
 }
 
 static void queue_close(queue *q)
@@ -114,10 +124,7 @@ static void *loader(void *arg)
             finish(p, i);
             continue;
         }
-        pthread_mutex_lock(&p->lock);
-        int pushed = queue_push(p, &p->to_enhance, i, 0);
-        pthread_mutex_unlock(&p->lock);
-        if (pushed != 0) break; /* stopped: the job stays unfinished, its image freed at pipeline_free */
+        if (queue_push(p, &p->to_enhance, i, 0) != 0) break; /* stopped: the job stays unfinished, its image freed at pipeline_free */
     }
     pthread_mutex_lock(&p->lock);
     if (--p->loaders_left == 0) queue_close(&p->to_enhance);
@@ -133,19 +140,13 @@ static void *network_worker(void *arg)
     const pipeline_worker *w = &p->cfg.workers[a->index];
     for (;;) {
         size_t i;
-        pthread_mutex_lock(&p->lock);
-        int popped = queue_pop(p, &p->to_enhance, &i, 0);
-        pthread_mutex_unlock(&p->lock);
-        if (popped != 0) break;
+        if (queue_pop(p, &p->to_enhance, &i, 0) != 0) break;
         job *j = &p->jobs[i];
         if (job_enhance(j, w->ctx, w->device, p->cfg.opt->strength) != 0) {
             finish(p, i);
             continue;
         }
-        pthread_mutex_lock(&p->lock);
-        int pushed = queue_push(p, &p->to_save, i, 1);
-        pthread_mutex_unlock(&p->lock);
-        if (pushed != 0) break; /* halted: the job stays unfinished */
+        if (queue_push(p, &p->to_save, i, 1) != 0) break; /* halted: the job stays unfinished */
     }
     pthread_mutex_lock(&p->lock);
     if (--p->workers_left == 0) queue_close(&p->to_save);
@@ -159,10 +160,7 @@ static void *saver(void *arg)
     pipeline *p = arg;
     for (;;) {
         size_t i;
-        pthread_mutex_lock(&p->lock);
-        int popped = queue_pop(p, &p->to_save, &i, 1);
-        pthread_mutex_unlock(&p->lock);
-        if (popped != 0) break;
+        if (queue_pop(p, &p->to_save, &i, 1) != 0) break;
         job_save(&p->jobs[i], p->cfg.opt);
         finish(p, i);
     }

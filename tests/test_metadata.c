@@ -119,6 +119,16 @@ static void write_jpeg(const char *path, const unsigned char *irb, size_t irb_n,
     fclose(fp);
 }
 
+/* The usual fixture: a JPEG with every block (make_irb's resources) and
+ * the density given. */
+static void write_fixture_jpeg(const char *path, int unit, int dx, int dy)
+{
+    unsigned char irb[300], kept[300];
+    size_t irb_n, kept_n;
+    make_irb(irb, &irb_n, kept, &kept_n);
+    write_jpeg(path, irb, irb_n, unit, dx, dy);
+}
+
 /* What a JPEG file holds, read with libjpeg's own marker saving. */
 typedef struct jpeg_blocks {
     unsigned char xmp[70000], photoshop[200000], comment[1000];
@@ -452,10 +462,7 @@ static void test_orientation_updates_xmp_and_density(void **state)
 static void test_strip_keeps_colour_and_size(void **state)
 {
     (void)state;
-    unsigned char irb[300], kept[300];
-    size_t irb_n, kept_n;
-    make_irb(irb, &irb_n, kept, &kept_n);
-    write_jpeg(tmp("s.jpg"), irb, irb_n, 2, 100, 100);
+    write_fixture_jpeg(tmp("s.jpg"), 2, 100, 100);
     sagalux_image *img = load_ok(tmp("s.jpg"));
     img->icc_size = 4;
     img->icc = malloc(4);
@@ -475,10 +482,7 @@ static void test_strip_keeps_colour_and_size(void **state)
 static void test_default_jfif_is_no_density(void **state)
 {
     (void)state;
-    unsigned char irb[300], kept[300];
-    size_t irb_n, kept_n;
-    make_irb(irb, &irb_n, kept, &kept_n);
-    write_jpeg(tmp("d.jpg"), irb, irb_n, 0, 1, 1);
+    write_fixture_jpeg(tmp("d.jpg"), 0, 1, 1);
     sagalux_image *img = load_ok(tmp("d.jpg"));
     assert_int_equal(img->density_unit, SAGALUX_DENSITY_NONE);
     save_ok(img, tmp("d.png"));
@@ -493,10 +497,7 @@ static void test_default_jfif_is_no_density(void **state)
 static void test_no_metadata_writes_none(void **state)
 {
     (void)state;
-    unsigned char irb[300], kept[300];
-    size_t irb_n, kept_n;
-    make_irb(irb, &irb_n, kept, &kept_n);
-    write_jpeg(tmp("n.jpg"), irb, irb_n, 1, 72, 72);
+    write_fixture_jpeg(tmp("n.jpg"), 1, 72, 72);
     sagalux_image *img = load_ok(tmp("n.jpg"));
     char err[256];
     sagalux_save_options o = sagalux_save_options_default(SAGALUX_FORMAT_JPEG);

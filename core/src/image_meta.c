@@ -11,14 +11,7 @@
 #include "image.h"
 #include "log.h"
 
-static char *dup_string(const char *s)
-{
-    if (!s) return NULL;
-    size_t n = strlen(s) + 1;
-    char *p = malloc(n);
-    if (p) memcpy(p, s, n);
-    return p;
-}
+static char *dup_string(const char *s) { return s ? strdup(s) : NULL; }
 
 int sx_image_set_xmp(sagalux_image *img, const unsigned char *data, size_t size)
 {
