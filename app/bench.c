@@ -1,12 +1,14 @@
 /* sagalux-bench — times the network on a random image (a tool, not a test).
  *
- *   sagalux-bench -m MODEL [-s WxH] [-t THREADS] [-r RUNS] [-d cpu|cuda]
+ *   sagalux-bench -m MODEL [-s WxH] [-t THREADS] [-r RUNS] [-d cpu|cuda] [-p fp16|fp32]
  *   sagalux-bench --random DIM,B0,B1,B2,B3,REFINE ...   random weights of that
  *       configuration (heads 1,2,4,8, ffn 2.66): --random 16,2,4,8,16,2 is the
  *       LLFormer setting
  *   sagalux-bench -m MODEL -d cuda --psnr FILE...   enhances each photo on the
  *       CPU (fp32, the reference) and on the device, and prints the PSNR of
  *       the device's output against the CPU's (outputs clamped to [0, 1])
+ *   -p: the GPU's arithmetic (sagalux_precision; fp16, the library's default,
+ *       or fp32)
  *
  * Prints the median and minimum milliseconds of RUNS enhance calls after one
  * warm-up, the activation peak the library reports, and the process's peak
@@ -49,7 +51,8 @@ static double psnr(const float *a, const float *b, size_t n, double *max_abs)
 }
 
 /* --psnr: every file on the CPU and on ctx; 0 when all ran. */
-static int compare_with_cpu(const sagalux_model *model, sagalux_context *ctx, char **files, int count)
+static int compare_with_cpu(const sagalux_model *model, sagalux_context *ctx, const char *device_name, char **files,
+                            int count)
 {
     sagalux_context_options co = sagalux_context_options_default();
     co.device = SAGALUX_DEVICE_CPU;
@@ -87,8 +90,7 @@ static int compare_with_cpu(const sagalux_model *model, sagalux_context *ctx, ch
         sagalux_image_free(got);
         sagalux_image_free(img);
     }
-    printf("min_psnr_db %.2f over %d photos (device %s vs cpu fp32)\n", worst, count,
-           sagalux_context_device(ctx) == SAGALUX_DEVICE_CUDA ? "cuda" : "cpu");
+    printf("min_psnr_db %.2f over %d photos (device %s vs cpu fp32)\n", worst, count, device_name);
     sagalux_context_free(cpu);
     return failed;
 }
@@ -104,6 +106,7 @@ int main(int argc, char **argv)
     const char *model_path = NULL;
     int w = 512, h = 512, threads = 0, runs = 5;
     sagalux_device device = SAGALUX_DEVICE_CPU;
+    sagalux_precision precision = SAGALUX_PRECISION_FP16;
     sagalux_config random_cfg = {0, {0}, 0, {1, 2, 4, 8}, 2.66f};
     int random = 0, psnr_count = 0;
     char **psnr_files = NULL;
@@ -123,9 +126,11 @@ int main(int argc, char **argv)
             psnr_count = argc - i - 1;
             break;
         } else if (!strcmp(a, "-d") && v) device = !strcmp(v, "cuda") ? SAGALUX_DEVICE_CUDA : SAGALUX_DEVICE_CPU, i++;
+        else if (!strcmp(a, "-p") && v && (!strcmp(v, "fp16") || !strcmp(v, "fp32")))
+            precision = !strcmp(v, "fp32") ? SAGALUX_PRECISION_FP32 : SAGALUX_PRECISION_FP16, i++;
         else {
             fprintf(stderr, "usage: sagalux-bench -m MODEL | --random DIM,B0,B1,B2,B3,REFINE  [-s WxH] [-t THREADS] "
-                            "[-r RUNS] [-d cpu|cuda] [--psnr FILE...]\n");
+                            "[-r RUNS] [-d cpu|cuda] [-p fp16|fp32] [--psnr FILE...]\n");
             return 2;
         }
     }
@@ -143,6 +148,7 @@ int main(int argc, char **argv)
     sagalux_context_options co = sagalux_context_options_default();
     co.device = device;
     co.threads = threads;
+    co.precision = precision;
     sagalux_context *ctx;
     err[0] = 0;
     sagalux_status st = sagalux_context_create(model, &co, &ctx, err, sizeof err);
@@ -151,8 +157,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "sagalux-bench: cannot set up: %s\n", err[0] ? err : sagalux_status_string(st));
         return 2;
     }
+    const char *device_name = sagalux_context_device(ctx) != SAGALUX_DEVICE_CUDA ? "cpu"
+                              : precision == SAGALUX_PRECISION_FP32           ? "cuda fp32"
+                                                                              : "cuda fp16";
     if (psnr_count) {
-        int rc = compare_with_cpu(model, ctx, psnr_files, psnr_count);
+        int rc = compare_with_cpu(model, ctx, device_name, psnr_files, psnr_count);
         sagalux_image_free(img);
         sagalux_context_free(ctx);
         sagalux_model_free(model);
@@ -181,7 +190,7 @@ int main(int argc, char **argv)
     getrusage(RUSAGE_SELF, &ru);
     const sagalux_config *cfg = sagalux_model_config(model);
     printf("device %s  threads %d  size %dx%d  dim %d blocks %d,%d,%d,%d refine %d  params %zu\n",
-           sagalux_context_device(ctx) == SAGALUX_DEVICE_CUDA ? "cuda" : "cpu", threads ? threads : -1, w, h, cfg->dim, cfg->blocks[0], cfg->blocks[1], cfg->blocks[2], cfg->blocks[3],
+           device_name, threads ? threads : -1, w, h, cfg->dim, cfg->blocks[0], cfg->blocks[1], cfg->blocks[2], cfg->blocks[3],
            cfg->refine, sagalux_model_parameter_count(model));
     printf("median_ms %.1f  min_ms %.1f  runs %d  activation_peak_mib %.1f  peak_rss_mib %.1f\n", ms[runs / 2], ms[0],
            runs, sagalux_context_peak_bytes(ctx) / 1048576.0, ru.ru_maxrss / 1024.0);

@@ -101,7 +101,7 @@ static void run_stages(golden *g, int threads)
     if (threads > 0) {
         assert_int_equal(sx_cpu_backend_open(g->model, threads, &be, err, sizeof err), SAGALUX_OK);
         printf("CPU, threads %d:\n", threads);
-    } else if (sx_cuda_backend_open(g->model, 0, 0, &be, err, sizeof err) == SAGALUX_OK) {
+    } else if (sx_cuda_backend_open(g->model, 0, 0, SAGALUX_PRECISION_FP32, &be, err, sizeof err) == SAGALUX_OK) {
         printf("CUDA device 0 (fp32 reference kernels):\n");
     } else {
         printf("SKIP: the golden stages on CUDA need a GPU: %s\n", err);

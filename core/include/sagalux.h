@@ -237,6 +237,14 @@ int sagalux_list_devices(sagalux_device_info *out, int max);
 
 typedef struct sagalux_context sagalux_context;
 
+/* The GPU's arithmetic (the CPU is always fp32). FP16: the convolutions'
+ * products on tensor cores with fp16 operands, every sum in fp32 (fast; the
+ * default). FP32: fp32 throughout, to check the fast path against. */
+typedef enum sagalux_precision {
+    SAGALUX_PRECISION_FP16 = 0,
+    SAGALUX_PRECISION_FP32 = 1
+} sagalux_precision;
+
 typedef struct sagalux_context_options {
     sagalux_device device;
     int threads;      /* CPU worker threads; 0 = number of cores */
@@ -244,6 +252,7 @@ typedef struct sagalux_context_options {
     size_t gpu_memory_limit; /* bytes the GPU may hold for this context, weights
                                 included; 0 = what the card has. An image that
                                 needs more runs on the CPU. */
+    sagalux_precision precision; /* the GPU's arithmetic */
 } sagalux_context_options;
 
 sagalux_context_options sagalux_context_options_default(void);

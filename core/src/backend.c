@@ -12,7 +12,8 @@ sagalux_status sx_backend_open(const sagalux_model *model, const sagalux_context
 {
     if (opt->device == SAGALUX_DEVICE_CPU) return sx_cpu_backend_open(model, opt->threads, out, err, err_size);
     char why[512] = "";
-    sagalux_status st = sx_cuda_backend_open(model, opt->cuda_device, opt->gpu_memory_limit, out, why, sizeof why);
+    sagalux_status st = sx_cuda_backend_open(model, opt->cuda_device, opt->gpu_memory_limit, opt->precision, out, why,
+                                             sizeof why);
     if (st == SAGALUX_OK) return st;
     if (opt->device == SAGALUX_DEVICE_CUDA) {
         if (err && err_size) snprintf(err, err_size, "%s", why);

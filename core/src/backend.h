@@ -45,10 +45,11 @@ sagalux_status sx_cpu_backend_open(const sagalux_model *model, int threads, sx_b
 /* The CUDA backend (cuda/); SAGALUX_ERR_DEVICE with a reason when this build
  * has none or the device cannot be used. memory_limit: bytes it may hold,
  * weights included (0: no limit); a size that needs more fails to prepare
- * with SAGALUX_ERR_OUT_OF_MEMORY. */
+ * with SAGALUX_ERR_OUT_OF_MEMORY. precision: the GPU's arithmetic (sagalux.h). */
 /* The usable CUDA GPUs (up to max written to out); 0 without CUDA. */
 int sx_cuda_list_devices(sagalux_device_info *out, int max);
-sagalux_status sx_cuda_backend_open(const sagalux_model *model, int device, size_t memory_limit, sx_backend *out,
+sagalux_status sx_cuda_backend_open(const sagalux_model *model, int device, size_t memory_limit,
+                                    sagalux_precision precision, sx_backend *out,
                                     char *err, size_t err_size);
 
 /* Picks by the context options: CPU; CUDA (or a reason); AUTO = CUDA when a

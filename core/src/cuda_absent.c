@@ -3,11 +3,12 @@
 #include "backend.h"
 #include "log.h"
 
-sagalux_status sx_cuda_backend_open(const sagalux_model *model, int device, size_t memory_limit, sx_backend *out,
-                                    char *err, size_t err_size)
+sagalux_status sx_cuda_backend_open(const sagalux_model *model, int device, size_t memory_limit,
+                                    sagalux_precision precision, sx_backend *out, char *err, size_t err_size)
 {
     (void)model;
     (void)memory_limit;
+    (void)precision;
     (void)out;
     return sx_reason(err, err_size, SAGALUX_ERR_DEVICE, "CUDA device %d: this build of libsagalux has no CUDA backend",
                    device);

@@ -24,7 +24,7 @@ struct sagalux_context {
 
 sagalux_context_options sagalux_context_options_default(void)
 {
-    return (sagalux_context_options){SAGALUX_DEVICE_AUTO, 0, 0, 0};
+    return (sagalux_context_options){SAGALUX_DEVICE_AUTO, 0, 0, 0, SAGALUX_PRECISION_FP16};
 }
 
 sagalux_enhance_options sagalux_enhance_options_default(void) { return (sagalux_enhance_options){1.0f}; }
@@ -35,7 +35,8 @@ sagalux_status sagalux_context_create(const sagalux_model *model, const sagalux_
     if (!model || !out) return SAGALUX_ERR_INVALID_ARGUMENT;
     *out = NULL;
     sagalux_context_options opt = options ? *options : sagalux_context_options_default();
-    if (opt.threads < 0 || opt.cuda_device < 0 || opt.device < SAGALUX_DEVICE_AUTO || opt.device > SAGALUX_DEVICE_CUDA)
+    if (opt.threads < 0 || opt.cuda_device < 0 || opt.device < SAGALUX_DEVICE_AUTO || opt.device > SAGALUX_DEVICE_CUDA ||
+        (opt.precision != SAGALUX_PRECISION_FP16 && opt.precision != SAGALUX_PRECISION_FP32))
         return sx_fail(err, err_size, SAGALUX_ERR_INVALID_ARGUMENT, "context options out of range");
     sagalux_context *ctx = calloc(1, sizeof *ctx);
     if (!ctx) return sx_fail(err, err_size, SAGALUX_ERR_OUT_OF_MEMORY, "out of memory");

@@ -1,9 +1,10 @@
 // The kernel workbench for the transformer block (llm.c's dev/cuda pattern):
 //
-//   bench_block [--c 16|32] [--heads H] [--size WxH] [--runs N] [--variant all|unfused|fused]
+//   bench_block [--c 16|32] [--heads H] [--size WxH] [--runs N] [--variant all|unfused|fused|fused-tc]
 //
 // Each variant is the production code itself (cuda/src/layers_unfused.cu,
-// cuda/src/block_fused.cu), first checked against the CPU reference
+// cuda/src/block_fused.cu; fused-tc: its summary and FFN on fp16 tensor
+// cores, cuda/src/block_tc.cu), first checked against the CPU reference
 // (sx_block_forward in core/src/layers.c) on random weights and a random map
 // at an odd size (50x70: partial tiles), then timed at --size with CUDA events
 // (warm-up, median of --runs). A new variant goes here first; only a winner
@@ -20,6 +21,7 @@
 
 #include "bench_common.cuh"
 #include "block_fused.cuh"
+#include "block_tc.cuh"
 #include "kernels.cuh"
 #include "layers_unfused.cuh"
 
@@ -39,9 +41,9 @@ struct bench {
 
 static bool run_variant(bench &B, const char *variant, float *x, int h, int w)
 {
-    if (!strcmp(variant, "fused"))
+    if (!strncmp(variant, "fused", 5))
         return fused_block_run(B.ctx.stream, B.w, x, h, w, B.tmp, B.ctx.partial, B.ctx.summary,
-                               B.ctx.summary + (size_t)B.w.c * B.w.c);
+                               B.ctx.summary + (size_t)B.w.c * B.w.c, !strcmp(variant, "fused-tc"));
     return unfused_block_run(B.ctx, B.w, x, h, w, B.tmp) == CUBLAS_STATUS_SUCCESS;
 }
 
@@ -56,7 +58,7 @@ static void ensure_tmp(bench &B, size_t floats)
 
 static size_t tmp_floats(const bench &B, const char *variant, size_t n)
 {
-    return !strcmp(variant, "fused") ? (size_t)B.w.c * n : unfused_block_scratch(B.w.c, B.w.hid, n);
+    return !strncmp(variant, "fused", 5) ? (size_t)B.w.c * n : unfused_block_scratch(B.w.c, B.w.hid, n);
 }
 
 static double check(bench &B, const char *variant, sx_threadpool *tp)
@@ -106,7 +108,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--runs") && v) runs = atoi(v), i++;
         else if (!strcmp(a, "--variant") && v) variant = v, i++;
         else {
-            fprintf(stderr, "usage: bench_block [--c 16|32] [--heads H] [--size WxH] [--runs N] [--variant all|unfused|fused]\n");
+            fprintf(stderr, "usage: bench_block [--c 16|32] [--heads H] [--size WxH] [--runs N] [--variant all|unfused|fused|fused-tc]\n");
             return 2;
         }
     }
@@ -142,16 +144,20 @@ int main(int argc, char **argv)
     printf("%s; block C=%d heads %d hid %d; check at 70x50 against the CPU reference; time at %dx%d (median of %d)\n",
            prop.name, c, heads, hid, w, h, runs);
     printf("%-8s %10s %10s %10s %10s\n", "variant", "nerr", "ms", "GFLOP/s", "GB/s*");
-    const char *variants[] = {"unfused", "fused"};
+    const char *variants[] = {"unfused", "fused", "fused-tc"};
     for (const char *v : variants) {
         if (strcmp(variant, "all") && strcmp(variant, v)) continue;
-        if (!strcmp(v, "fused") && !fused_block_supported(c, heads, hid)) {
+        if ((!strcmp(v, "fused") && !fused_block_supported(c, heads, hid)) ||
+            (!strcmp(v, "fused-tc") && !tc_block_supported(c, heads, hid))) {
             printf("%-8s (not for this shape)\n", v);
             continue;
         }
+        // fp32: only the order of sums differs; fp16 operands round by 2^-11
+        // relative each, sums stay fp32 (the backend parity test's reasoning).
+        const double limit = !strcmp(v, "fused-tc") ? 2e-3 : 1e-5;
         double e = check(B, v, tp), ms = time_ms(B, v, h, w, runs);
         printf("%-8s %10.2e %10.3f %10.0f %10.0f%s\n", v, e, ms, flop / ms / 1e6, 2.0 * c * n * 4 / ms / 1e6,
-               e <= 1e-5 ? "" : "  CHECK FAILED");
+               e <= limit ? "" : "  CHECK FAILED");
     }
     printf("* GB/s counts only the block's input and output (x read and written once): the fused floor's traffic.\n");
     sx_threadpool_free(tp);

@@ -34,7 +34,7 @@ build-gpu/tests/test_image_io 2>&1 | grep -E "ERROR|FAIL" | head -5
 
 # Planted bugs (the depthwise kernel drops its last tap; the fused FFN its last
 # hidden channel) must fail the parity test.
-rm -rf /tmp/planted && mkdir -p /tmp/planted && cp -r core cuda app tests assets CMakeLists.txt /tmp/planted/
+rm -rf /tmp/planted && mkdir -p /tmp/planted && cp -r core cuda app gui tests assets samples CMakeLists.txt /tmp/planted/
 python3 - <<'PY'
 p = "/tmp/planted/cuda/src/block_fused.cu"; s = open(p).read()
 old = "for (int c = 0; c < C; c++) acc[c] += wo[c] * u;"
@@ -57,29 +57,53 @@ if configure /tmp/planted /tmp/planted/build; then
   echo "parity test with planted bugs: exit $? (must be non-zero); $(grep -c FAIL "$out/planted.log") failing steps"
   /tmp/planted/build/tests/test_gpu_fallback >"$out/planted-fallback.log" 2>&1
   echo "fallback test with the CPU fallback cut out: exit $? (must be non-zero)"
+else
+  echo "PLANTED-BUG CHECK DID NOT RUN: /tmp/planted failed to configure or build (see configure.log, build.log)"
 fi
 # Alone (errors carry downstream, so each bug needs its own build): the fused
 # Fuse drops its last v row.
-rm -rf /tmp/planted2 && mkdir -p /tmp/planted2 && cp -r core cuda app tests assets CMakeLists.txt /tmp/planted2/
+rm -rf /tmp/planted2 && mkdir -p /tmp/planted2 && cp -r core cuda app gui tests assets samples CMakeLists.txt /tmp/planted2/
 python3 - <<'PY'
 p = "/tmp/planted2/cuda/src/fuse_fused.cu"; s = open(p).read()
 old = "for (int o = 0; o < C; o++) acc[o] += MT[row * C + o] * v;"
 assert old in s
 open(p, "w").write(s.replace(old, "for (int o = 0; o < C; o++) acc[o] += row == 3 * C - 1 ? 0.0f : MT[row * C + o] * v;"))
 PY
+# Alone too: the tensor-core FFN drops its last hidden channel (only the fp16 runs can see it).
+rm -rf /tmp/planted3 && mkdir -p /tmp/planted3 && cp -r core cuda app gui tests assets samples CMakeLists.txt /tmp/planted3/
+python3 - <<'PY'
+p = "/tmp/planted3/cuda/src/block_tc.cu"; s = open(p).read()
+old = "__float2half(gelu_(t2) * t1 + gelu_(t1) * t2)"
+assert old in s
+open(p, "w").write(s.replace(old, "__float2half(i == hid - 1 ? 0.0f : gelu_(t2) * t1 + gelu_(t1) * t2)"))
+PY
+cmake -S /tmp/planted3 -B /tmp/planted3/build -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 -DSAGALUX_CUDA=ON \
+  -DSAGALUX_TESTS=ON -DCMAKE_PREFIX_PATH="$PWD/.deps/prefix" >/dev/null 2>&1 &&
+  cmake --build /tmp/planted3/build -j16 --target test_backend_parity bench_block >/dev/null 2>&1 &&
+  { /tmp/planted3/build/tests/test_backend_parity >"$out/planted-tc.log" 2>&1
+    echo "parity test with the tensor-core FFN's last hidden channel dropped: exit $? (must be non-zero); first failures:"
+    grep -m3 -B1 FAIL "$out/planted-tc.log"
+    /tmp/planted3/build/cuda/bench_block --c 16 --size 256x256 --variant fused-tc | grep fused; } ||
+  echo "PLANTED-BUG CHECK DID NOT RUN: /tmp/planted3 failed to configure or build"
 cmake -S /tmp/planted2 -B /tmp/planted2/build -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 -DSAGALUX_CUDA=ON \
   -DSAGALUX_TESTS=ON -DCMAKE_PREFIX_PATH="$PWD/.deps/prefix" >/dev/null 2>&1 &&
   cmake --build /tmp/planted2/build -j16 --target test_backend_parity bench_fuse >/dev/null 2>&1 &&
   { /tmp/planted2/build/tests/test_backend_parity >"$out/planted-fuse.log" 2>&1
     echo "parity test with the fused Fuse's last v row dropped: exit $? (must be non-zero); first failures:"
     grep -m3 FAIL "$out/planted-fuse.log"
-    /tmp/planted2/build/cuda/bench_fuse --c 16 --size 256x256 --variant fused | grep fused; }
+    /tmp/planted2/build/cuda/bench_fuse --c 16 --size 256x256 --variant fused | grep fused; } ||
+  echo "PLANTED-BUG CHECK DID NOT RUN: /tmp/planted2 failed to configure or build"
 
 if command -v compute-sanitizer >/dev/null; then
   for tool in memcheck racecheck; do
-    for t in test_golden test_backend_parity test_gpu_fallback; do
-      compute-sanitizer --tool $tool --error-exitcode 9 build-gpu/tests/$t >"$out/sanitizer-$tool-$t.log" 2>&1
-      echo "compute-sanitizer $tool $t: exit $? | $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$out/sanitizer-$tool-$t.log" | tail -1)"
+    # racecheck runs the fused kernels through the workbench at a small size
+    # (the parity test under racecheck takes over six minutes).
+    for t in tests/test_golden tests/test_gpu_fallback "cuda/bench_block --c 16 --size 96x80 --runs 1" \
+             "cuda/bench_block --c 32 --heads 2 --size 96x80 --runs 1" "cuda/bench_fuse --c 16 --size 96x80 --runs 1" \
+             $([ $tool = memcheck ] && echo tests/test_backend_parity); do
+      log="$out/sanitizer-$tool-$(echo "$t" | tr -c 'a-z0-9_\n' '-').log"
+      compute-sanitizer --tool $tool --error-exitcode 9 build-gpu/$t >"$log" 2>&1
+      echo "compute-sanitizer $tool $t: exit $? | $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$log" | tail -1)"
     done
   done
 fi
@@ -121,13 +145,14 @@ if [ "$mode" != quick ]; then
     --runs 20 2>&1 | grep -v Warning | tee "$out/compare_twin.txt" | tail -8
 fi
 
-# The 1x1 GEMMs on tensor cores (fp32 data): what they gain, and the PSNR
-# against the CPU's fp32 on the sample photos, for each arithmetic.
-for math in fp32 tf32 fp16; do
-  echo "== SAGALUX_CUDA_MATH=$math"
-  SAGALUX_CUDA_MATH=$math build-gpu/app/sagalux-bench -m assets/sagalux.sglx -d cuda --psnr samples/*.jpg 2>/dev/null | tail -1
-  echo "shipped 1280 $(SAGALUX_CUDA_MATH=$math build-gpu/app/sagalux-bench -m assets/sagalux.sglx -s 1280x1280 -d cuda -r 20 2>&1 | tail -1)"
-  echo "llformer 1280 $(SAGALUX_CUDA_MATH=$math build-gpu/app/sagalux-bench --random 16,2,4,8,16,2 -s 1280x1280 -d cuda -r 20 2>&1 | tail -1)"
-  echo "llformer 512 $(SAGALUX_CUDA_MATH=$math build-gpu/app/sagalux-bench --random 16,2,4,8,16,2 -s 512x512 -d cuda -r 20 2>&1 | tail -1)"
+# Each precision (and, in fp16, each cuBLAS arithmetic): the time, and the
+# PSNR against the CPU's fp32 on the sample photos.
+for p in fp32 fp16 fp16/fp16-gemm fp16/fp32-gemm; do
+  prec=${p%%/*}; math=; case $p in */fp16-gemm) math=fp16;; */fp32-gemm) math=fp32;; esac
+  echo "== -p $prec${math:+ SAGALUX_CUDA_MATH=$math}"
+  SAGALUX_CUDA_MATH=$math build-gpu/app/sagalux-bench -m assets/sagalux.sglx -d cuda -p $prec --psnr samples/*.jpg 2>/dev/null | tail -1
+  echo "shipped 1280 $(SAGALUX_CUDA_MATH=$math build-gpu/app/sagalux-bench -m assets/sagalux.sglx -s 1280x1280 -d cuda -p $prec -r 20 2>&1 | tail -1)"
+  echo "llformer 1280 $(SAGALUX_CUDA_MATH=$math build-gpu/app/sagalux-bench --random 16,2,4,8,16,2 -s 1280x1280 -d cuda -p $prec -r 20 2>&1 | tail -1)"
+  echo "llformer 512 $(SAGALUX_CUDA_MATH=$math build-gpu/app/sagalux-bench --random 16,2,4,8,16,2 -s 512x512 -d cuda -p $prec -r 20 2>&1 | tail -1)"
 done | tee "$out/math.txt"
 fi # perf

@@ -5,6 +5,7 @@
 // the 1x1 weights from shared memory (loaded once per block, the blocks loop
 // over tiles), so a multiply-add costs a quarter of a shared-memory load.
 #include "block_fused.cuh"
+#include "block_tc.cuh"
 #include "kernels.cuh"
 #include "tile_common.cuh"
 
@@ -15,37 +16,6 @@ using namespace tile;
 constexpr int CB = 2;  // channels of k, gk, v, gv (or q) per round
 constexpr int HB = 4;  // hidden pairs per round of the FFN
 constexpr int PAD = 1; // per-pixel rows padded by one float: no bank conflicts
-
-__device__ float sigmoidf_(float v) { return 1.0f / (1.0f + expf(-v)); }
-__device__ float gelu_(float v) { return 0.5f * v * (1.0f + erff(v * 0.70710678118654752f)); }
-
-// LayerNorm of x at halo position pos of the tile at (x0, y0), into v; zeros
-// outside the image (and for pos past the halo), so the 1x1 outputs there are
-// 0: the depthwise conv's zero padding.
-template <int C>
-__device__ void ln_at(const float *x, size_t n, int h, int w, int x0, int y0, int pos, const float *g, const float *b,
-                      float (&v)[C])
-{
-    int gy, gx;
-    if (!halo_pixel(h, w, x0, y0, pos, &gy, &gx)) {
-#pragma unroll
-        for (int c = 0; c < C; c++) v[c] = 0.0f;
-        return;
-    }
-    const float *p = x + (size_t)gy * w + gx;
-    float mean = 0.0f, var = 0.0f;
-#pragma unroll
-    for (int c = 0; c < C; c++) {
-        v[c] = p[(size_t)c * n];
-        mean += v[c];
-    }
-    mean *= 1.0f / (float)C;
-#pragma unroll
-    for (int c = 0; c < C; c++) var += (v[c] - mean) * (v[c] - mean);
-    float rstd = rsqrtf(var * (1.0f / (float)C) + 1e-5f);
-#pragma unroll
-    for (int c = 0; c < C; c++) v[c] = (v[c] - mean) * rstd * g[c] + b[c];
-}
 
 // ---------------------------------------------------------------- summary
 
@@ -73,7 +43,7 @@ __global__ void __launch_bounds__(NT) summary_kernel(const float *x, int h, int 
 #pragma unroll
     for (int r = 0; r < PER; r++) acc[r] = 0.0f;
     const int tiles = tiles_of(h, w);
-    const int ty = threadIdx.x / T, tx = threadIdx.x % T, p0 = threadIdx.x, p1 = threadIdx.x + NT;
+    const int ty = pixel_y(), tx = pixel_x(), p0 = threadIdx.x, p1 = threadIdx.x + NT;
     __syncthreads();
     for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
         int x0, y0;
@@ -153,7 +123,7 @@ __global__ void __launch_bounds__(NT) apply_kernel(const float *x, int h, int w,
     }
     const size_t n = (size_t)h * w;
     const int tiles = tiles_of(h, w);
-    const int ty = threadIdx.x / T, tx = threadIdx.x % T, p0 = threadIdx.x, p1 = threadIdx.x + NT;
+    const int ty = pixel_y(), tx = pixel_x(), p0 = threadIdx.x, p1 = threadIdx.x + NT;
     __syncthreads();
     for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
         int x0, y0;
@@ -213,7 +183,7 @@ __global__ void __launch_bounds__(NT) ffn_kernel(const float *x, int h, int w, g
     for (int e = threadIdx.x; e < hid * C; e += NT) WO[e] = b.pw_out[(size_t)(e % C) * hid + e / C];
     const size_t n = (size_t)h * w;
     const int tiles = tiles_of(h, w);
-    const int ty = threadIdx.x / T, tx = threadIdx.x % T, p0 = threadIdx.x, p1 = threadIdx.x + NT;
+    const int ty = pixel_y(), tx = pixel_x(), p0 = threadIdx.x, p1 = threadIdx.x + NT;
     __syncthreads();
     for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
         int x0, y0;
@@ -251,9 +221,10 @@ __global__ void __launch_bounds__(NT) ffn_kernel(const float *x, int h, int w, g
 
 template <int C>
 bool run(cudaStream_t s, const gpu_block_weights &b, float *x, int h, int w, float *tmp, float *partial, float *S,
-         float *z)
+         float *z, bool tensor_cores)
 {
     const int d = C / b.heads, tiles = tiles_of(h, w);
+    const bool tc = tensor_cores && tc_block_supported(C, b.heads, b.hid);
     size_t sm_sum = summary_floats<C>() * sizeof(float), sm_apply = apply_floats<C>() * sizeof(float),
            sm_ffn = (size_t)ffn_floats(C, b.hid) * sizeof(float);
     // Opt in to more than 48 KB of shared memory (per device, so every time: a cheap call).
@@ -261,11 +232,17 @@ bool run(cudaStream_t s, const gpu_block_weights &b, float *x, int h, int w, flo
         cudaFuncSetAttribute(apply_kernel<C>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)sm_apply) ||
         cudaFuncSetAttribute(ffn_kernel<C>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)sm_ffn))
         return false;
-    int parts = grid_for(summary_kernel<C>, sm_sum, tiles);
-    if (parts > K_SUMMARY_BLOCKS / b.heads) parts = K_SUMMARY_BLOCKS / b.heads; // the partial buffer's size
-    summary_kernel<C><<<parts, NT, sm_sum, s>>>(x, h, w, b, partial);
+    int parts = 0;
+    if (tc) {
+        if (!tc_block_summary(s, b, x, h, w, partial, K_SUMMARY_BLOCKS / b.heads, &parts)) return false;
+    } else {
+        parts = grid_for(summary_kernel<C>, sm_sum, tiles);
+        if (parts > K_SUMMARY_BLOCKS / b.heads) parts = K_SUMMARY_BLOCKS / b.heads; // the partial buffer's size
+        summary_kernel<C><<<parts, NT, sm_sum, s>>>(x, h, w, b, partial);
+    }
     k_saga_reduce(s, partial, parts, b.heads, d, 1.0f / (float)((size_t)h * w), S, z);
     apply_kernel<C><<<grid_for(apply_kernel<C>, sm_apply, tiles), NT, sm_apply, s>>>(x, h, w, b, S, z, tmp);
+    if (tc) return tc_block_ffn(s, b, tmp, h, w, x);
     ffn_kernel<C><<<grid_for(ffn_kernel<C>, sm_ffn, tiles), NT, sm_ffn, s>>>(tmp, h, w, b, x);
     return true;
 }
@@ -280,11 +257,11 @@ bool fused_block_supported(int c, int heads, int hid)
 }
 
 bool fused_block_run(cudaStream_t s, const gpu_block_weights &b, float *x, int h, int w, float *tmp, float *partial,
-                     float *S, float *z)
+                     float *S, float *z, bool tensor_cores)
 {
     switch (b.c) {
-    case 16: return run<16>(s, b, x, h, w, tmp, partial, S, z);
-    case 32: return run<32>(s, b, x, h, w, tmp, partial, S, z);
+    case 16: return run<16>(s, b, x, h, w, tmp, partial, S, z, tensor_cores);
+    case 32: return run<32>(s, b, x, h, w, tmp, partial, S, z, tensor_cores);
     default: return false;
     }
 }

@@ -19,6 +19,8 @@
 bool fused_block_supported(int c, int heads, int hid);
 
 // x (C, H, W) <- Block(x). tmp: C*N floats; partial: K_SUMMARY_BLOCKS * (32*32 + 32)
-// floats; S, z: heads*d*d and C floats. Returns false on a launch-configuration error.
+// floats; S, z: heads*d*d and C floats. tensor_cores: the summary and FFN on
+// fp16 tensor cores (block_tc.cuh) where they take the shape; else all fp32.
+// Returns false on a launch-configuration error.
 bool fused_block_run(cudaStream_t s, const gpu_block_weights &b, float *x, int h, int w, float *tmp, float *partial,
-                     float *S, float *z);
+                     float *S, float *z, bool tensor_cores);

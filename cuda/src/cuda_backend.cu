@@ -41,6 +41,7 @@ struct cuda_state {
     size_t arena_bytes, io_bytes, weight_bytes, fixed_bytes, memory_limit;
     int profile;               // SAGALUX_CUDA_PROFILE set: time every step, log the times
     cublasComputeType_t math;  // SAGALUX_CUDA_MATH: the 1x1 GEMMs' arithmetic (see gpu_ctx)
+    int tensor_cores;          // SAGALUX_PRECISION_FP16: fused kernels on fp16, cuBLAS on tf32 tensor cores
     int unfused;               // SAGALUX_CUDA_UNFUSED set: one kernel per layer everywhere (the workbench's baseline)
     cudaEvent_t marks[SX_PLAN_MAX_STEPS + 1];
     int graphs;                // replay the steps as one CUDA graph (SAGALUX_CUDA_GRAPHS=0: off)
@@ -133,7 +134,7 @@ cublasStatus_t run_step(cuda_state *s, const sx_step *st, const float *in0, cons
             gpu_block_weights bw = weights_of(s, &st->stage->blocks[i]);
             if (fused) {
                 float *z = s->summary + (size_t)bw.c * bw.c;
-                if (!fused_block_run(q, bw, out, h, w, scr, s->summary_partial, s->summary, z))
+                if (!fused_block_run(q, bw, out, h, w, scr, s->summary_partial, s->summary, z, s->tensor_cores))
                     return CUBLAS_STATUS_EXECUTION_FAILED;
             } else {
                 cublasStatus_t bs = unfused_block_run(ctx_of(s), bw, out, h, w, scr);
@@ -400,7 +401,8 @@ extern "C" int sx_cuda_list_devices(sagalux_device_info *out, int max)
 }
 
 extern "C" sagalux_status sx_cuda_backend_open(const sagalux_model *model, int device, size_t memory_limit,
-                                               sx_backend *out, char *err, size_t err_size)
+                                               sagalux_precision precision, sx_backend *out, char *err,
+                                               size_t err_size)
 {
     int count = 0;
     cudaError_t e = cudaGetDeviceCount(&count);
@@ -438,12 +440,21 @@ extern "C" sagalux_status sx_cuda_backend_open(const sagalux_model *model, int d
             st = fail_cuda(s, e, "uploading the weights", err, err_size);
     }
     s->unfused = getenv("SAGALUX_CUDA_UNFUSED") != nullptr;
+    s->tensor_cores = precision == SAGALUX_PRECISION_FP16;
+    // The cuBLAS 1x1s follow the precision: tf32 tensor cores in the fast mode
+    // (fp16's 10-bit mantissa, fp32's range, fp32 sums; cuBLAS's _FAST_16F
+    // gave 1.6e-2 against the CPU at the deep levels of the parity test's
+    // random models, tf32 and the fused fp16 kernels under 5e-3).
+    // SAGALUX_CUDA_MATH=fp32|tf32|fp16 overrides them alone (the workbench's
+    // knob for what each costs).
     const char *math = getenv("SAGALUX_CUDA_MATH");
-    s->math = !math ? CUBLAS_COMPUTE_32F
-              : !strcmp(math, "tf32") ? CUBLAS_COMPUTE_32F_FAST_TF32
-              : !strcmp(math, "fp16") ? CUBLAS_COMPUTE_32F_FAST_16F
-                                      : CUBLAS_COMPUTE_32F;
-    if (math && s->math != CUBLAS_COMPUTE_32F) sx_log(SAGALUX_LOG_INFO, "CUDA device %d: 1x1 GEMMs on tensor cores (%s)", device, math);
+    if (math && !*math) math = nullptr;
+    s->math = math && !strcmp(math, "fp32")   ? CUBLAS_COMPUTE_32F
+              : math && !strcmp(math, "tf32") ? CUBLAS_COMPUTE_32F_FAST_TF32
+              : math && !strcmp(math, "fp16") ? CUBLAS_COMPUTE_32F_FAST_16F
+              : s->tensor_cores               ? CUBLAS_COMPUTE_32F_FAST_TF32
+                                              : CUBLAS_COMPUTE_32F;
+    if (math) sx_log(SAGALUX_LOG_INFO, "CUDA device %d: SAGALUX_CUDA_MATH=%s for the cuBLAS 1x1s", device, math);
     const char *graphs = getenv("SAGALUX_CUDA_GRAPHS");
     s->graphs = !(graphs && strcmp(graphs, "0") == 0);
     if (st == SAGALUX_OK && getenv("SAGALUX_CUDA_PROFILE")) {

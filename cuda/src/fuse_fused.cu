@@ -50,7 +50,7 @@ __global__ void __launch_bounds__(NT) sums_kernel(const float *x, int h, int w, 
     }
     const size_t n = (size_t)h * w;
     const int tiles = tiles_of(h, w);
-    const int ty = threadIdx.x / T, tx = threadIdx.x % T, p0 = threadIdx.x, p1 = threadIdx.x + NT;
+    const int ty = pixel_y(), tx = pixel_x(), p0 = threadIdx.x, p1 = threadIdx.x + NT;
     double acc[SUMS];
 #pragma unroll
     for (int i = 0; i < SUMS; i++) acc[i] = 0.0;
@@ -166,7 +166,7 @@ __global__ void __launch_bounds__(NT) apply_kernel(const float *x, int h, int w,
     for (int e = threadIdx.x; e < X3 * C; e += NT) WOT[e] = f.out_w[(e % C) * X3 + e / C];
     const size_t n = (size_t)h * w;
     const int tiles = tiles_of(h, w);
-    const int ty = threadIdx.x / T, tx = threadIdx.x % T, p0 = threadIdx.x, p1 = threadIdx.x + NT;
+    const int ty = pixel_y(), tx = pixel_x(), p0 = threadIdx.x, p1 = threadIdx.x + NT;
     __syncthreads();
     for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
         int x0, y0;

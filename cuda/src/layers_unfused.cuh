@@ -14,9 +14,9 @@ struct gpu_ctx {
     float *partial;      // K_SUMMARY_BLOCKS * (32*32 + 32) floats
     float *fuse_partial; // K_FUSE_BLOCKS * 15 doubles
     float *fuse_sums;    // 15 doubles
-    // The 1x1 GEMMs' arithmetic: CUBLAS_COMPUTE_32F (exact fp32, the default),
-    // or tensor cores on fp32 data (_FAST_TF32, _FAST_16F), chosen with
-    // SAGALUX_CUDA_MATH=tf32|fp16 to measure what they gain and cost.
+    // The 1x1 GEMMs' arithmetic: CUBLAS_COMPUTE_32F (exact fp32: the fp32
+    // precision) or tensor cores on fp32 data (_FAST_TF32: the fp16
+    // precision; SAGALUX_CUDA_MATH=fp32|tf32|fp16 overrides, to measure).
     cublasComputeType_t math = CUBLAS_COMPUTE_32F;
 };
 

@@ -1,5 +1,5 @@
-// What the fused tile kernels (block_fused.cu, fuse_fused.cu) share: one
-// thread per pixel of a 16x16 tile, the 18x18 halo a depthwise 3x3 needs
+// What the fused tile kernels (block_fused.cu, block_tc.cu, fuse_fused.cu)
+// share: one thread per pixel of a 16x16 tile, the 18x18 halo a depthwise 3x3 needs
 // (each thread owns halo positions threadIdx.x and threadIdx.x + 256), and a
 // persistent grid that loops over tiles.
 #pragma once
@@ -9,10 +9,18 @@ namespace tile {
 
 constexpr int T = 16, HALO = T + 2, HN = HALO * HALO, NT = T * T;
 
+// This thread's pixel in its tile: warp w takes rows w and w + 8, sixteen
+// lanes each. The depthwise taps of a warp then read two halo rows 8 x 18 =
+// 144 floats apart, 16 banks: conflict-free (rows w and w + 1, 18 floats
+// apart, put two pairs of lanes on the same banks: measured 33% of the
+// shared-memory wavefronts were conflicts).
+__device__ inline int pixel_y() { return (threadIdx.x >> 5) + ((threadIdx.x >> 4) & 1) * 8; }
+__device__ inline int pixel_x() { return threadIdx.x & 15; }
+
 // The depthwise 3x3 of one halo map (HN floats, row-major) at this thread's pixel.
 __device__ inline float dw_at(const float *m, const float *k9)
 {
-    int ty = threadIdx.x / T, tx = threadIdx.x % T;
+    const int ty = pixel_y(), tx = pixel_x();
     float acc = 0.0f;
 #pragma unroll
     for (int dy = 0; dy < 3; dy++)
@@ -62,6 +70,37 @@ template <typename K> int grid_for(K kernel, size_t smem, int tiles)
     cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, NT, smem);
     int g = sms * (per_sm > 0 ? per_sm : 1);
     return g < tiles ? g : tiles;
+}
+
+__device__ inline float sigmoidf_(float v) { return 1.0f / (1.0f + expf(-v)); }
+__device__ inline float gelu_(float v) { return 0.5f * v * (1.0f + erff(v * 0.70710678118654752f)); }
+
+// LayerNorm of x at halo position pos of the tile at (x0, y0), into v; zeros
+// outside the image (and for pos past the halo), so the 1x1 outputs there are
+// 0: the depthwise conv's zero padding.
+template <int C>
+__device__ inline void ln_at(const float *x, size_t n, int h, int w, int x0, int y0, int pos, const float *g, const float *b,
+                      float (&v)[C])
+{
+    int gy, gx;
+    if (!halo_pixel(h, w, x0, y0, pos, &gy, &gx)) {
+#pragma unroll
+        for (int c = 0; c < C; c++) v[c] = 0.0f;
+        return;
+    }
+    const float *p = x + (size_t)gy * w + gx;
+    float mean = 0.0f, var = 0.0f;
+#pragma unroll
+    for (int c = 0; c < C; c++) {
+        v[c] = p[(size_t)c * n];
+        mean += v[c];
+    }
+    mean *= 1.0f / (float)C;
+#pragma unroll
+    for (int c = 0; c < C; c++) var += (v[c] - mean) * (v[c] - mean);
+    float rstd = rsqrtf(var * (1.0f / (float)C) + 1e-5f);
+#pragma unroll
+    for (int c = 0; c < C; c++) v[c] = (v[c] - mean) * rstd * g[c] + b[c];
 }
 
 } // namespace tile
