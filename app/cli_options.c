@@ -42,6 +42,8 @@ static const option_doc OPTIONS[] = {
     {"-d", "--device", "D", "auto | cpu | cuda | cuda:N | cuda:N,M,... | cuda:all (default auto: the first GPU, "
                             "else the CPU); several GPUs share one queue of photos, one network on each (a GPU "
                             "named twice runs two)"},
+    {NULL, "--precision", "P", "fp16 | fp32: the GPU's arithmetic (default fp16: tensor cores, every sum in fp32; "
+                               "fp32 to check it; the CPU is always fp32)"},
     {NULL, "--io-threads", "N", "decoding threads and encoding threads, N of each (default: 1 on the CPU, 2 per "
                                 "GPU), so reading and writing overlap the network"},
     {NULL, "--list-devices", NULL, "list the CPU and the GPUs this build can use, and exit"},
@@ -222,7 +224,8 @@ static int parse_device_list(const char *v, cli_options *opt)
 
 static int parse_args(int argc, char **argv, cli_options *opt)
 {
-    *opt = (cli_options){.strength = 1.0f, .jpeg_quality = 92, .device = SAGALUX_DEVICE_AUTO};
+    *opt = (cli_options){.strength = 1.0f, .jpeg_quality = 92, .device = SAGALUX_DEVICE_AUTO,
+                         .precision = SAGALUX_PRECISION_FP16};
     opt->inputs = calloc((size_t)argc, sizeof(char *));
     if (!opt->inputs) return CLI_EXIT_USAGE;
     int only_inputs = 0;
@@ -291,6 +294,11 @@ static int parse_args(int argc, char **argv, cli_options *opt)
             else if (!strcmp(v, "cuda:all")) opt->device = SAGALUX_DEVICE_CUDA, opt->all_cuda_devices = 1;
             else if (!strncmp(v, "cuda:", 5) && parse_device_list(v + 5, opt) == 0) opt->device = SAGALUX_DEVICE_CUDA;
             else BAD_VALUE("device must be auto, cpu, cuda, cuda:N, cuda:N,M,... or cuda:all");
+        } else if (is(arg, len, NULL, "--precision")) {
+            NEED_VALUE();
+            if (!strcmp(v, "fp16")) opt->precision = SAGALUX_PRECISION_FP16;
+            else if (!strcmp(v, "fp32")) opt->precision = SAGALUX_PRECISION_FP32;
+            else BAD_VALUE("precision must be fp16 or fp32");
         } else if (is(arg, len, NULL, "--io-threads")) {
             NEED_VALUE();
             if (parse_int(v, 1, 64, &opt->io_threads)) BAD_VALUE("io-threads must be 1..64");

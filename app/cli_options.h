@@ -35,6 +35,7 @@ typedef struct cli_options {
     int n_cuda_devices;
     int all_cuda_devices;      /* -d cuda:all */
     int io_threads;            /* --io-threads: 0 means the default */
+    sagalux_precision precision; /* --precision: the GPU's arithmetic */
     int n_inputs;
     const unsigned char *stdin_data; /* input "-": standard input, read before planning */
     size_t stdin_size;

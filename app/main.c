@@ -255,6 +255,7 @@ static int start_contexts(const cli_options *opt, sagalux_model *model, sagalux_
         sagalux_context_options co = sagalux_context_options_default();
         co.device = n ? SAGALUX_DEVICE_CUDA : opt->device;
         co.threads = opt->threads;
+        co.precision = opt->precision;
         co.cuda_device = n ? gpus[i] : opt->cuda_device;
         char err[512] = "";
         sagalux_status st = sagalux_context_create(model, &co, &ctx[i], err, sizeof err);

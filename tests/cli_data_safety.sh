@@ -210,6 +210,10 @@ else
 fi
 run --io-threads 0 "$work/a" -o "$work/io0"
 expect "--io-threads 0 is refused" 2 "io-threads must be 1..64"
+run --precision fp8 "$work/a" -o "$work/p8"
+expect "--precision fp8 is refused" 2 "precision must be fp16 or fp32"
+run -d cpu --precision fp32 "$work/a" -o "$work/p32"
+expect "--precision fp32 is taken (the CPU is fp32 anyway)" 0 ""
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
