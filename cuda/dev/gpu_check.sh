@@ -32,67 +32,61 @@ build-gpu/tests/test_backend_parity 2>&1 | grep -E "^dim|worst|FAIL|OK|SKIP" | h
 build-gpu/tests/test_gpu_fallback 2>&1 | grep -E "warnings|OK|FAIL|SKIP" | head -5
 build-gpu/tests/test_image_io 2>&1 | grep -E "ERROR|FAIL" | head -5
 
-# Planted bugs (the depthwise kernel drops its last tap; the fused FFN its last
-# hidden channel) must fail the parity test.
-rm -rf /tmp/planted && mkdir -p /tmp/planted && cp -r core cuda app gui tests assets samples CMakeLists.txt /tmp/planted/
-python3 - <<'PY'
-p = "/tmp/planted/cuda/src/block_fused.cu"; s = open(p).read()
-old = "for (int c = 0; c < C; c++) acc[c] += wo[c] * u;"
-assert old in s  # the fused FFN drops its last hidden channel
-open(p, "w").write(s.replace(old, "for (int c = 0; c < C; c++) acc[c] += i0 + j == hid - 1 ? 0.0f : wo[c] * u;"))
-p = "/tmp/planted/cuda/src/kernels.cu"; s = open(p).read()
-old = "if (xx >= 0 && xx < w) acc += wc[(dy + 1) * 3 + dx + 1]"
-assert old in s
-open(p, "w").write(s.replace(old, "if (xx >= 0 && xx < w && !(dy == 1 && dx == 1)) acc += wc[(dy + 1) * 3 + dx + 1]"))
-PY
-# And with the CPU fallback cut out, the out-of-memory test must fail.
-python3 - <<'PY'
-p = "/tmp/planted/core/src/enhance.c"; s = open(p).read()
-old = "if (st == SAGALUX_OK || st == SAGALUX_ERR_CANCELLED || ctx->backend.device == SAGALUX_DEVICE_CPU ||"
-assert old in s
-open(p, "w").write(s.replace(old, "if (1 ||"))
-PY
-if configure /tmp/planted /tmp/planted/build; then
+# Planted bugs must fail the tests that guard them. Each build is a copy of
+# the sources with one or more bugs put in; a copy that fails to configure or
+# build says so (it is not a pass).
+planted_tree() { rm -rf "$1" && mkdir -p "$1" && cp -r core cuda app gui tests assets samples CMakeLists.txt "$1"/; }
+planted_build() { # DIR TARGET...
+  local d=$1; shift
+  cmake -S "$d" -B "$d/build" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 -DSAGALUX_CUDA=ON \
+    -DSAGALUX_TESTS=ON -DSAGALUX_VIEWER=OFF -DCMAKE_PREFIX_PATH="$PWD/.deps/prefix" >/dev/null 2>&1 &&
+    cmake --build "$d/build" -j16 --target "$@" >/dev/null 2>&1 ||
+    { echo "PLANTED-BUG CHECK DID NOT RUN: $d failed to configure or build"; return 1; }
+}
+# DIR LOG WHAT WORKBENCH ARGS...: build the parity test and a workbench in
+# DIR; both must report the bug (the workbench's check says CHECK FAILED).
+planted_parity() {
+  local d=$1 log=$2 what=$3; shift 3
+  planted_build "$d" test_backend_parity "$1" || return
+  "$d/build/tests/test_backend_parity" >"$out/$log" 2>&1
+  echo "parity test with $what: exit $? (must be non-zero); first failures:"
+  grep -m3 -B1 FAIL "$out/$log"
+  "$d/build/cuda/$@" | grep fused
+}
+plant() { # FILE OLD NEW: OLD must be in FILE
+  python3 -c 'import sys; p, o, n = sys.argv[1:]; s = open(p).read(); assert o in s, (p, o); open(p, "w").write(s.replace(o, n))' \
+    "$@" || echo "PLANT FAILED in $1: the code it targets changed"
+}
+
+# The depthwise kernel drops its centre tap and the fp32 fused FFN its last
+# hidden channel: the parity test must fail. With the CPU fallback cut out,
+# the out-of-memory test must fail.
+planted_tree /tmp/planted
+plant /tmp/planted/cuda/src/block_fused.cu "for (int c = 0; c < C; c++) acc[c] += wo[c] * u;" \
+  "for (int c = 0; c < C; c++) acc[c] += i0 + j == hid - 1 ? 0.0f : wo[c] * u;"
+plant /tmp/planted/cuda/src/kernels.cu "if (xx >= 0 && xx < w) acc += wc[(dy + 1) * 3 + dx + 1]" \
+  "if (xx >= 0 && xx < w && !(dy == 1 && dx == 1)) acc += wc[(dy + 1) * 3 + dx + 1]"
+plant /tmp/planted/core/src/enhance.c \
+  "if (st == SAGALUX_OK || st == SAGALUX_ERR_CANCELLED || ctx->backend.device == SAGALUX_DEVICE_CPU ||" "if (1 ||"
+if planted_build /tmp/planted test_backend_parity test_gpu_fallback; then
   /tmp/planted/build/tests/test_backend_parity >"$out/planted.log" 2>&1
   echo "parity test with planted bugs: exit $? (must be non-zero); $(grep -c FAIL "$out/planted.log") failing steps"
   /tmp/planted/build/tests/test_gpu_fallback >"$out/planted-fallback.log" 2>&1
   echo "fallback test with the CPU fallback cut out: exit $? (must be non-zero)"
-else
-  echo "PLANTED-BUG CHECK DID NOT RUN: /tmp/planted failed to configure or build (see configure.log, build.log)"
 fi
 # Alone (errors carry downstream, so each bug needs its own build): the fused
-# Fuse drops its last v row.
-rm -rf /tmp/planted2 && mkdir -p /tmp/planted2 && cp -r core cuda app gui tests assets samples CMakeLists.txt /tmp/planted2/
-python3 - <<'PY'
-p = "/tmp/planted2/cuda/src/fuse_fused.cu"; s = open(p).read()
-old = "for (int o = 0; o < C; o++) acc[o] += MT[row * C + o] * v;"
-assert old in s
-open(p, "w").write(s.replace(old, "for (int o = 0; o < C; o++) acc[o] += row == 3 * C - 1 ? 0.0f : MT[row * C + o] * v;"))
-PY
-# Alone too: the tensor-core FFN drops its last hidden channel (only the fp16 runs can see it).
-rm -rf /tmp/planted3 && mkdir -p /tmp/planted3 && cp -r core cuda app gui tests assets samples CMakeLists.txt /tmp/planted3/
-python3 - <<'PY'
-p = "/tmp/planted3/cuda/src/block_tc.cu"; s = open(p).read()
-old = "__float2half(gelu_(t2) * t1 + gelu_(t1) * t2)"
-assert old in s
-open(p, "w").write(s.replace(old, "__float2half(i == hid - 1 ? 0.0f : gelu_(t2) * t1 + gelu_(t1) * t2)"))
-PY
-cmake -S /tmp/planted3 -B /tmp/planted3/build -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 -DSAGALUX_CUDA=ON \
-  -DSAGALUX_TESTS=ON -DCMAKE_PREFIX_PATH="$PWD/.deps/prefix" >/dev/null 2>&1 &&
-  cmake --build /tmp/planted3/build -j16 --target test_backend_parity bench_block >/dev/null 2>&1 &&
-  { /tmp/planted3/build/tests/test_backend_parity >"$out/planted-tc.log" 2>&1
-    echo "parity test with the tensor-core FFN's last hidden channel dropped: exit $? (must be non-zero); first failures:"
-    grep -m3 -B1 FAIL "$out/planted-tc.log"
-    /tmp/planted3/build/cuda/bench_block --c 16 --size 256x256 --variant fused-tc | grep fused; } ||
-  echo "PLANTED-BUG CHECK DID NOT RUN: /tmp/planted3 failed to configure or build"
-cmake -S /tmp/planted2 -B /tmp/planted2/build -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 -DSAGALUX_CUDA=ON \
-  -DSAGALUX_TESTS=ON -DCMAKE_PREFIX_PATH="$PWD/.deps/prefix" >/dev/null 2>&1 &&
-  cmake --build /tmp/planted2/build -j16 --target test_backend_parity bench_fuse >/dev/null 2>&1 &&
-  { /tmp/planted2/build/tests/test_backend_parity >"$out/planted-fuse.log" 2>&1
-    echo "parity test with the fused Fuse's last v row dropped: exit $? (must be non-zero); first failures:"
-    grep -m3 FAIL "$out/planted-fuse.log"
-    /tmp/planted2/build/cuda/bench_fuse --c 16 --size 256x256 --variant fused | grep fused; } ||
-  echo "PLANTED-BUG CHECK DID NOT RUN: /tmp/planted2 failed to configure or build"
+# Fuse drops its last v row; the tensor-core FFN its last hidden channel (only
+# the fp16 runs can see that one).
+planted_tree /tmp/planted2
+plant /tmp/planted2/cuda/src/fuse_fused.cu "for (int o = 0; o < C; o++) acc[o] += MT[row * C + o] * v;" \
+  "for (int o = 0; o < C; o++) acc[o] += row == 3 * C - 1 ? 0.0f : MT[row * C + o] * v;"
+planted_parity /tmp/planted2 planted-fuse.log "the fused Fuse's last v row dropped" \
+  bench_fuse --c 16 --size 256x256 --variant fused
+planted_tree /tmp/planted3
+plant /tmp/planted3/cuda/src/block_tc.cu "__float2half(gelu_(t2) * t1 + gelu_(t1) * t2)" \
+  "__float2half(i == hid - 1 ? 0.0f : gelu_(t2) * t1 + gelu_(t1) * t2)"
+planted_parity /tmp/planted3 planted-tc.log "the tensor-core FFN's last hidden channel dropped" \
+  bench_block --c 16 --size 256x256 --variant fused-tc
 
 if command -v compute-sanitizer >/dev/null; then
   for tool in memcheck racecheck; do
