@@ -103,9 +103,12 @@ static void finish(pipeline *p, size_t i)
 
 /* Every thread says when it ends, so pipeline_join can keep waking the
  * others while it waits (a stop that comes then must reach them). */
-static void thread_ended(pipeline *p)
+/* A thread leaves: the last of its stage (stage_left counts them) closes
+ * the queue the stage feeds; NULL for the last stage. */
+static void thread_ended(pipeline *p, int *stage_left, queue *feeds)
 {
     pthread_mutex_lock(&p->lock);
+    if (stage_left && --*stage_left == 0) queue_close(feeds);
     p->threads_running--;
     pthread_cond_broadcast(&p->any_finished);
     pthread_mutex_unlock(&p->lock);
@@ -126,10 +129,7 @@ static void *loader(void *arg)
         }
         if (queue_push(p, &p->to_enhance, i, 0) != 0) break; /* stopped: the job stays unfinished, its image freed at pipeline_free */
     }
-    pthread_mutex_lock(&p->lock);
-    if (--p->loaders_left == 0) queue_close(&p->to_enhance);
-    pthread_mutex_unlock(&p->lock);
-    thread_ended(p);
+    thread_ended(p, &p->loaders_left, &p->to_enhance);
     return NULL;
 }
 
@@ -148,10 +148,7 @@ static void *network_worker(void *arg)
         }
         if (queue_push(p, &p->to_save, i, 1) != 0) break; /* halted: the job stays unfinished */
     }
-    pthread_mutex_lock(&p->lock);
-    if (--p->workers_left == 0) queue_close(&p->to_save);
-    pthread_mutex_unlock(&p->lock);
-    thread_ended(p);
+    thread_ended(p, &p->workers_left, &p->to_save);
     return NULL;
 }
 
@@ -164,7 +161,7 @@ static void *saver(void *arg)
         job_save(&p->jobs[i], p->cfg.opt);
         finish(p, i);
     }
-    thread_ended(p);
+    thread_ended(p, NULL, NULL);
     return NULL;
 }
 

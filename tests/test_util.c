@@ -54,14 +54,17 @@ int tu_close(const char *label, const float *got, const float *want, size_t n, d
     return 0;
 }
 
-const char *tu_data(const char *name)
+/* dir/name in one of four rotating buffers, so a call can take a few paths at once. */
+static const char *joined(const char *dir, const char *name)
 {
     static char path[4][1024];
     static int slot;
     slot = (slot + 1) % 4;
-    snprintf(path[slot], sizeof path[slot], "%s/%s", SAGALUX_TEST_DATA, name);
+    snprintf(path[slot], sizeof path[slot], "%s/%s", dir, name);
     return path[slot];
 }
+
+const char *tu_data(const char *name) { return joined(SAGALUX_TEST_DATA, name); }
 
 static char scratch_dir[256];
 
@@ -73,14 +76,7 @@ int tu_scratch_create(const char *tag)
     return system(cmd);
 }
 
-const char *tu_scratch(const char *name)
-{
-    static char path[4][512];
-    static int slot;
-    slot = (slot + 1) % 4;
-    snprintf(path[slot], sizeof path[slot], "%s/%s", scratch_dir, name);
-    return path[slot];
-}
+const char *tu_scratch(const char *name) { return joined(scratch_dir, name); }
 
 int tu_scratch_remove(void)
 {
