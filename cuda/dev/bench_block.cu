@@ -1,10 +1,11 @@
 // The kernel workbench for the transformer block (llm.c's dev/cuda pattern):
 //
-//   bench_block [--c 16|32] [--heads H] [--size WxH] [--runs N] [--variant all|unfused|fused|fused-tc]
+//   bench_block [--c C] [--heads H] [--size WxH] [--runs N] [--variant all|unfused|fused|fused-tc|half]
 //
 // Each variant is the production code itself (cuda/src/layers_unfused.cu,
 // cuda/src/block_fused.cu; fused-tc: its summary and FFN on fp16 tensor
-// cores, cuda/src/block_tc.cu), first checked against the CPU reference
+// cores, cuda/src/block_tc.cu; half: the deep levels' fp16 GEMM block,
+// cuda/src/layers_half.cu), first checked against the CPU reference
 // (sx_block_forward in core/src/layers.c) on random weights and a random map
 // at an odd size (50x70: partial tiles), then timed at --size with CUDA events
 // (warm-up, median of --runs). A new variant goes here first; only a winner
@@ -23,6 +24,7 @@
 #include "block_fused.cuh"
 #include "block_tc.cuh"
 #include "kernels.cuh"
+#include "layers_half.cuh"
 #include "layers_unfused.cuh"
 
 extern "C" {
@@ -44,6 +46,7 @@ static bool run_variant(bench &B, const char *variant, float *x, int h, int w)
     if (!strncmp(variant, "fused", 5))
         return fused_block_run(B.ctx.stream, B.w, x, h, w, B.tmp, B.ctx.partial, B.ctx.summary,
                                B.ctx.summary + (size_t)B.w.c * B.w.c, !strcmp(variant, "fused-tc"));
+    if (!strcmp(variant, "half")) return half_block_run(B.ctx, B.w, x, h, w, reinterpret_cast<__half *>(B.tmp)) == 0;
     return unfused_block_run(B.ctx, B.w, x, h, w, B.tmp) == CUBLAS_STATUS_SUCCESS;
 }
 
@@ -58,6 +61,7 @@ static void ensure_tmp(bench &B, size_t floats)
 
 static size_t tmp_floats(const bench &B, const char *variant, size_t n)
 {
+    if (!strcmp(variant, "half")) return (half_block_scratch(B.w.c, B.w.hid, n) + 1) / 2;
     return !strncmp(variant, "fused", 5) ? (size_t)B.w.c * n : unfused_block_scratch(B.w.c, B.w.hid, n);
 }
 
@@ -108,7 +112,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--runs") && v) runs = atoi(v), i++;
         else if (!strcmp(a, "--variant") && v) variant = v, i++;
         else {
-            fprintf(stderr, "usage: bench_block [--c 16|32] [--heads H] [--size WxH] [--runs N] [--variant all|unfused|fused|fused-tc]\n");
+            fprintf(stderr, "usage: bench_block [--c C] [--heads H] [--size WxH] [--runs N] [--variant all|unfused|fused|fused-tc|half]\n");
             return 2;
         }
     }
@@ -129,6 +133,16 @@ int main(int argc, char **argv)
     B.w = gpu_block_weights{dev(b->norm1_w), dev(b->norm1_b), dev(b->qkv),    dev(b->qkv_dw), dev(b->proj),
                             dev(b->norm2_w), dev(b->norm2_b), dev(b->pw_in),  dev(b->dw),     dev(b->pw_out),
                             b->c,            b->heads,        b->hid};
+    // The half variant's fp16 1x1 weights, each in its own (aligned) allocation as in the backend.
+    auto dev16 = [&](const float *p, size_t count) {
+        __half *h16;
+        CK(cudaMalloc(&h16, count * sizeof(__half)));
+        k_to_half(nullptr, dev(p), count, h16);
+        CK(cudaDeviceSynchronize());
+        return h16;
+    };
+    B.w.qkv16 = dev16(b->qkv, 5 * b->c * b->c), B.w.proj16 = dev16(b->proj, b->c * b->c);
+    B.w.pw_in16 = dev16(b->pw_in, 2 * b->hid * b->c), B.w.pw_out16 = dev16(b->pw_out, b->c * b->hid);
     CK(cudaStreamCreate(&B.ctx.stream));
     cublasCreate(&B.ctx.blas);
     cublasSetStream(B.ctx.blas, B.ctx.stream);
@@ -144,17 +158,18 @@ int main(int argc, char **argv)
     printf("%s; block C=%d heads %d hid %d; check at 70x50 against the CPU reference; time at %dx%d (median of %d)\n",
            prop.name, c, heads, hid, w, h, runs);
     printf("%-8s %10s %10s %10s %10s\n", "variant", "nerr", "ms", "GFLOP/s", "GB/s*");
-    const char *variants[] = {"unfused", "fused", "fused-tc"};
+    const char *variants[] = {"unfused", "fused", "fused-tc", "half"};
     for (const char *v : variants) {
         if (strcmp(variant, "all") && strcmp(variant, v)) continue;
         if ((!strcmp(v, "fused") && !fused_block_supported(c, heads, hid)) ||
-            (!strcmp(v, "fused-tc") && !tc_block_supported(c, heads, hid))) {
+            (!strcmp(v, "fused-tc") && !tc_block_supported(c, heads, hid)) ||
+            (!strcmp(v, "half") && !half_block_supported(c, heads))) {
             printf("%-8s (not for this shape)\n", v);
             continue;
         }
         // fp32: only the order of sums differs; fp16 operands round by 2^-11
         // relative each, sums stay fp32 (the backend parity test's reasoning).
-        const double limit = !strcmp(v, "fused-tc") ? 2e-3 : 1e-5;
+        const double limit = !strcmp(v, "fused-tc") || !strcmp(v, "half") ? 2e-3 : 1e-5;
         double e = check(B, v, tp), ms = time_ms(B, v, h, w, runs);
         printf("%-8s %10.2e %10.3f %10.0f %10.0f%s\n", v, e, ms, flop / ms / 1e6, 2.0 * c * n * 4 / ms / 1e6,
                e <= limit ? "" : "  CHECK FAILED");

@@ -1,8 +1,13 @@
 // The CUDA backend: walks the same plan as the CPU (core/src/plan.h) on one
 // GPU. Weights are uploaded once; a prepared size holds one device arena
-// placed by the plan's liveness. This first version keeps fp32 storage and
-// one kernel per layer (kernels.cu), 1x1 convolutions through cuBLAS: the
-// correct-first GPU reference that the fused fp16 kernels will be held to.
+// placed by the plan's liveness; the maps between steps are fp32. Per step:
+// the blocks of the two widest levels (C = 16, 32) in fused tile kernels
+// (block_fused.cu; their summary and FFN on tensor cores in the fp16
+// precision, block_tc.cu), the deeper blocks and the wide Down/Up 3x3s as
+// fp16 cuBLAS GEMMs in the fp16 precision (layers_half.cu), the Fuse layers
+// in two fused passes (fuse_fused.cu), everything else one kernel per layer
+// (kernels.cu) with cuBLAS 1x1s: that unfused path is also the GPU's plain
+// reference (SAGALUX_CUDA_UNFUSED=1 runs it everywhere).
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -12,6 +17,7 @@
 
 #include "block_fused.cuh"
 #include "fuse_fused.cuh"
+#include "layers_half.cuh"
 #include "layers_unfused.cuh"
 #include "kernels.cuh"
 
@@ -23,6 +29,12 @@ extern "C" {
 
 namespace {
 
+// One fp16 weight: the fp32 tensor it copies, and where it lies in weights16.
+struct half_weight {
+    const float *host;
+    size_t count, offset;
+};
+
 struct cuda_state {
     const sagalux_model *model;
     int device;
@@ -30,6 +42,9 @@ struct cuda_state {
     cudaStream_t stream;
     cublasHandle_t blas;
     float *weights;            // the model's fp32 arena, same offsets as on the host
+    __half *weights16;         // fp16 copies of the weights the deep levels' GEMMs read (fp16 precision only)
+    struct half_weight *w16;   // where each of them lies in weights16
+    int n_w16;
     sx_plan plan;
     int prepared;
     float *arena, *in, *out;
@@ -73,10 +88,34 @@ sagalux_status alloc(cuda_state *s, void **p, size_t bytes, const char *what, ch
                    what);
 }
 
+// The fp16 copy of a weight, or null where there is none.
+const __half *dev16(const cuda_state *s, const float *host)
+{
+    for (int i = 0; host && i < s->n_w16; i++)
+        if (s->w16[i].host == host) return s->weights16 + s->w16[i].offset;
+    return nullptr;
+}
+
 bool stage_is_fused(const cuda_state *s, const sx_step *st)
 {
     return !s->unfused && st->stage->count > 0 && fused_block_supported(st->c, st->stage->blocks[0].heads, st->stage->blocks[0].hid);
 }
+
+// A stage the fused kernels do not take runs on fp16 maps in the fp16 precision.
+bool stage_is_half(const cuda_state *s, const sx_step *st)
+{
+    return s->tensor_cores && !s->unfused && st->stage->count > 0 && !stage_is_fused(s, st) &&
+           half_block_supported(st->c, st->stage->blocks[0].heads);
+}
+
+// Down and Up's 3x3 as fp16 GEMMs on im2col chunks (layers_half.cuh) in the
+// fp16 precision, where the output is wide enough to pay for the 9 Cin x N
+// im2col traffic. Measured on an H200 (LLFormer 1280^2): Up C=32..256 (64 to
+// 512 outputs) 1.08..0.94 ms -> 0.59..0.20 ms, Down C=128 (64 outputs) 0.28
+// -> 0.17 ms, Down C=64 (32) 0.30 either way, Down C=16 and 32 (8 and 16
+// outputs) 0.31 -> 0.84 and 0.30 -> 0.53 ms: slower.
+constexpr int CONV_GEMM_MIN_OUT = 64;
+bool conv_is_half(const cuda_state *s, int cout) { return s->tensor_cores && !s->unfused && cout >= CONV_GEMM_MIN_OUT; }
 
 bool fuse_is_fused(const cuda_state *s, const sx_step *st) { return !s->unfused && fused_fuse_supported(st->c); }
 
@@ -89,11 +128,13 @@ size_t cuda_scratch(const sx_step *st, void *user)
     case SX_STEP_STAGE: {
         if (st->stage->count == 0) return 0;
         if (stage_is_fused(s, st)) return (size_t)st->c * n; // the block's half-way map
+        if (stage_is_half(s, st)) return (half_block_scratch(st->c, st->stage->blocks[0].hid, n) + 1) / 2;
         return unfused_block_scratch(st->c, st->stage->blocks[0].hid, n);
     }
     case SX_STEP_FUSE: return fuse_is_fused(s, st) ? 0 : unfused_fuse_scratch(st->c, n);
-    case SX_STEP_DOWN: return (size_t)(st->c / 2) * n;
-    case SX_STEP_UP: return 2 * (size_t)st->c * n;
+    case SX_STEP_DOWN: // the conv's output, then (fp16) its im2col chunk
+        return (size_t)(st->c / 2) * n + (conv_is_half(s, st->c / 2) ? (conv3x3_col_halves(st->c, n) + 1) / 2 : 0);
+    case SX_STEP_UP: return 2 * (size_t)st->c * n + (conv_is_half(s, 2 * st->c) ? (conv3x3_col_halves(st->c, n) + 1) / 2 : 0);
     case SX_STEP_SKIP: return (size_t)st->c * n;
     default: return 0;
     }
@@ -110,7 +151,8 @@ gpu_block_weights weights_of(const cuda_state *s, const sx_block *b)
     return gpu_block_weights{dev(s, b->norm1_w), dev(s, b->norm1_b), dev(s, b->qkv),     dev(s, b->qkv_dw),
                              dev(s, b->proj),    dev(s, b->norm2_w), dev(s, b->norm2_b), dev(s, b->pw_in),
                              dev(s, b->dw),      dev(s, b->pw_out),  b->c,               b->heads,
-                             b->hid};
+                             b->hid,             dev16(s, b->qkv),   dev16(s, b->proj),  dev16(s, b->pw_in),
+                             dev16(s, b->pw_out)};
 }
 
 gpu_fuse_weights weights_of(const cuda_state *s, const sx_fuse *f)
@@ -129,13 +171,16 @@ cublasStatus_t run_step(cuda_state *s, const sx_step *st, const float *in0, cons
     case SX_STEP_STAGE: {
         if (out != in0) cudaMemcpyAsync(out, in0, (size_t)c * n * sizeof(float), cudaMemcpyDeviceToDevice, q);
         if (st->stage->count == 0) break;
-        const bool fused = stage_is_fused(s, st);
+        const bool fused = stage_is_fused(s, st), half = stage_is_half(s, st);
         for (int i = 0; i < st->stage->count; i++) {
             gpu_block_weights bw = weights_of(s, &st->stage->blocks[i]);
             if (fused) {
                 float *z = s->summary + (size_t)bw.c * bw.c;
                 if (!fused_block_run(q, bw, out, h, w, scr, s->summary_partial, s->summary, z, s->tensor_cores))
                     return CUBLAS_STATUS_EXECUTION_FAILED;
+            } else if (half) {
+                cublasStatus_t bs = half_block_run(ctx_of(s), bw, out, h, w, reinterpret_cast<__half *>(scr));
+                if (bs) return bs;
             } else {
                 cublasStatus_t bs = unfused_block_run(ctx_of(s), bw, out, h, w, scr);
                 if (bs) return bs;
@@ -149,13 +194,18 @@ cublasStatus_t run_step(cuda_state *s, const sx_step *st, const float *in0, cons
             return CUBLAS_STATUS_EXECUTION_FAILED;
         break;
     case SX_STEP_DOWN:
-        k_conv3x3(q, in0, c, h, w, dev(s, st->conv), nullptr, c / 2, scr);
-        k_pixel_unshuffle(q, scr, c / 2, h, w, out);
+    case SX_STEP_UP: {
+        const int cout = st->kind == SX_STEP_DOWN ? c / 2 : 2 * c;
+        if (conv_is_half(s, cout) && dev16(s, st->conv)) {
+            __half *col = reinterpret_cast<__half *>(scr + (size_t)cout * n);
+            cublasStatus_t bs = half_conv3x3(ctx_of(s), in0, c, h, w, dev16(s, st->conv), cout, scr, col);
+            if (bs) return bs;
+        } else
+            k_conv3x3(q, in0, c, h, w, dev(s, st->conv), nullptr, cout, scr);
+        if (st->kind == SX_STEP_DOWN) k_pixel_unshuffle(q, scr, cout, h, w, out);
+        else k_pixel_shuffle(q, scr, cout, h, w, out);
         break;
-    case SX_STEP_UP:
-        k_conv3x3(q, in0, c, h, w, dev(s, st->conv), nullptr, 2 * c, scr);
-        k_pixel_shuffle(q, scr, 2 * c, h, w, out);
-        break;
+    }
     case SX_STEP_SKIP:
         k_weighted_sum(q, in0, dev(s, st->skip->alpha), in1, dev(s, st->skip->beta), c, n, scr);
         return gpu_conv1x1(ctx_of(s), scr, c, n, dev(s, st->skip->conv), nullptr, c, out, 0);
@@ -164,6 +214,60 @@ cublasStatus_t run_step(cuda_state *s, const sx_step *st, const float *in0, cons
     default: break;
     }
     return CUBLAS_STATUS_SUCCESS;
+}
+
+// The fp16 weights: the four 1x1s of every block that runs on fp16 maps, and
+// the 3x3s of Down and Up that run as GEMMs. Each starts on a 256-byte
+// boundary: cuBLAS takes its fast tensor-core kernels only for 16-byte
+// aligned operands, and the fp32 arena's offsets are not (a depthwise weight
+// of 2 hid x 9 floats shifts what follows by 4 floats when hid is odd).
+void want16(cuda_state *s, const float *host, size_t count, size_t *total)
+{
+    if (s->w16) s->w16[s->n_w16] = half_weight{host, count, *total};
+    s->n_w16++;
+    *total += (count + 127) / 128 * 128;
+}
+
+size_t list_half_weights(cuda_state *s)
+{
+    const sagalux_model *m = s->model;
+    const int d0 = m->cfg.dim;
+    size_t total = 0;
+    s->n_w16 = 0;
+    const sx_stage *stages[] = {&m->feat[0], &m->feat[1], &m->feat[2], &m->enc[0], &m->enc[1], &m->enc[2], &m->enc[3],
+                                &m->dec[0],  &m->dec[1],  &m->dec[2],  &m->latent, &m->ref[0], &m->ref[1], &m->ref[2]};
+    for (const sx_stage *st : stages)
+        for (int i = 0; i < st->count; i++) {
+            const sx_block *b = &st->blocks[i];
+            if (fused_block_supported(b->c, b->heads, b->hid) || !half_block_supported(b->c, b->heads)) continue;
+            want16(s, b->qkv, (size_t)5 * b->c * b->c, &total);
+            want16(s, b->proj, (size_t)b->c * b->c, &total);
+            want16(s, b->pw_in, (size_t)2 * b->hid * b->c, &total);
+            want16(s, b->pw_out, (size_t)b->c * b->hid, &total);
+        }
+    for (int l = 0; l < 4; l++) {
+        const int down_in = d0 << l, up_in = 2 * d0 << l;
+        if (conv_is_half(s, down_in / 2)) want16(s, m->down[l], (size_t)down_in / 2 * down_in * 9, &total);
+        if (conv_is_half(s, 2 * up_in)) want16(s, m->up[l], (size_t)2 * up_in * up_in * 9, &total);
+    }
+    return total;
+}
+
+// weights16 from the uploaded fp32 weights.
+sagalux_status upload_half_weights(cuda_state *s, char *err, size_t err_size)
+{
+    const size_t halves = list_half_weights(s); // counts
+    s->w16 = static_cast<half_weight *>(calloc(s->n_w16 ? s->n_w16 : 1, sizeof(half_weight)));
+    if (!s->w16) return sx_reason(err, err_size, SAGALUX_ERR_OUT_OF_MEMORY, "CUDA: out of host memory");
+    list_half_weights(s); // places
+    s->weight_bytes += halves * sizeof(__half);
+    sagalux_status st = alloc(s, (void **)&s->weights16, halves * sizeof(__half), "fp16 weights", err, err_size);
+    if (st != SAGALUX_OK) return st;
+    for (int i = 0; i < s->n_w16; i++)
+        k_to_half(s->stream, dev(s, s->w16[i].host), s->w16[i].count, s->weights16 + s->w16[i].offset);
+    cudaError_t e = cudaStreamSynchronize(s->stream);
+    if (e == cudaSuccess) e = cudaGetLastError();
+    return e == cudaSuccess ? SAGALUX_OK : fail_cuda(s, e, "converting the weights to fp16", err, err_size);
 }
 
 void release_size(cuda_state *s)
@@ -343,6 +447,8 @@ extern "C" void cuda_close(void *state)
     if (s->profile)
         for (int i = 0; i <= SX_PLAN_MAX_STEPS; i++) cudaEventDestroy(s->marks[i]);
     cudaFree(s->weights);
+    cudaFree(s->weights16);
+    free(s->w16);
     cudaFree(s->fuse_partial);
     cudaFree(s->summary_partial);
     cudaFree(s->fuse_sums);
@@ -425,28 +531,29 @@ extern "C" sagalux_status sx_cuda_backend_open(const sagalux_model *model, int d
     cudaDeviceProp prop;
     snprintf(s->name, sizeof s->name, "%s", cudaGetDeviceProperties(&prop, device) == cudaSuccess ? prop.name : "?");
     sagalux_status st = SAGALUX_OK;
+    s->tensor_cores = precision == SAGALUX_PRECISION_FP16;
     s->weight_bytes = model->params * sizeof(float);
     if ((e = cudaSetDevice(device)) != cudaSuccess || (e = cudaStreamCreate(&s->stream)) != cudaSuccess)
         st = fail_cuda(s, e, "starting", err, err_size);
     else if (cublasCreate(&s->blas) != CUBLAS_STATUS_SUCCESS || cublasSetStream(s->blas, s->stream) != CUBLAS_STATUS_SUCCESS)
         st = sx_reason(err, err_size, SAGALUX_ERR_DEVICE, "CUDA device %d (%s): cuBLAS did not start", device, s->name);
-    else if (!(st = alloc(s, (void **)&s->weights, s->weight_bytes, "the weights", err, err_size)) &&
+    else if (!(st = alloc(s, (void **)&s->weights, model->params * sizeof(float), "the weights", err, err_size)) &&
              !(st = alloc(s, (void **)&s->fuse_partial, K_FUSE_BLOCKS * 15 * sizeof(double), "fuse sums", err, err_size)) &&
              !(st = alloc(s, (void **)&s->fuse_sums, 15 * sizeof(double), "fuse sums", err, err_size)) &&
              !(st = alloc(s, (void **)&s->fuse_fold, fold_bytes, "the fuse layer's folded weights", err, err_size)) &&
              !(st = alloc(s, (void **)&s->summary_partial, (size_t)K_SUMMARY_BLOCKS * (32 * 32 + 32) * sizeof(float),
                           "attention partial sums", err, err_size))) {
-        if ((e = cudaMemcpy(s->weights, model->arena, s->weight_bytes, cudaMemcpyHostToDevice)) != cudaSuccess)
+        const size_t bytes32 = model->params * sizeof(float);
+        if ((e = cudaMemcpy(s->weights, model->arena, bytes32, cudaMemcpyHostToDevice)) != cudaSuccess)
             st = fail_cuda(s, e, "uploading the weights", err, err_size);
     }
     s->unfused = getenv("SAGALUX_CUDA_UNFUSED") != nullptr;
-    s->tensor_cores = precision == SAGALUX_PRECISION_FP16;
-    // The cuBLAS 1x1s follow the precision: tf32 tensor cores in the fast mode
-    // (fp16's 10-bit mantissa, fp32's range, fp32 sums; cuBLAS's _FAST_16F
-    // gave 1.6e-2 against the CPU at the deep levels of the parity test's
-    // random models, tf32 and the fused fp16 kernels under 5e-3).
-    // SAGALUX_CUDA_MATH=fp32|tf32|fp16 overrides them alone (the workbench's
-    // knob for what each costs).
+    if (st == SAGALUX_OK && s->tensor_cores) st = upload_half_weights(s, err, err_size);
+    // The fp32-data cuBLAS 1x1s (the Skip layers, the unfused path's blocks
+    // and Fuse layers: widths the fused and fp16 paths do not take) follow
+    // the precision: tf32 tensor cores in the fast mode (fp16's 10-bit
+    // mantissa, fp32's range, fp32 sums). SAGALUX_CUDA_MATH=fp32|tf32|fp16
+    // overrides them alone (the workbench's knob for what each costs).
     const char *math = getenv("SAGALUX_CUDA_MATH");
     if (math && !*math) math = nullptr;
     s->math = math && !strcmp(math, "fp32")   ? CUBLAS_COMPUTE_32F

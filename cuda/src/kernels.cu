@@ -4,6 +4,7 @@
 #include "fuse_softmax.cuh"
 
 #include <cmath>
+#include <cuda_fp16.h>
 
 namespace {
 
@@ -13,6 +14,13 @@ unsigned blocks_for(size_t n) { return (unsigned)((n + THREADS - 1) / THREADS); 
 
 __device__ float gelu(float v) { return 0.5f * v * (1.0f + erff(v * 0.70710678118654752f)); }
 __device__ float sigmoid(float v) { return 1.0f / (1.0f + expf(-v)); }
+
+// Storage is fp32 or fp16 (the deep levels of the fp16 precision); the
+// arithmetic is fp32 either way.
+__device__ __forceinline__ float load(const float *p) { return *p; }
+__device__ __forceinline__ float load(const __half *p) { return __half2float(*p); }
+__device__ __forceinline__ void store(float *p, float v) { *p = v; }
+__device__ __forceinline__ void store(__half *p, float v) { *p = __float2half_rn(v); }
 
 // A 16x16 tile of output pixels for COB output channels per block: input
 // channels stream through shared memory CIB at a time with a one-pixel halo,
@@ -87,8 +95,9 @@ __global__ void dwconv3x3_kernel(const float *x, int h, int w, const float *wt, 
 // in shared memory in a fixed order: deterministic.
 constexpr int LN_PIX = 32, LN_GROUPS = 8;
 
+template <typename T>
 __global__ void __launch_bounds__(LN_PIX *LN_GROUPS)
-    layernorm_kernel(const float *x, int c, size_t n, const float *g, const float *b, float *y)
+    layernorm_kernel(const float *x, int c, size_t n, const float *g, const float *b, T *y)
 {
     __shared__ float part[LN_GROUPS][LN_PIX + 1], mean_sh[LN_PIX], rstd_sh[LN_PIX];
     const int tx = threadIdx.x, ty = threadIdx.y;
@@ -122,7 +131,7 @@ __global__ void __launch_bounds__(LN_PIX *LN_GROUPS)
     __syncthreads();
     const float rstd = rstd_sh[tx];
     if (in)
-        for (int k = ty; k < c; k += LN_GROUPS) y[(size_t)k * n + i] = (x[(size_t)k * n + i] - mean) * rstd * g[k] + b[k];
+        for (int k = ty; k < c; k += LN_GROUPS) store(&y[(size_t)k * n + i], (x[(size_t)k * n + i] - mean) * rstd * g[k] + b[k]);
 }
 
 __global__ void bias_init_kernel(float *y, size_t n, const float *bias, int accumulate)
@@ -161,7 +170,7 @@ __global__ void row_sums_kernel(const float *x, size_t n, float scale, float *z)
 }
 
 // blockIdx.y = head; S for the head in shared memory.
-__global__ void saga_apply_kernel(const float *q, int d, size_t n, const float *S, const float *z, float *o)
+template <typename T> __global__ void saga_apply_kernel(const T *q, int d, size_t n, const float *S, const float *z, T *o)
 {
     extern __shared__ float sh[]; // d*d + d
     int head = blockIdx.y;
@@ -171,14 +180,44 @@ __global__ void saga_apply_kernel(const float *q, int d, size_t n, const float *
     __syncthreads();
     size_t p = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (p >= n) return;
-    const float *qh = q + (size_t)head * d * n + p;
-    float *oh = o + (size_t)head * d * n + p;
+    const T *qh = q + (size_t)head * d * n + p;
+    T *oh = o + (size_t)head * d * n + p;
     float den = 1e-6f;
-    for (int i = 0; i < d; i++) den += fmaxf(qh[(size_t)i * n], 0.0f) * sh[d * d + i];
+    for (int i = 0; i < d; i++) den += fmaxf(load(&qh[(size_t)i * n]), 0.0f) * sh[d * d + i];
     for (int j = 0; j < d; j++) {
         float acc = 0.0f;
-        for (int i = 0; i < d; i++) acc += fmaxf(qh[(size_t)i * n], 0.0f) * sh[i * d + j];
-        oh[(size_t)j * n] = acc / den;
+        for (int i = 0; i < d; i++) acc += fmaxf(load(&qh[(size_t)i * n]), 0.0f) * sh[i * d + j];
+        store(&oh[(size_t)j * n], acc / den);
+    }
+}
+
+// The same for the usual head widths: relu(q) held in registers (the loop
+// above reads each q value from memory d + 1 times).
+template <int D, typename T>
+__global__ void saga_apply_d_kernel(const T *q, size_t n, const float *S, const float *z, T *o)
+{
+    __shared__ float sh[D * D + D];
+    const int head = blockIdx.y;
+    const float *Sh = S + (size_t)head * D * D, *zh = z + (size_t)head * D;
+    for (int i = threadIdx.x; i < D * D; i += blockDim.x) sh[i] = Sh[i];
+    for (int i = threadIdx.x; i < D; i += blockDim.x) sh[D * D + i] = zh[i];
+    __syncthreads();
+    const size_t p = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (p >= n) return;
+    const T *qh = q + (size_t)head * D * n + p;
+    T *oh = o + (size_t)head * D * n + p;
+    float qr[D], den = 1e-6f;
+#pragma unroll
+    for (int i = 0; i < D; i++) {
+        qr[i] = fmaxf(load(&qh[(size_t)i * n]), 0.0f);
+        den += qr[i] * sh[D * D + i];
+    }
+#pragma unroll 4
+    for (int j = 0; j < D; j++) {
+        float acc = 0.0f;
+#pragma unroll
+        for (int i = 0; i < D; i++) acc += qr[i] * sh[i * D + j];
+        store(&oh[(size_t)j * n], acc / den);
     }
 }
 
@@ -188,14 +227,14 @@ __global__ void saga_apply_kernel(const float *q, int d, size_t n, const float *
 // shared memory (rows padded by one float: no bank conflicts on v).
 constexpr int SUM_TILE = 64;
 
-template <int D>
-__global__ void __launch_bounds__(THREADS) saga_partial_kernel(const float *k, const float *v, size_t n, size_t chunk,
+template <int D, typename T>
+__global__ void __launch_bounds__(THREADS) saga_partial_kernel(const T *k, const T *v, size_t n, size_t chunk,
                                                               float *partial)
 {
     __shared__ float ks[D][SUM_TILE + 1], vs[D][SUM_TILE + 1];
     constexpr int PER = (D * D + THREADS - 1) / THREADS;
     const int head = blockIdx.y, heads = gridDim.y;
-    const float *kh = k + (size_t)head * D * n, *vh = v + (size_t)head * D * n;
+    const T *kh = k + (size_t)head * D * n, *vh = v + (size_t)head * D * n;
     size_t begin = (size_t)blockIdx.x * chunk, end = begin + chunk < n ? begin + chunk : n;
     float acc[PER], zacc = 0.0f;
 #pragma unroll
@@ -204,8 +243,8 @@ __global__ void __launch_bounds__(THREADS) saga_partial_kernel(const float *k, c
         for (int i = threadIdx.x; i < D * SUM_TILE; i += THREADS) {
             int row = i / SUM_TILE, col = i % SUM_TILE;
             size_t p = p0 + col;
-            ks[row][col] = p < end ? kh[(size_t)row * n + p] : 0.0f;
-            vs[row][col] = p < end ? vh[(size_t)row * n + p] : 0.0f;
+            ks[row][col] = p < end ? load(&kh[(size_t)row * n + p]) : 0.0f;
+            vs[row][col] = p < end ? load(&vh[(size_t)row * n + p]) : 0.0f;
         }
         __syncthreads();
 #pragma unroll
@@ -249,6 +288,119 @@ __global__ void dual_gate_kernel(float *t, size_t hn)
     if (i >= hn) return;
     float t1 = t[i], t2 = t[i + hn];
     t[i] = gelu(t2) * t1 + gelu(t1) * t2;
+}
+
+// The depthwise kernels on fp16 maps: a block is a 32 x 32 tile of pixels of
+// one channel (blockIdx.z), 32 x 8 threads, each thread four pixels of a
+// column (rows ty, ty + 8, ...) with the filter taps in registers; the M maps
+// it reads (at channels ch, ch + stride, ...) come into shared memory with
+// their one-pixel halo first, so each input value is read from device memory
+// about once, not nine times. (ncu, C=64 at 320x320: one thread per pixel
+// reading its nine taps from memory, with 64-bit divisions for its
+// coordinates, took 308 us for the FFN's; a 32 x 8 tile with one pixel per
+// thread, 219 us.)
+constexpr int DW_TX = 32, DW_TY = 8, DW_ROWS = 4, DW_TH = DW_TY * DW_ROWS, DW_HX = DW_TX + 2, DW_HY = DW_TH + 2,
+              DW_HN = DW_HX * DW_HY;
+
+template <int M, typename T>
+__device__ void load_halos(float (*sh)[DW_HN], const T *t, size_t stride_elems, int h, int w)
+{
+    const int x0 = blockIdx.x * DW_TX - 1, y0 = blockIdx.y * DW_TH - 1;
+    for (int i = threadIdx.y * DW_TX + threadIdx.x; i < DW_HN; i += DW_TX * DW_TY) {
+        const int gy = y0 + i / DW_HX, gx = x0 + i % DW_HX;
+        const bool in = gy >= 0 && gy < h && gx >= 0 && gx < w;
+        const size_t at = in ? (size_t)gy * w + gx : 0;
+#pragma unroll
+        for (int m = 0; m < M; m++) sh[m][i] = in ? load(&t[m * stride_elems + at]) : 0.0f;
+    }
+    __syncthreads();
+}
+
+// The depthwise 3x3 of halo map m at this thread's pixel of row r (0..DW_ROWS-1).
+__device__ inline float dw_from_halo(const float *m, const float (&k9)[9], int r)
+{
+    const int y = threadIdx.y + r * DW_TY;
+    float acc = 0.0f;
+#pragma unroll
+    for (int dy = 0; dy < 3; dy++)
+#pragma unroll
+        for (int dx = 0; dx < 3; dx++) acc += k9[dy * 3 + dx] * m[(y + dy) * DW_HX + threadIdx.x + dx];
+    return acc;
+}
+
+__device__ inline void taps(const float *wt, float (&k9)[9])
+{
+#pragma unroll
+    for (int k = 0; k < 9; k++) k9[k] = wt[k];
+}
+
+// t (5C: q k v gk gv) -> u (3C): q, relu(k) sigmoid(gk), v sigmoid(gv), the
+// depthwise 3x3 of each of the five first.
+template <typename T> __global__ void __launch_bounds__(DW_TX *DW_TY)
+    attn_dw_gate_kernel(const T *t, int c, int h, int w, const float *wt, T *u)
+{
+    __shared__ float sh[5][DW_HN];
+    const size_t n = (size_t)h * w, cn = (size_t)c * n;
+    const int ch = blockIdx.z;
+    load_halos<5>(sh, t + (size_t)ch * n, cn, h, w);
+    const int px = blockIdx.x * DW_TX + threadIdx.x;
+    if (px >= w) return;
+    float k9[5][9];
+#pragma unroll
+    for (int j = 0; j < 5; j++) taps(wt + ((size_t)j * c + ch) * 9, k9[j]);
+#pragma unroll
+    for (int r = 0; r < DW_ROWS; r++) {
+        const int py = blockIdx.y * DW_TH + threadIdx.y + r * DW_TY;
+        if (py >= h) break;
+        float v[5];
+#pragma unroll
+        for (int j = 0; j < 5; j++) v[j] = dw_from_halo(sh[j], k9[j], r);
+        const size_t o = (size_t)ch * n + (size_t)py * w + px;
+        store(&u[o], v[0]);
+        store(&u[cn + o], fmaxf(v[1], 0.0f) * sigmoid(v[3]));
+        store(&u[2 * cn + o], v[2] * sigmoid(v[4]));
+    }
+}
+
+// t (2 hid) -> u (hid) = gelu(b) a + gelu(a) b, with a, b the depthwise 3x3
+// of channels ch and hid + ch.
+template <typename T> __global__ void __launch_bounds__(DW_TX *DW_TY)
+    ffn_dw_gate_kernel(const T *t, int hid, int h, int w, const float *wt, T *u)
+{
+    __shared__ float sh[2][DW_HN];
+    const size_t n = (size_t)h * w;
+    const int ch = blockIdx.z;
+    load_halos<2>(sh, t + (size_t)ch * n, (size_t)hid * n, h, w);
+    const int px = blockIdx.x * DW_TX + threadIdx.x;
+    if (px >= w) return;
+    float ka[9], kb[9];
+    taps(wt + (size_t)ch * 9, ka);
+    taps(wt + (size_t)(hid + ch) * 9, kb);
+#pragma unroll
+    for (int r = 0; r < DW_ROWS; r++) {
+        const int py = blockIdx.y * DW_TH + threadIdx.y + r * DW_TY;
+        if (py >= h) break;
+        const float a = dw_from_halo(sh[0], ka, r), b = dw_from_halo(sh[1], kb, r);
+        store(&u[(size_t)ch * n + (size_t)py * w + px], gelu(b) * a + gelu(a) * b);
+    }
+}
+
+// col (9 Cin, len) = the 3x3 neighbourhoods of pixels p0 .. p0 + len of x
+// (Cin, H, W), zero padded; row c * 9 + k is tap k of channel c, the order of
+// a 3x3 weight (Cout, Cin, 3, 3), so a 3x3 convolution is one GEMM on col.
+template <typename T> __global__ void im2col3x3_kernel(const float *x, int h, int w, size_t p0, size_t len, T *col)
+{
+    const size_t j = (size_t)blockIdx.x * blockDim.x + threadIdx.x, n = (size_t)h * w;
+    const int c = blockIdx.y;
+    if (j >= len) return;
+    const size_t p = p0 + j;
+    const int py = (int)(p / w), px = (int)(p % w);
+    const float *xc = x + (size_t)c * n;
+#pragma unroll
+    for (int k = 0; k < 9; k++) {
+        const int yy = py + k / 3 - 1, xx = px + k % 3 - 1;
+        store(&col[((size_t)c * 9 + k) * len + j], yy >= 0 && yy < h && xx >= 0 && xx < w ? xc[(size_t)yy * w + xx] : 0.0f);
+    }
 }
 
 // Each block: 15 partial sums (in double, as the CPU does) over a strided share.
@@ -345,9 +497,17 @@ void k_dwconv3x3(cudaStream_t s, const float *x, int c, int h, int w, const floa
     dwconv3x3_kernel<<<dim3(blocks_for((size_t)h * w), c), THREADS, 0, s>>>(x, h, w, wt, bias, y);
 }
 
-void k_layernorm(cudaStream_t s, const float *x, int c, size_t n, const float *g, const float *b, float *y)
+template <typename T> static void layernorm(cudaStream_t s, const float *x, int c, size_t n, const float *g, const float *b, T *y)
 {
     layernorm_kernel<<<(unsigned)((n + LN_PIX - 1) / LN_PIX), dim3(LN_PIX, LN_GROUPS), 0, s>>>(x, c, n, g, b, y);
+}
+void k_layernorm(cudaStream_t s, const float *x, int c, size_t n, const float *g, const float *b, float *y)
+{
+    layernorm(s, x, c, n, g, b, y);
+}
+void k_layernorm(cudaStream_t s, const float *x, int c, size_t n, const float *g, const float *b, __half *y)
+{
+    layernorm(s, x, c, n, g, b, y);
 }
 
 void k_bias_init(cudaStream_t s, float *y, int cout, size_t n, const float *bias, int accumulate)
@@ -365,15 +525,32 @@ void k_row_sums(cudaStream_t s, const float *x, int c, size_t n, float scale, fl
     row_sums_kernel<<<c, THREADS, 0, s>>>(x, n, scale, z);
 }
 
+template <typename T>
+static void saga_apply(cudaStream_t s, const T *q, int c, int heads, size_t n, const float *S, const float *z, T *o)
+{
+    const int d = c / heads;
+    const dim3 grid(blocks_for(n), heads);
+    switch (d) {
+    case 8: saga_apply_d_kernel<8><<<grid, THREADS, 0, s>>>(q, n, S, z, o); break;
+    case 16: saga_apply_d_kernel<16><<<grid, THREADS, 0, s>>>(q, n, S, z, o); break;
+    case 32: saga_apply_d_kernel<32><<<grid, THREADS, 0, s>>>(q, n, S, z, o); break;
+    default: {
+        size_t shmem = (size_t)(d * d + d) * sizeof(float);
+        saga_apply_kernel<<<grid, THREADS, shmem, s>>>(q, d, n, S, z, o);
+    }
+    }
+}
 void k_saga_apply(cudaStream_t s, const float *q, int c, int heads, size_t n, const float *S, const float *z, float *o)
 {
-    int d = c / heads;
-    size_t shmem = (size_t)(d * d + d) * sizeof(float);
-    saga_apply_kernel<<<dim3(blocks_for(n), heads), THREADS, shmem, s>>>(q, d, n, S, z, o);
+    saga_apply(s, q, c, heads, n, S, z, o);
+}
+void k_saga_apply(cudaStream_t s, const __half *q, int c, int heads, size_t n, const float *S, const float *z, __half *o)
+{
+    saga_apply(s, q, c, heads, n, S, z, o);
 }
 
-bool k_saga_summary(cudaStream_t s, const float *k, const float *v, int c, int heads, size_t n, float *partial,
-                    float *S, float *z)
+template <typename T>
+static bool saga_summary(cudaStream_t s, const T *k, const T *v, int c, int heads, size_t n, float *partial, float *S, float *z)
 {
     int d = c / heads;
     int parts = K_SUMMARY_BLOCKS / heads;
@@ -383,13 +560,23 @@ bool k_saga_summary(cudaStream_t s, const float *k, const float *v, int c, int h
     parts = (int)((n + chunk - 1) / chunk);
     dim3 grid((unsigned)parts, (unsigned)heads);
     switch (d) {
-    case 8: saga_partial_kernel<8><<<grid, THREADS, 0, s>>>(k, v, n, chunk, partial); break;
-    case 16: saga_partial_kernel<16><<<grid, THREADS, 0, s>>>(k, v, n, chunk, partial); break;
-    case 32: saga_partial_kernel<32><<<grid, THREADS, 0, s>>>(k, v, n, chunk, partial); break;
+    case 8: saga_partial_kernel<8, T><<<grid, THREADS, 0, s>>>(k, v, n, chunk, partial); break;
+    case 16: saga_partial_kernel<16, T><<<grid, THREADS, 0, s>>>(k, v, n, chunk, partial); break;
+    case 32: saga_partial_kernel<32, T><<<grid, THREADS, 0, s>>>(k, v, n, chunk, partial); break;
     default: return false;
     }
     k_saga_reduce(s, partial, parts, heads, d, 1.0f / (float)n, S, z);
     return true;
+}
+bool k_saga_summary(cudaStream_t s, const float *k, const float *v, int c, int heads, size_t n, float *partial,
+                    float *S, float *z)
+{
+    return saga_summary(s, k, v, c, heads, n, partial, S, z);
+}
+bool k_saga_summary(cudaStream_t s, const __half *k, const __half *v, int c, int heads, size_t n, float *partial,
+                    float *S, float *z)
+{
+    return saga_summary(s, k, v, c, heads, n, partial, S, z);
 }
 
 void k_saga_reduce(cudaStream_t s, const float *partial, int parts, int heads, int d, float scale, float *S, float *z)
@@ -433,4 +620,34 @@ void k_pixel_unshuffle(cudaStream_t s, const float *x, int c, int h, int w, floa
 void k_pixel_shuffle(cudaStream_t s, const float *x, int c4, int h, int w, float *y)
 {
     shuffle_kernel<<<dim3(blocks_for((size_t)4 * h * w), c4 / 4), THREADS, 0, s>>>(x, h, w, y);
+}
+
+static dim3 dw_grid(int h, int w, int c) { return dim3((w + DW_TX - 1) / DW_TX, (h + DW_TH - 1) / DW_TH, c); }
+
+void k_attn_dw_gate(cudaStream_t s, const __half *t, int c, int h, int w, const float *wt, __half *u)
+{
+    attn_dw_gate_kernel<<<dw_grid(h, w, c), dim3(DW_TX, DW_TY), 0, s>>>(t, c, h, w, wt, u);
+}
+
+void k_ffn_dw_gate(cudaStream_t s, const __half *t, int hid, int h, int w, const float *wt, __half *u)
+{
+    ffn_dw_gate_kernel<<<dw_grid(h, w, hid), dim3(DW_TX, DW_TY), 0, s>>>(t, hid, h, w, wt, u);
+}
+
+void k_im2col3x3(cudaStream_t s, const float *x, int cin, int h, int w, size_t p0, size_t len, __half *col)
+{
+    im2col3x3_kernel<<<dim3(blocks_for(len), cin), THREADS, 0, s>>>(x, h, w, p0, len, col);
+}
+
+namespace {
+__global__ void to_half_kernel(const float *x, size_t n, __half *y)
+{
+    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) y[i] = __float2half_rn(x[i]);
+}
+} // namespace
+
+void k_to_half(cudaStream_t s, const float *x, size_t n, __half *y)
+{
+    to_half_kernel<<<blocks_for(n), THREADS, 0, s>>>(x, n, y);
 }

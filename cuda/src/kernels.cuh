@@ -4,6 +4,7 @@
 // kernels will be checked against; nothing here is tuned yet.
 #pragma once
 #include <cstddef>
+#include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
 // y (Cout, H, W) = 3x3 conv of x (Cin, H, W), zero padding; w (Cout, Cin, 3, 3); bias may be null.
@@ -43,5 +44,23 @@ void k_weighted_sum(cudaStream_t s, const float *a, const float *alpha, const fl
 // (C, H, W) -> (4C, H/2, W/2) and its inverse (4C, H, W) -> (C, 2H, 2W).
 void k_pixel_unshuffle(cudaStream_t s, const float *x, int c, int h, int w, float *y);
 void k_pixel_shuffle(cudaStream_t s, const float *x, int c4, int h, int w, float *y);
+
+
+// fp16 storage, fp32 arithmetic (the deep levels of the fp16 precision; see layers_half.cuh).
+void k_layernorm(cudaStream_t s, const float *x, int c, size_t n, const float *g, const float *b, __half *y);
+bool k_saga_summary(cudaStream_t s, const __half *k, const __half *v, int c, int heads, size_t n, float *partial,
+                    float *S, float *z);
+void k_saga_apply(cudaStream_t s, const __half *q, int c, int heads, size_t n, const float *S, const float *z, __half *o);
+// t (5C: q k v gk gv, H, W) -> u (3C): q, relu(k) sigmoid(gk), v sigmoid(gv) after
+// the depthwise 3x3 wt (5C, 3, 3) of each. u != t.
+void k_attn_dw_gate(cudaStream_t s, const __half *t, int c, int h, int w, const float *wt, __half *u);
+// t (2 hid, H, W) -> u (hid) = gelu(b) a + gelu(a) b, a and b the depthwise 3x3
+// wt (2 hid, 3, 3) of the two halves. u != t.
+void k_ffn_dw_gate(cudaStream_t s, const __half *t, int hid, int h, int w, const float *wt, __half *u);
+// col (9 Cin, len): the zero-padded 3x3 neighbourhoods of pixels p0 .. p0 + len
+// of x (Cin, H, W), row c * 9 + k for tap k of channel c.
+void k_im2col3x3(cudaStream_t s, const float *x, int cin, int h, int w, size_t p0, size_t len, __half *col);
+// y = x rounded to fp16, n values.
+void k_to_half(cudaStream_t s, const float *x, size_t n, __half *y);
 
 enum { K_FUSE_BLOCKS = 256, K_SUMMARY_BLOCKS = 528 /* 4 per SM of an H100 */ };

@@ -5,6 +5,7 @@
 #pragma once
 #include <cstddef>
 #include <cublas_v2.h>
+#include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
 struct gpu_ctx {
@@ -23,6 +24,8 @@ struct gpu_ctx {
 struct gpu_block_weights {
     const float *norm1_w, *norm1_b, *qkv, *qkv_dw, *proj, *norm2_w, *norm2_b, *pw_in, *dw, *pw_out;
     int c, heads, hid;
+    // fp16 copies of the four 1x1 weights (layers_half.cuh), where the fp16 precision uploaded them.
+    const __half *qkv16 = nullptr, *proj16 = nullptr, *pw_in16 = nullptr, *pw_out16 = nullptr;
 };
 
 struct gpu_fuse_weights {

@@ -1,0 +1,70 @@
+// The deep levels in fp16 (see layers_half.cuh).
+#include "layers_half.cuh"
+
+#include "kernels.cuh"
+
+namespace {
+
+// y (Cout, N; row stride ldy) = W (Cout, Cin) x (Cin, N; row stride ldx)
+// [+ y], x and W in fp16, y in fp16 or fp32 (yt), fp32 accumulation. As in
+// gpu_conv1x1: row-major y = W x is column-major y^T = x^T W^T.
+cublasStatus_t gemm16(const gpu_ctx &s, const __half *x, size_t ldx, int cin, size_t n, const __half *w, int cout,
+                      void *y, cudaDataType yt, size_t ldy, bool accumulate)
+{
+    const float one = 1.0f, beta = accumulate ? 1.0f : 0.0f;
+    return cublasGemmEx(s.blas, CUBLAS_OP_N, CUBLAS_OP_N, (int)n, cout, cin, &one, x, CUDA_R_16F, (int)ldx, w,
+                        CUDA_R_16F, cin, &beta, y, yt, (int)ldy, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+}
+
+} // namespace
+
+bool half_block_supported(int c, int heads)
+{
+    if (heads < 1 || c % heads) return false;
+    const int d = c / heads;
+    return d == 8 || d == 16 || d == 32;
+}
+
+cublasStatus_t half_block_run(const gpu_ctx &s, const gpu_block_weights &b, float *x, int h, int w, __half *scr)
+{
+    const size_t n = (size_t)h * w, cn = (size_t)b.c * n;
+    const int c = b.c, d = c / b.heads;
+    __half *ln = scr, *t = scr + cn, *u = t + unfused_wide(c, b.hid) * n;
+    float *z = s.summary + (size_t)b.heads * d * d;
+    cublasStatus_t bs;
+    if (!b.qkv16 || !b.proj16 || !b.pw_in16 || !b.pw_out16) return CUBLAS_STATUS_INVALID_VALUE; // never uploaded
+    // Attention: u = q, phi_k, v~ (3C); S, z from phi_k and v~; o into the LN slot.
+    k_layernorm(s.stream, x, c, n, b.norm1_w, b.norm1_b, ln);
+    if ((bs = gemm16(s, ln, n, c, n, b.qkv16, 5 * c, t, CUDA_R_16F, n, false))) return bs;
+    k_attn_dw_gate(s.stream, t, c, h, w, b.qkv_dw, u);
+    if (!k_saga_summary(s.stream, u + cn, u + 2 * cn, c, b.heads, n, s.partial, s.summary, z))
+        return CUBLAS_STATUS_NOT_SUPPORTED; // half_block_supported said otherwise
+    k_saga_apply(s.stream, u, c, b.heads, n, s.summary, z, ln);
+    if ((bs = gemm16(s, ln, n, c, n, b.proj16, c, x, CUDA_R_32F, n, true))) return bs;
+    // FFN: u = the dual gate of the depthwise 2 hid expansion (hid).
+    k_layernorm(s.stream, x, c, n, b.norm2_w, b.norm2_b, ln);
+    if ((bs = gemm16(s, ln, n, c, n, b.pw_in16, 2 * b.hid, t, CUDA_R_16F, n, false))) return bs;
+    k_ffn_dw_gate(s.stream, t, b.hid, h, w, b.dw, u);
+    return gemm16(s, u, n, b.hid, n, b.pw_out16, c, x, CUDA_R_32F, n, true);
+}
+
+size_t conv3x3_chunk(int cin, size_t n)
+{
+    const size_t cap = (size_t)8 << 20, rows = 9 * (size_t)cin;
+    size_t chunk = cap / rows / 64 * 64; // whole 64-pixel steps keep every chunk's start aligned
+    if (chunk < 64) chunk = 64;
+    return chunk < n ? chunk : n;
+}
+
+cublasStatus_t half_conv3x3(const gpu_ctx &s, const float *x, int cin, int h, int w, const __half *wt16, int cout,
+                            float *y, __half *col)
+{
+    const size_t n = (size_t)h * w, chunk = conv3x3_chunk(cin, n);
+    for (size_t p0 = 0; p0 < n; p0 += chunk) {
+        const size_t len = n - p0 < chunk ? n - p0 : chunk;
+        k_im2col3x3(s.stream, x, cin, h, w, p0, len, col);
+        cublasStatus_t bs = gemm16(s, col, len, 9 * cin, len, wt16, cout, y + p0, CUDA_R_32F, n, false);
+        if (bs) return bs;
+    }
+    return CUBLAS_STATUS_SUCCESS;
+}
