@@ -11,8 +11,11 @@
  *       or fp32)
  *
  * Prints the median and minimum milliseconds of RUNS enhance calls after one
- * warm-up, the activation peak the library reports, and the process's peak
- * RSS (model weights and the image included). */
+ * warm-up (host to host: padding, copies, network, blending), the activation
+ * peak the library reports, the process's peak RSS (model weights and the
+ * image included), and the median and minimum of the network alone
+ * (sagalux_context_network_ms: CUDA events on a GPU, copies excluded; what a
+ * PyTorch timing of model(x) on a device tensor compares with). */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <stdio.h>
@@ -172,7 +175,7 @@ int main(int argc, char **argv)
         s = s * 6364136223846793005ULL + 1442695040888963407ULL;
         img->rgb[i] = (float)(s >> 40) / 16777216.0f * 0.3f;
     }
-    double *ms = malloc(sizeof(double) * runs);
+    double *ms = malloc(sizeof(double) * runs), *net_ms = malloc(sizeof(double) * runs);
     for (int r = -1; r < runs; r++) { /* r = -1: warm-up */
         sagalux_image *out;
         double t0 = now_ms();
@@ -183,9 +186,10 @@ int main(int argc, char **argv)
             return 1;
         }
         sagalux_image_free(out);
-        if (r >= 0) ms[r] = t1 - t0;
+        if (r >= 0) ms[r] = t1 - t0, net_ms[r] = sagalux_context_network_ms(ctx);
     }
     qsort(ms, runs, sizeof *ms, by_value);
+    qsort(net_ms, runs, sizeof *net_ms, by_value);
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     const sagalux_config *cfg = sagalux_model_config(model);
@@ -194,7 +198,10 @@ int main(int argc, char **argv)
            cfg->refine, sagalux_model_parameter_count(model));
     printf("median_ms %.1f  min_ms %.1f  runs %d  activation_peak_mib %.1f  peak_rss_mib %.1f\n", ms[runs / 2], ms[0],
            runs, sagalux_context_peak_bytes(ctx) / 1048576.0, ru.ru_maxrss / 1024.0);
+    printf("network_ms %.2f  network_min_ms %.2f  (the network alone: %s)\n", net_ms[runs / 2], net_ms[0],
+           sagalux_context_device(ctx) == SAGALUX_DEVICE_CUDA ? "CUDA events, copies excluded" : "wall clock");
     free(ms);
+    free(net_ms);
     sagalux_image_free(img);
     sagalux_context_free(ctx);
     sagalux_model_free(model);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -185,6 +186,45 @@ static void test_enhance_matches_twin(void **state)
     free(half);
 }
 
+static double wall_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
+
+/* sagalux_context_network_ms: 0 before the first enhance; after one, the
+ * network's own time, which lies inside the call's wall-clock time (a GPU
+ * times it with CUDA events, so this also shows the events bracket the run). */
+static void network_time(golden *g, sagalux_device device)
+{
+    sagalux_context_options co = sagalux_context_options_default();
+    co.device = device;
+    co.threads = 2;
+    sagalux_context *ctx;
+    char err[512];
+    if (sagalux_context_create(g->model, &co, &ctx, err, sizeof err) != SAGALUX_OK) {
+        printf("SKIP: the network time on CUDA needs a GPU: %s\n", err);
+        skip();
+    }
+    size_t n;
+    float *in;
+    sagalux_image *img = golden_image(g, &in, &n), *res;
+    assert_true(sagalux_context_network_ms(ctx) == 0.0);
+    const double t0 = wall_ms();
+    assert_int_equal(sagalux_enhance(ctx, img, NULL, &res), SAGALUX_OK);
+    const double wall = wall_ms() - t0, net = sagalux_context_network_ms(ctx);
+    printf("%s: network %.3f ms of %.3f ms\n", device == SAGALUX_DEVICE_CPU ? "CPU" : "CUDA", net, wall);
+    assert_true(net > 0.0 && net <= wall);
+    sagalux_image_free(res);
+    sagalux_image_free(img);
+    sagalux_context_free(ctx);
+    free(in);
+}
+
+static void test_network_time_cpu(void **state) { network_time(*state, SAGALUX_DEVICE_CPU); }
+static void test_network_time_cuda(void **state) { network_time(*state, SAGALUX_DEVICE_CUDA); }
+
 /* The viewer's path: the network's own output (unclamped) once, then
  * sagalux_blend at any strength gives what sagalux_enhance gives, bit for
  * bit; progress reads 1 after the call. */
@@ -235,6 +275,8 @@ int main(void)
         cmocka_unit_test(test_stages_cuda),
         cmocka_unit_test(test_enhance_matches_twin),
         cmocka_unit_test(test_network_output_and_blend),
+        cmocka_unit_test(test_network_time_cpu),
+        cmocka_unit_test(test_network_time_cuda),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -309,6 +309,12 @@ void sagalux_context_cancel(sagalux_context *ctx);
  * size (on a GPU: device memory, weights included), plus the padded copies. */
 size_t sagalux_context_peak_bytes(const sagalux_context *ctx);
 
+/* Milliseconds the last successful enhance on ctx spent in the network
+ * itself, without padding, blending or (on a GPU) the copies to and from the
+ * device: on a GPU timed by the device (CUDA events), on the CPU by the wall
+ * clock. 0 before the first. What sagalux-bench reports as network_ms. */
+double sagalux_context_network_ms(const sagalux_context *ctx);
+
 #ifdef __cplusplus
 }
 #endif

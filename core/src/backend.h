@@ -37,6 +37,10 @@ typedef struct sx_backend {
      * share of the work already finished (sx_plan_progress), and stops with
      * SAGALUX_ERR_CANCELLED when it returns nonzero (before_step may be NULL). */
     void (*set_step_hook)(void *state, int (*before_step)(void *user, float done), void *user);
+    /* Milliseconds the last successful run spent in the network itself: on a
+     * GPU measured by the device (events from the image's arrival to the
+     * output, copies excluded), on the CPU by the wall clock. */
+    double (*network_ms)(const void *state);
 } sx_backend;
 
 sagalux_status sx_cpu_backend_open(const sagalux_model *model, int threads, sx_backend *out, char *err,

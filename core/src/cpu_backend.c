@@ -3,6 +3,7 @@
  * backend is checked against. */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "backend.h"
 #include "gemm.h"
@@ -19,7 +20,15 @@ typedef struct cpu_state {
     float *arena;
     int (*before_step)(void *user, float done);
     void *hook_user;
+    double network_ms; /* the last successful run's wall-clock time */
 } cpu_state;
+
+static double now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
 
 /* Scratch, in floats, that each step below uses. */
 static size_t cpu_scratch(const sx_step *s, void *user)
@@ -100,6 +109,7 @@ static sagalux_status cpu_run(void *state, const float *in, float *out, sx_tap_f
 {
     cpu_state *s = state;
     if (!s->prepared) return sx_fail(err, err_size, SAGALUX_ERR_INVALID_ARGUMENT, "CPU: run before prepare");
+    const double t0 = now_ms();
     for (int i = 0; i < s->plan.n_steps; i++) {
         const sx_step *st = &s->plan.steps[i];
         if (s->before_step && s->before_step(s->hook_user, sx_plan_progress(&s->plan, i)))
@@ -109,8 +119,11 @@ static sagalux_status cpu_run(void *state, const float *in, float *out, sx_tap_f
         run_step(s, st, map_of(s, st->in[0], in, out), map_of(s, st->in[1], in, out), o, scr);
         if (tap) tap(tap_user, i, st->tap, o, sx_step_out_channels(&s->plan, st), sx_step_out_h(st), sx_step_out_w(st));
     }
+    s->network_ms = now_ms() - t0;
     return SAGALUX_OK;
 }
+
+static double cpu_network_ms(const void *state) { return ((const cpu_state *)state)->network_ms; }
 
 static void cpu_set_step_hook(void *state, int (*before_step)(void *user, float done), void *user)
 {
@@ -149,7 +162,7 @@ sagalux_status sx_cpu_backend_open(const sagalux_model *model, int threads, sx_b
         cpu_close(s);
         return sx_fail(err, err_size, SAGALUX_ERR_OUT_OF_MEMORY, "CPU: out of memory for %d worker threads", threads);
     }
-    *out = (sx_backend){"cpu", SAGALUX_DEVICE_CPU, s, cpu_prepare, cpu_run, cpu_peak, cpu_close, malloc, free,
-                        cpu_set_step_hook};
+    *out = (sx_backend){"cpu",     SAGALUX_DEVICE_CPU, s,    cpu_prepare,       cpu_run,       cpu_peak,
+                        cpu_close, malloc,             free, cpu_set_step_hook, cpu_network_ms};
     return SAGALUX_OK;
 }

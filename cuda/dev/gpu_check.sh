@@ -87,6 +87,21 @@ plant /tmp/planted3/cuda/src/block_tc.cu "__float2half(gelu_(t2) * t1 + gelu_(t1
   "__float2half(i == hid - 1 ? 0.0f : gelu_(t2) * t1 + gelu_(t1) * t2)"
 planted_parity /tmp/planted3 planted-tc.log "the tensor-core FFN's last hidden channel dropped" \
   bench_block --c 16 --size 256x256 --variant fused-tc
+# The deep levels' fp16 path: its FFN's last hidden channel dropped; the
+# im2col of Up's GEMM losing the centre tap of channel 0.
+planted_tree /tmp/planted4
+plant /tmp/planted4/cuda/src/kernels.cu "store(&u[(size_t)ch * n + (size_t)py * w + px], gelu(b) * a + gelu(a) * b);" \
+  "store(&u[(size_t)ch * n + (size_t)py * w + px], ch == hid - 1 ? 0.0f : gelu(b) * a + gelu(a) * b);"
+planted_parity /tmp/planted4 planted-half.log "the fp16 deep block's last hidden channel dropped" \
+  bench_block --c 64 --heads 4 --size 128x128 --variant half
+planted_tree /tmp/planted5
+plant /tmp/planted5/cuda/src/kernels.cu "store(&col[((size_t)c * 9 + k) * len + j], yy >= 0" \
+  "store(&col[((size_t)c * 9 + k) * len + j], c == 0 && k == 4 ? 0.0f : yy >= 0"
+if planted_build /tmp/planted5 test_backend_parity; then
+  /tmp/planted5/build/tests/test_backend_parity >"$out/planted-im2col.log" 2>&1
+  echo "parity test with Up's im2col losing a tap: exit $? (must be non-zero); first failures:"
+  grep -m3 -B1 FAIL "$out/planted-im2col.log"
+fi
 
 if command -v compute-sanitizer >/dev/null; then
   for tool in memcheck racecheck; do
@@ -94,6 +109,7 @@ if command -v compute-sanitizer >/dev/null; then
     # (the parity test under racecheck takes over six minutes).
     for t in tests/test_golden tests/test_gpu_fallback "cuda/bench_block --c 16 --size 96x80 --runs 1" \
              "cuda/bench_block --c 32 --heads 2 --size 96x80 --runs 1" "cuda/bench_fuse --c 16 --size 96x80 --runs 1" \
+             "cuda/bench_block --c 64 --heads 4 --size 96x80 --runs 1 --variant half" \
              $([ $tool = memcheck ] && echo tests/test_backend_parity); do
       log="$out/sanitizer-$tool-$(echo "$t" | tr -c 'a-z0-9_\n' '-').log"
       compute-sanitizer --tool $tool --error-exitcode 9 build-gpu/$t >"$log" 2>&1
@@ -117,9 +133,12 @@ for p in shipped llformer llformer-unfused; do
   grep -E "cuda step|steps total" "$out/profile-$p-1280.txt" | tail -n $(( $(grep -c "cuda step " "$out/profile-$p-1280.txt") / 2 + 1 )) >"$out/warm-$p.txt"
   grep "cuda step " "$out/warm-$p.txt" | sort -t: -k2 -g -r | head -6; grep "steps total" "$out/warm-$p.txt"
 done
-# The workbench: each block variant checked against the CPU and timed, at the two widths the fused kernels take.
+# The workbench: each block variant checked against the CPU and timed, at
+# the two widths the fused kernels take and the deep levels' fp16 widths.
 build-gpu/cuda/bench_block --c 16 --heads 1 --size 1280x1280 | tee "$out/workbench.txt"
 build-gpu/cuda/bench_block --c 32 --heads 2 --size 640x640 | tail -n +3 | tee -a "$out/workbench.txt"
+build-gpu/cuda/bench_block --c 64 --heads 4 --size 320x320 | tail -n +3 | tee -a "$out/workbench.txt"
+build-gpu/cuda/bench_block --c 256 --heads 8 --size 80x80 | tail -n +3 | tee -a "$out/workbench.txt"
 build-gpu/cuda/bench_fuse --c 16 --size 1280x1280 | tee -a "$out/workbench.txt"
 
 fi # checks
@@ -129,8 +148,8 @@ sizes="256x256 512x512 1280x1280 2048x2048 4096x4096 6000x4000"
 [ "$mode" = quick ] && sizes=1280x1280
 for size in $sizes; do
   runs=20; case $size in 4096x4096|6000x4000) runs=5;; esac
-  echo "shipped $size $(build-gpu/app/sagalux-bench -m assets/sagalux.sglx -s $size -d cuda -r $runs 2>&1 | tail -1)"
-  echo "llformer $size $(build-gpu/app/sagalux-bench --random 16,2,4,8,16,2 -s $size -d cuda -r $runs 2>&1 | tail -1)"
+  echo "shipped $size $(build-gpu/app/sagalux-bench -m assets/sagalux.sglx -s $size -d cuda -r $runs 2>&1 | tail -2 | tr '\n' ' ')"
+  echo "llformer $size $(build-gpu/app/sagalux-bench --random 16,2,4,8,16,2 -s $size -d cuda -r $runs 2>&1 | tail -2 | tr '\n' ' ')"
 done | tee "$out/bench.txt"
 
 # Side by side with the PyTorch twin (same GPU, same weights): eager fp16 and torch.compile.
@@ -145,8 +164,8 @@ for p in fp32 fp16 fp16/fp16-gemm fp16/fp32-gemm; do
   prec=${p%%/*}; math=; case $p in */fp16-gemm) math=fp16;; */fp32-gemm) math=fp32;; esac
   echo "== -p $prec${math:+ SAGALUX_CUDA_MATH=$math}"
   SAGALUX_CUDA_MATH=$math build-gpu/app/sagalux-bench -m assets/sagalux.sglx -d cuda -p $prec --psnr samples/*.jpg 2>/dev/null | tail -1
-  echo "shipped 1280 $(SAGALUX_CUDA_MATH=$math build-gpu/app/sagalux-bench -m assets/sagalux.sglx -s 1280x1280 -d cuda -p $prec -r 20 2>&1 | tail -1)"
-  echo "llformer 1280 $(SAGALUX_CUDA_MATH=$math build-gpu/app/sagalux-bench --random 16,2,4,8,16,2 -s 1280x1280 -d cuda -p $prec -r 20 2>&1 | tail -1)"
-  echo "llformer 512 $(SAGALUX_CUDA_MATH=$math build-gpu/app/sagalux-bench --random 16,2,4,8,16,2 -s 512x512 -d cuda -p $prec -r 20 2>&1 | tail -1)"
+  echo "shipped 1280 $(SAGALUX_CUDA_MATH=$math build-gpu/app/sagalux-bench -m assets/sagalux.sglx -s 1280x1280 -d cuda -p $prec -r 20 2>&1 | tail -2 | tr '\n' ' ')"
+  echo "llformer 1280 $(SAGALUX_CUDA_MATH=$math build-gpu/app/sagalux-bench --random 16,2,4,8,16,2 -s 1280x1280 -d cuda -p $prec -r 20 2>&1 | tail -2 | tr '\n' ' ')"
+  echo "llformer 512 $(SAGALUX_CUDA_MATH=$math build-gpu/app/sagalux-bench --random 16,2,4,8,16,2 -s 512x512 -d cuda -p $prec -r 20 2>&1 | tail -2 | tr '\n' ' ')"
 done | tee "$out/math.txt"
 fi # perf

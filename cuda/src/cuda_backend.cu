@@ -59,6 +59,8 @@ struct cuda_state {
     int tensor_cores;          // SAGALUX_PRECISION_FP16: fused kernels on fp16, cuBLAS on tf32 tensor cores
     int unfused;               // SAGALUX_CUDA_UNFUSED set: one kernel per layer everywhere (the workbench's baseline)
     cudaEvent_t marks[SX_PLAN_MAX_STEPS + 1];
+    cudaEvent_t net_begin, net_end;  // around the network of every run: network_ms
+    double network_ms;
     int graphs;                // replay the steps as one CUDA graph (SAGALUX_CUDA_GRAPHS=0: off)
     cudaGraphExec_t graph;     // captured for the prepared size on the first untapped run
     int (*before_step)(void *, float);  // asked before each step (not within a graph replay: one launch)
@@ -411,6 +413,7 @@ extern "C" sagalux_status cuda_run(void *state, const float *in, float *out, sx_
         return fail_cuda(s, e, "copying the image to the device", err, err_size);
     sagalux_status st = SAGALUX_OK;
     if (!tap && !s->profile && s->graphs && !s->graph) capture_graph(s);
+    cudaEventRecord(s->net_begin, s->stream);
     if (!tap && !s->profile && s->graph) {
         if ((e = cudaGraphLaunch(s->graph, s->stream)) != cudaSuccess)
             return fail_cuda(s, e, "launching the network's graph", err, err_size);
@@ -418,9 +421,13 @@ extern "C" sagalux_status cuda_run(void *state, const float *in, float *out, sx_
         cudaStreamSynchronize(s->stream);
         return st;
     }
+    cudaEventRecord(s->net_end, s->stream);
     if ((e = cudaMemcpyAsync(out, s->out, io, cudaMemcpyDeviceToHost, s->stream)) != cudaSuccess ||
         (e = cudaStreamSynchronize(s->stream)) != cudaSuccess)
         return fail_cuda(s, e, "running the network", err, err_size);
+    float ms = 0.0f;
+    if (cudaEventElapsedTime(&ms, s->net_begin, s->net_end) == cudaSuccess) s->network_ms = ms;
+    else cudaGetLastError();
     if (s->profile) log_step_times(s);
     return SAGALUX_OK;
 }
@@ -431,6 +438,8 @@ extern "C" void cuda_set_step_hook(void *state, int (*before_step)(void *, float
     s->before_step = before_step;
     s->hook_user = user;
 }
+
+extern "C" double cuda_network_ms(const void *state) { return static_cast<const cuda_state *>(state)->network_ms; }
 
 extern "C" size_t cuda_peak(const void *state)
 {
@@ -446,6 +455,8 @@ extern "C" void cuda_close(void *state)
     release_size(s);
     if (s->profile)
         for (int i = 0; i <= SX_PLAN_MAX_STEPS; i++) cudaEventDestroy(s->marks[i]);
+    if (s->net_begin) cudaEventDestroy(s->net_begin);
+    if (s->net_end) cudaEventDestroy(s->net_end);
     cudaFree(s->weights);
     cudaFree(s->weights16);
     free(s->w16);
@@ -549,6 +560,9 @@ extern "C" sagalux_status sx_cuda_backend_open(const sagalux_model *model, int d
     }
     s->unfused = getenv("SAGALUX_CUDA_UNFUSED") != nullptr;
     if (st == SAGALUX_OK && s->tensor_cores) st = upload_half_weights(s, err, err_size);
+    if (st == SAGALUX_OK &&
+        ((e = cudaEventCreate(&s->net_begin)) != cudaSuccess || (e = cudaEventCreate(&s->net_end)) != cudaSuccess))
+        st = fail_cuda(s, e, "creating events", err, err_size);
     // The fp32-data cuBLAS 1x1s (the Skip layers, the unfused path's blocks
     // and Fuse layers: widths the fused and fp16 paths do not take) follow
     // the precision: tf32 tensor cores in the fast mode (fp16's 10-bit
@@ -572,7 +586,7 @@ extern "C" sagalux_status sx_cuda_backend_open(const sagalux_model *model, int d
         cuda_close(s);
         return st;
     }
-    *out = sx_backend{"cuda",    SAGALUX_DEVICE_CUDA, s, cuda_prepare, cuda_run, cuda_peak, cuda_close,
-                      cuda_host_alloc, cuda_host_free, cuda_set_step_hook};
+    *out = sx_backend{"cuda",          SAGALUX_DEVICE_CUDA, s,           cuda_prepare,      cuda_run,       cuda_peak,
+                      cuda_close,      cuda_host_alloc,     cuda_host_free, cuda_set_step_hook, cuda_network_ms};
     return SAGALUX_OK;
 }
