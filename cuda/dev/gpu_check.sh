@@ -94,6 +94,11 @@ plant /tmp/planted4/cuda/src/kernels.cu "store(&u[(size_t)ch * n + (size_t)py * 
   "store(&u[(size_t)ch * n + (size_t)py * w + px], ch == hid - 1 ? 0.0f : gelu(b) * a + gelu(a) * b);"
 planted_parity /tmp/planted4 planted-half.log "the fp16 deep block's last hidden channel dropped" \
   bench_block --c 64 --heads 4 --size 128x128 --variant half
+planted_tree /tmp/planted6
+plant /tmp/planted6/cuda/src/fuse_tc.cu "U[(size_t)row * LDP + threadIdx.x] = __float2half(inside ? v : 0.0f);" \
+  "U[(size_t)row * LDP + threadIdx.x] = __float2half(inside && row != X3 - 1 ? v : 0.0f);"
+planted_parity /tmp/planted6 planted-fuse-tc.log "the tensor-core Fuse's last v row dropped" \
+  bench_fuse --c 16 --size 128x128 --variant fused-tc
 planted_tree /tmp/planted5
 plant /tmp/planted5/cuda/src/kernels.cu "store(&col[((size_t)c * 9 + k) * len + j], yy >= 0" \
   "store(&col[((size_t)c * 9 + k) * len + j], c == 0 && k == 4 ? 0.0f : yy >= 0"
@@ -110,6 +115,7 @@ if command -v compute-sanitizer >/dev/null; then
     for t in tests/test_golden tests/test_gpu_fallback "cuda/bench_block --c 16 --size 96x80 --runs 1" \
              "cuda/bench_block --c 32 --heads 2 --size 96x80 --runs 1" "cuda/bench_fuse --c 16 --size 96x80 --runs 1" \
              "cuda/bench_block --c 64 --heads 4 --size 96x80 --runs 1 --variant half" \
+             "cuda/bench_fuse --c 16 --size 96x80 --runs 1 --variant fused-tc" \
              $([ $tool = memcheck ] && echo tests/test_backend_parity); do
       log="$out/sanitizer-$tool-$(echo "$t" | tr -c 'a-z0-9_\n' '-').log"
       compute-sanitizer --tool $tool --error-exitcode 9 build-gpu/$t >"$log" 2>&1

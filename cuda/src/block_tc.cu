@@ -4,63 +4,26 @@
 // 336 = 21 row tiles) goes to shared memory as an fp16 matrix A (position x
 // channel); the 1x1 is A x W^T, 16 output rows (weight rows) at a time per
 // warp task, stored as fp32 halo maps T for the depthwise taps. Everything
-// per-pixel after that is one thread per pixel, as in block_fused.cu.
-//
-// Shared-memory matrices are column-major with padded leading dimensions, so
-// the one-thread-per-position writes and the depthwise reads are
-// conflict-free; every WMMA pointer is 32-byte aligned (the offsets below are
-// multiples of 16 elements on 16-element-multiple strides).
+// per-pixel after that is one thread per pixel, as in block_fused.cu. The
+// halo matrix, its 1x1 and the layout rules are tc_common.cuh's.
 #include <cuda_fp16.h>
 #include <mma.h>
 
 #include "block_tc.cuh"
 #include "kernels.cuh"
-#include "tile_common.cuh"
+#include "tc_common.cuh"
 
 namespace {
 
 using namespace tile;
+using namespace tc;
 using namespace nvcuda;
 
-constexpr int MP = 336;          // halo positions padded to whole 16-row tiles
-constexpr int MT = MP / 16;      // row tiles of the halo
-constexpr int LDA = MP + 8;      // halves: column (channel) stride of A
-constexpr int LDT = MP + 4;      // floats: column (map) stride of T
-constexpr int LDP = NT + 8;      // halves: per-channel rows of phi_k, v~ and the FFN's u
-constexpr int LDO = NT + 4;      // floats: column stride of the FFN's output staging
-constexpr int WARPS = NT / 32;
 constexpr int RN = 2;            // 16-row weight tiles per round of the 1x1
 
 // The FFN stages its C x NT output in T: room for C = 32 (a planted RN = 1
 // overflowed into U, and the workbench's check caught it).
 static_assert(RN * 16 * LDT >= 32 * LDO, "T too small to stage the FFN's output");
-
-using frag_acc = wmma::fragment<wmma::accumulator, 16, 16, 16, float>;
-
-__host__ __device__ constexpr int round_up(int v, int m) { return (v + m - 1) / m * m; }
-__host__ __device__ constexpr size_t aligned(size_t bytes) { return (bytes + 127) / 128 * 128; }
-
-// T (halo maps of rows [16 n0, 16 (n0 + rn))) = A x W^T: tasks of one 16x16
-// output tile each, spread over the warps. W: row-major fp16, ldw halves a row.
-template <int C>
-__device__ void halo_1x1(const half *A, const half *W, int ldw, int n0, int rn, float *T)
-{
-    const int warp = threadIdx.x / 32;
-    for (int task = warp; task < MT * rn; task += WARPS) {
-        const int mt = task % MT, nt = task / MT;
-        frag_acc acc;
-        wmma::fill_fragment(acc, 0.0f);
-#pragma unroll
-        for (int k = 0; k < C; k += 16) {
-            wmma::fragment<wmma::matrix_a, 16, 16, 16, half, wmma::col_major> a;
-            wmma::fragment<wmma::matrix_b, 16, 16, 16, half, wmma::col_major> b;
-            wmma::load_matrix_sync(a, A + (size_t)k * LDA + mt * 16, LDA);
-            wmma::load_matrix_sync(b, W + (size_t)(n0 + nt) * 16 * ldw + k, ldw);
-            wmma::mma_sync(acc, a, b, acc);
-        }
-        wmma::store_matrix_sync(T + (size_t)nt * 16 * LDT + mt * 16, acc, LDT, wmma::mem_col_major);
-    }
-}
 
 // This thread's one or two halo positions, LayerNormed, into A as fp16
 // (zeros outside the image and in the padding rows).

@@ -192,7 +192,8 @@ cublasStatus_t run_step(cuda_state *s, const sx_step *st, const float *in0, cons
     }
     case SX_STEP_FUSE:
         if (!fuse_is_fused(s, st)) return unfused_fuse_run(ctx_of(s), weights_of(s, st->fuse), in0, h, w, out, scr);
-        if (!fused_fuse_run(q, weights_of(s, st->fuse), in0, h, w, out, s->fuse_partial, s->fuse_sums, s->fuse_fold))
+        if (!fused_fuse_run(q, weights_of(s, st->fuse), in0, h, w, out, s->fuse_partial, s->fuse_sums, s->fuse_fold,
+                            s->tensor_cores))
             return CUBLAS_STATUS_EXECUTION_FAILED;
         break;
     case SX_STEP_DOWN:

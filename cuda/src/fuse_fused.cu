@@ -4,6 +4,7 @@
 // (a broadcast load per multiply-add), one round of halo maps at a time.
 #include "fuse_fused.cuh"
 #include "fuse_softmax.cuh"
+#include "fuse_tc.cuh"
 #include "kernels.cuh"
 #include "tile_common.cuh"
 
@@ -209,10 +210,17 @@ __global__ void __launch_bounds__(NT) apply_kernel(const float *x, int h, int w,
 
 template <int C>
 bool run(cudaStream_t s, const gpu_fuse_weights &f, const float *x, int h, int w, float *out, double *partial,
-         double *sums, float *fold)
+         double *sums, float *fold, bool tensor_cores)
 {
     static_assert((3 * C) % CV == 0 && C % CS == 0, "rounds must divide the rows");
     const int tiles = tiles_of(h, w);
+    if (tensor_cores && tc_fuse_supported(C)) {
+        int parts = 0;
+        if (!tc_fuse_sums(s, f, x, h, w, partial, K_FUSE_BLOCKS, &parts)) return false;
+        k_fuse_reduce(s, partial, parts, sums);
+        fold_kernel<C><<<1, NT, 0, s>>>(f, sums, fold);
+        return tc_fuse_apply(s, f, x, h, w, fold, out);
+    }
     const size_t sm_sums = sums_floats<C>() * sizeof(float), sm_apply = apply_floats<C>() * sizeof(float);
     if (cudaFuncSetAttribute(sums_kernel<C>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)sm_sums) ||
         cudaFuncSetAttribute(apply_kernel<C>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)sm_apply))
@@ -231,11 +239,11 @@ bool run(cudaStream_t s, const gpu_fuse_weights &f, const float *x, int h, int w
 bool fused_fuse_supported(int c) { return c == 8 || c == 16; }
 
 bool fused_fuse_run(cudaStream_t s, const gpu_fuse_weights &f, const float *x, int h, int w, float *out,
-                    double *partial, double *sums, float *fold)
+                    double *partial, double *sums, float *fold, bool tensor_cores)
 {
     switch (f.c) {
-    case 8: return run<8>(s, f, x, h, w, out, partial, sums, fold);
-    case 16: return run<16>(s, f, x, h, w, out, partial, sums, fold);
+    case 8: return run<8>(s, f, x, h, w, out, partial, sums, fold, tensor_cores);
+    case 16: return run<16>(s, f, x, h, w, out, partial, sums, fold, tensor_cores);
     default: return false;
     }
 }

@@ -25,7 +25,8 @@ bool fused_fuse_supported(int c);
 inline size_t fused_fuse_fold_floats(int c) { return 3 * (size_t)c * c + c; }
 
 // out (C, H, W) = Fuse(x (3C, H, W)). partial: K_FUSE_BLOCKS * 15 doubles;
-// sums: 15 doubles; fold: fused_fuse_fold_floats(C). False on a launch-
-// configuration error.
+// sums: 15 doubles; fold: fused_fuse_fold_floats(C). tensor_cores: the two
+// passes' 1x1s on fp16 tensor cores (fuse_tc.cuh) where they take the width.
+// False on a launch-configuration error.
 bool fused_fuse_run(cudaStream_t s, const gpu_fuse_weights &f, const float *x, int h, int w, float *out,
-                    double *partial, double *sums, float *fold);
+                    double *partial, double *sums, float *fold, bool tensor_cores);
