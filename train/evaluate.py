@@ -15,6 +15,12 @@
 5. With --twin N, runs the PyTorch twin on N dark inputs and reports the
    largest |C - PyTorch| (target 1e-3).
 Prints a Markdown table; --sheet writes a before/after contact sheet.
+
+  /usr/bin/python3 train/evaluate.py --write-dark DIR [--long-side 1024]
+
+writes only step 1's dark inputs to DIR (PNG, one per validation photo) and
+stops: the files `sagalux-bench -d cuda --psnr DIR/*.png` compares the GPU
+against the CPU on (carried to the GPU machine, which has no photo set).
 """
 import argparse
 import os
@@ -146,7 +152,8 @@ def run_c(binary, model, src, dst, threads, bits=8):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("model")
+    ap.add_argument("model", nargs="?")
+    ap.add_argument("--write-dark", metavar="DIR")
     ap.add_argument("--data", default=os.path.join(HERE, "data", "photos"))
     ap.add_argument("--bin", default=os.path.join(HERE, "..", "build", "app", "sagalux"))
     ap.add_argument("--long-side", type=int, default=1024)
@@ -155,12 +162,16 @@ def main():
     ap.add_argument("--sheet")
     ap.add_argument("--skip-bright", action="store_true")
     args = ap.parse_args()
+    if not args.model and not args.write_dark:
+        ap.error("need MODEL (or --write-dark DIR)")
 
     ids = val_ids()
     with tempfile.TemporaryDirectory() as tmp:
         dirs = {k: os.path.join(tmp, k) for k in ("dark", "clean", "out_dark", "out_clean")}
+        if args.write_dark:
+            dirs["dark"] = args.write_dark
         for d in dirs.values():
-            os.makedirs(d)
+            os.makedirs(d, exist_ok=True)
         for i, pid in enumerate(ids):
             im = Image.open(os.path.join(args.data, pid + ".jpg")).convert("RGB")
             if max(im.size) > args.long_side:
@@ -172,6 +183,9 @@ def main():
             dark = degrade.darken(clean, p.exposure, p.shot, p.read, p.cast, rng, p.jpeg_quality)
             save_png(clean, os.path.join(dirs["clean"], pid + ".png"))
             save_png(dark, os.path.join(dirs["dark"], pid + ".png"))
+        if args.write_dark:
+            print(f"wrote {len(ids)} dark validation inputs to {args.write_dark}")
+            return
         run_c(args.bin, args.model, dirs["dark"], dirs["out_dark"], args.threads)
         if not args.skip_bright:
             run_c(args.bin, args.model, dirs["clean"], dirs["out_clean"], args.threads)
