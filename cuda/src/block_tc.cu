@@ -19,11 +19,13 @@ using namespace tile;
 using namespace tc;
 using namespace nvcuda;
 
-constexpr int RN = 2;            // 16-row weight tiles per round of the 1x1
-
-// The FFN stages its C x NT output in T: room for C = 32 (a planted RN = 1
-// overflowed into U, and the workbench's check caught it).
-static_assert(RN * 16 * LDT >= 32 * LDO, "T too small to stage the FFN's output");
+// 16-row weight tiles per round of the 1x1: one at C = 16 (T then takes
+// 21 KB, so more blocks share an SM), two at C = 32, where the FFN stages its
+// 32 x NT output in T (a planted single tile overflowed into U, and the
+// workbench's check caught it).
+__host__ __device__ constexpr int rn_of(int c) { return c <= 16 ? 1 : 2; }
+static_assert(rn_of(16) * 16 * LDT >= 16 * LDO && rn_of(32) * 16 * LDT >= 32 * LDO,
+              "T too small to stage the FFN's output");
 
 // This thread's one or two halo positions, LayerNormed, into A as fp16
 // (zeros outside the image and in the padding rows).
@@ -54,7 +56,7 @@ __host__ __device__ inline summary_layout summary_layout_of(int c)
     L.a = o, o += aligned((size_t)c * LDA * 2);
     L.w = o, o += aligned((size_t)4 * c * L.ldw * 2);
     L.dw = o, o += aligned((size_t)4 * c * 9 * 4);
-    L.t = o, o += aligned((size_t)RN * 16 * LDT * 4);
+    L.t = o, o += aligned((size_t)rn_of(c) * 16 * LDT * 4);
     L.phik = o, o += aligned((size_t)c * LDP * 2);
     L.vt = o, o += aligned((size_t)c * LDP * 2);
     L.total = o;
@@ -100,6 +102,7 @@ __global__ void __launch_bounds__(NT) summary_tc_kernel(const float *x, int h, i
         const bool inside = y0 + ty < h && x0 + tx < w;
         halo_ln_to_smem<C>(x, n, h, w, x0, y0, b.norm1_w, b.norm1_b, A);
         __syncthreads();
+        constexpr int RN = rn_of(C);
         for (int n0 = 0; n0 < C / 4; n0 += RN) {
             const int rn = C / 4 - n0 < RN ? C / 4 - n0 : RN;
             halo_1x1<C>(A, W, L.ldw, n0, rn, T);
@@ -167,8 +170,8 @@ __host__ __device__ inline ffn_layout ffn_layout_of(int c, int hid)
     L.wi = o, o += aligned((size_t)2 * L.hp * L.ldw * 2);
     L.di = o, o += aligned((size_t)2 * L.hp * 9 * 4);
     L.wo = o, o += aligned((size_t)c * L.ldo * 2);
-    // T, and afterwards the output staging (C x LDO floats; RN*16*LDT >= 32*LDO).
-    L.t = o, o += aligned((size_t)RN * 16 * LDT * 4);
+    // T, and afterwards the output staging (C x LDO floats: see rn_of).
+    L.t = o, o += aligned((size_t)rn_of(c) * 16 * LDT * 4);
     L.u = o, o += aligned((size_t)L.hk * LDP * 2);
     L.total = o;
     return L;
@@ -208,6 +211,7 @@ __global__ void __launch_bounds__(NT) ffn_tc_kernel(const float *x, int h, int w
         tile_origin(tile, w, &x0, &y0);
         halo_ln_to_smem<C>(x, n, h, w, x0, y0, b.norm2_w, b.norm2_b, A);
         __syncthreads();
+        constexpr int RN = rn_of(C);
         for (int n0 = 0; n0 < row_tiles; n0 += RN) {
             const int rn = row_tiles - n0 < RN ? row_tiles - n0 : RN;
             halo_1x1<C>(A, WI, L.ldw, n0, rn, T);
