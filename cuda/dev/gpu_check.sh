@@ -4,19 +4,26 @@
 # bug, compute-sanitizer on the GPU tests, per-step profiles and the benchmark
 # table. Needs .deps/prefix (cmocka and cJSON: .ci/gpu-machine-deps, run here first) carried:
 # device run with carry [".deps"].
-#   bash cuda/dev/gpu_check.sh [OUTDIR] [full|checks|perf|quick]
-# checks: build, tests, planted bugs, sanitizer, profiles, workbench; perf:
-# build, the benchmark table, tensor-core GEMMs, the PyTorch twin; quick:
-# checks with the table at 1280^2 only. Logs go to OUTDIR/gpu_check.tar.gz
-# (the device tool brings back at most 8 files).
+#   bash cuda/dev/gpu_check.sh [OUTDIR] [full|checks|planted|perf|quick]
+# checks: build, tests, sanitizer, profiles, workbench; planted: the planted
+# bugs (one copy of the sources per bug, built in parallel); perf: build, the
+# benchmark table, each precision, the PyTorch twin; quick: checks with the
+# table at 1280^2 only. full is all of them: longer than one 10-minute
+# device call, so run checks, planted and perf as three. Logs go to
+# OUTDIR/gpu_check.tar.gz (the device tool brings back at most 8 files).
 set -uo pipefail
 dest=${1:-${OUT:-/tmp/gpu_check}}
 mode=${2:-full}
 out=/tmp/gpu_check_logs
 rm -rf "$out" && mkdir -p "$out" "$dest"
 trap 'tar -C /tmp -czf "$dest/gpu_check.tar.gz" gpu_check_logs' EXIT
-checks=1; perf=1
-case $mode in checks) perf=0;; perf) checks=0;; esac
+checks=1; planted=1; perf=1
+case $mode in
+  checks) planted=0 perf=0;;
+  planted) checks=0 perf=0;;
+  perf) checks=0 planted=0;;
+  quick) planted=0;;
+esac
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$out/gpu.txt"
 configure() { # SRC BUILD
   cmake -S "$1" -B "$2" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 -DSAGALUX_CUDA=ON \
@@ -31,82 +38,6 @@ build-gpu/tests/test_golden 2>&1 | grep -A11 "CUDA device" | head -12
 build-gpu/tests/test_backend_parity 2>&1 | grep -E "^dim|worst|FAIL|OK|SKIP" | head -20
 build-gpu/tests/test_gpu_fallback 2>&1 | grep -E "warnings|OK|FAIL|SKIP" | head -5
 build-gpu/tests/test_image_io 2>&1 | grep -E "ERROR|FAIL" | head -5
-
-# Planted bugs must fail the tests that guard them. Each build is a copy of
-# the sources with one or more bugs put in; a copy that fails to configure or
-# build says so (it is not a pass).
-planted_tree() { rm -rf "$1" && mkdir -p "$1" && cp -r core cuda app gui tests assets samples CMakeLists.txt "$1"/; }
-planted_build() { # DIR TARGET...
-  local d=$1; shift
-  cmake -S "$d" -B "$d/build" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 -DSAGALUX_CUDA=ON \
-    -DSAGALUX_TESTS=ON -DSAGALUX_VIEWER=OFF -DCMAKE_PREFIX_PATH="$PWD/.deps/prefix" >/dev/null 2>&1 &&
-    cmake --build "$d/build" -j16 --target "$@" >/dev/null 2>&1 ||
-    { echo "PLANTED-BUG CHECK DID NOT RUN: $d failed to configure or build"; return 1; }
-}
-# DIR LOG WHAT WORKBENCH ARGS...: build the parity test and a workbench in
-# DIR; both must report the bug (the workbench's check says CHECK FAILED).
-planted_parity() {
-  local d=$1 log=$2 what=$3; shift 3
-  planted_build "$d" test_backend_parity "$1" || return
-  "$d/build/tests/test_backend_parity" >"$out/$log" 2>&1
-  echo "parity test with $what: exit $? (must be non-zero); first failures:"
-  grep -m3 -B1 FAIL "$out/$log"
-  "$d/build/cuda/$@" | grep fused
-}
-plant() { # FILE OLD NEW: OLD must be in FILE
-  python3 -c 'import sys; p, o, n = sys.argv[1:]; s = open(p).read(); assert o in s, (p, o); open(p, "w").write(s.replace(o, n))' \
-    "$@" || echo "PLANT FAILED in $1: the code it targets changed"
-}
-
-# The depthwise kernel drops its centre tap and the fp32 fused FFN its last
-# hidden channel: the parity test must fail. With the CPU fallback cut out,
-# the out-of-memory test must fail.
-planted_tree /tmp/planted
-plant /tmp/planted/cuda/src/block_fused.cu "for (int c = 0; c < C; c++) acc[c] += wo[c] * u;" \
-  "for (int c = 0; c < C; c++) acc[c] += i0 + j == hid - 1 ? 0.0f : wo[c] * u;"
-plant /tmp/planted/cuda/src/kernels.cu "if (xx >= 0 && xx < w) acc += wc[(dy + 1) * 3 + dx + 1]" \
-  "if (xx >= 0 && xx < w && !(dy == 1 && dx == 1)) acc += wc[(dy + 1) * 3 + dx + 1]"
-plant /tmp/planted/core/src/enhance.c \
-  "if (st == SAGALUX_OK || st == SAGALUX_ERR_CANCELLED || ctx->backend.device == SAGALUX_DEVICE_CPU ||" "if (1 ||"
-if planted_build /tmp/planted test_backend_parity test_gpu_fallback; then
-  /tmp/planted/build/tests/test_backend_parity >"$out/planted.log" 2>&1
-  echo "parity test with planted bugs: exit $? (must be non-zero); $(grep -c FAIL "$out/planted.log") failing steps"
-  /tmp/planted/build/tests/test_gpu_fallback >"$out/planted-fallback.log" 2>&1
-  echo "fallback test with the CPU fallback cut out: exit $? (must be non-zero)"
-fi
-# Alone (errors carry downstream, so each bug needs its own build): the fused
-# Fuse drops its last v row; the tensor-core FFN its last hidden channel (only
-# the fp16 runs can see that one).
-planted_tree /tmp/planted2
-plant /tmp/planted2/cuda/src/fuse_fused.cu "for (int o = 0; o < C; o++) acc[o] += MT[row * C + o] * v;" \
-  "for (int o = 0; o < C; o++) acc[o] += row == 3 * C - 1 ? 0.0f : MT[row * C + o] * v;"
-planted_parity /tmp/planted2 planted-fuse.log "the fused Fuse's last v row dropped" \
-  bench_fuse --c 16 --size 256x256 --variant fused
-planted_tree /tmp/planted3
-plant /tmp/planted3/cuda/src/block_tc.cu "__float2half(gelu_(t2) * t1 + gelu_(t1) * t2)" \
-  "__float2half(i == hid - 1 ? 0.0f : gelu_(t2) * t1 + gelu_(t1) * t2)"
-planted_parity /tmp/planted3 planted-tc.log "the tensor-core FFN's last hidden channel dropped" \
-  bench_block --c 16 --size 256x256 --variant fused-tc
-# The deep levels' fp16 path: its FFN's last hidden channel dropped; the
-# im2col of Up's GEMM losing the centre tap of channel 0.
-planted_tree /tmp/planted4
-plant /tmp/planted4/cuda/src/kernels.cu "store(&u[(size_t)ch * n + (size_t)py * w + px], gelu(b) * a + gelu(a) * b);" \
-  "store(&u[(size_t)ch * n + (size_t)py * w + px], ch == hid - 1 ? 0.0f : gelu(b) * a + gelu(a) * b);"
-planted_parity /tmp/planted4 planted-half.log "the fp16 deep block's last hidden channel dropped" \
-  bench_block --c 64 --heads 4 --size 128x128 --variant half
-planted_tree /tmp/planted6
-plant /tmp/planted6/cuda/src/fuse_tc.cu "U[(size_t)row * LDP + threadIdx.x] = __float2half(inside ? v : 0.0f);" \
-  "U[(size_t)row * LDP + threadIdx.x] = __float2half(inside && row != X3 - 1 ? v : 0.0f);"
-planted_parity /tmp/planted6 planted-fuse-tc.log "the tensor-core Fuse's last v row dropped" \
-  bench_fuse --c 16 --size 128x128 --variant fused-tc
-planted_tree /tmp/planted5
-plant /tmp/planted5/cuda/src/kernels.cu "store(&col[((size_t)c * 9 + k) * len + j], yy >= 0" \
-  "store(&col[((size_t)c * 9 + k) * len + j], c == 0 && k == 4 ? 0.0f : yy >= 0"
-if planted_build /tmp/planted5 test_backend_parity; then
-  /tmp/planted5/build/tests/test_backend_parity >"$out/planted-im2col.log" 2>&1
-  echo "parity test with Up's im2col losing a tap: exit $? (must be non-zero); first failures:"
-  grep -m3 -B1 FAIL "$out/planted-im2col.log"
-fi
 
 if command -v compute-sanitizer >/dev/null; then
   for tool in memcheck racecheck; do
@@ -148,6 +79,88 @@ build-gpu/cuda/bench_block --c 256 --heads 8 --size 80x80 | tail -n +3 | tee -a 
 build-gpu/cuda/bench_fuse --c 16 --size 1280x1280 | tee -a "$out/workbench.txt"
 
 fi # checks
+
+if [ $planted = 1 ]; then
+# Planted bugs must fail the tests that guard them. Each build is a copy of
+# the sources with one or more bugs put in; a copy that fails to configure or
+# build says so (it is not a pass).
+planted_tree() { rm -rf "$1" && mkdir -p "$1" && cp -r core cuda app gui tests assets samples CMakeLists.txt "$1"/; }
+planted_build() { # DIR TARGET...
+  local d=$1; shift
+  cmake -S "$d" -B "$d/build" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 -DSAGALUX_CUDA=ON \
+    -DSAGALUX_TESTS=ON -DSAGALUX_VIEWER=OFF -DCMAKE_PREFIX_PATH="$PWD/.deps/prefix" >/dev/null 2>&1 &&
+    cmake --build "$d/build" -j16 --target "$@" >/dev/null 2>&1 ||
+    { echo "PLANTED-BUG CHECK DID NOT RUN: $d failed to configure or build"; return 1; }
+}
+# DIR LOG WHAT WORKBENCH ARGS...: build the parity test and a workbench in
+# DIR; both must report the bug (the workbench's check says CHECK FAILED).
+planted_parity() {
+  local d=$1 log=$2 what=$3; shift 3
+  planted_build "$d" test_backend_parity "$1" || return
+  "$d/build/tests/test_backend_parity" >"$out/$log" 2>&1
+  echo "parity test with $what: exit $? (must be non-zero); first failures:"
+  grep -m3 -B1 FAIL "$out/$log"
+  "$d/build/cuda/$@" | grep -E "fused|half"
+}
+plant() { # FILE OLD NEW: OLD must be in FILE
+  python3 -c 'import sys; p, o, n = sys.argv[1:]; s = open(p).read(); assert o in s, (p, o); open(p, "w").write(s.replace(o, n))' \
+    "$@" || echo "PLANT FAILED in $1: the code it targets changed"
+}
+
+# The depthwise kernel drops its centre tap and the fp32 fused FFN its last
+# hidden channel: the parity test must fail. With the CPU fallback cut out,
+# the out-of-memory test must fail.
+# Each copy builds and runs in the background (the builds in parallel: one
+# after another they outlast a device call); the reports print in order.
+planted_tree /tmp/planted
+plant /tmp/planted/cuda/src/block_fused.cu "for (int c = 0; c < C; c++) acc[c] += wo[c] * u;" \
+  "for (int c = 0; c < C; c++) acc[c] += i0 + j == hid - 1 ? 0.0f : wo[c] * u;"
+plant /tmp/planted/cuda/src/kernels.cu "if (xx >= 0 && xx < w) acc += wc[(dy + 1) * 3 + dx + 1]" \
+  "if (xx >= 0 && xx < w && !(dy == 1 && dx == 1)) acc += wc[(dy + 1) * 3 + dx + 1]"
+plant /tmp/planted/core/src/enhance.c \
+  "if (st == SAGALUX_OK || st == SAGALUX_ERR_CANCELLED || ctx->backend.device == SAGALUX_DEVICE_CPU ||" "if (1 ||"
+{ if planted_build /tmp/planted test_backend_parity test_gpu_fallback; then
+  /tmp/planted/build/tests/test_backend_parity >"$out/planted.log" 2>&1
+  echo "parity test with planted bugs: exit $? (must be non-zero); $(grep -c FAIL "$out/planted.log") failing steps"
+  /tmp/planted/build/tests/test_gpu_fallback >"$out/planted-fallback.log" 2>&1
+  echo "fallback test with the CPU fallback cut out: exit $? (must be non-zero)"
+fi; } >"$out/report-1.txt" 2>&1 &
+# Alone (errors carry downstream, so each bug needs its own build): the fused
+# Fuse drops its last v row; the tensor-core FFN its last hidden channel (only
+# the fp16 runs can see that one).
+planted_tree /tmp/planted2
+plant /tmp/planted2/cuda/src/fuse_fused.cu "for (int o = 0; o < C; o++) acc[o] += MT[row * C + o] * v;" \
+  "for (int o = 0; o < C; o++) acc[o] += row == 3 * C - 1 ? 0.0f : MT[row * C + o] * v;"
+planted_parity /tmp/planted2 planted-fuse.log "the fused Fuse's last v row dropped" \
+  bench_fuse --c 16 --size 256x256 --variant fused >"$out/report-2.txt" 2>&1 &
+planted_tree /tmp/planted3
+plant /tmp/planted3/cuda/src/block_tc.cu "__float2half(gelu_(t2) * t1 + gelu_(t1) * t2)" \
+  "__float2half(i == hid - 1 ? 0.0f : gelu_(t2) * t1 + gelu_(t1) * t2)"
+planted_parity /tmp/planted3 planted-tc.log "the tensor-core FFN's last hidden channel dropped" \
+  bench_block --c 16 --size 256x256 --variant fused-tc >"$out/report-3.txt" 2>&1 &
+# The deep levels' fp16 path: its FFN's last hidden channel dropped; the
+# im2col of Up's GEMM losing the centre tap of channel 0.
+planted_tree /tmp/planted4
+plant /tmp/planted4/cuda/src/kernels.cu "store(&u[(size_t)ch * n + (size_t)py * w + px], gelu(b[r]) * a[r] + gelu(a[r]) * b[r]);" \
+  "store(&u[(size_t)ch * n + (size_t)py * w + px], ch == hid - 1 ? 0.0f : gelu(b[r]) * a[r] + gelu(a[r]) * b[r]);"
+planted_parity /tmp/planted4 planted-half.log "the fp16 deep block's last hidden channel dropped" \
+  bench_block --c 64 --heads 4 --size 128x128 --variant half >"$out/report-4.txt" 2>&1 &
+planted_tree /tmp/planted6
+plant /tmp/planted6/cuda/src/fuse_tc.cu "U[(size_t)row * LDP + threadIdx.x] = __float2half(inside ? v : 0.0f);" \
+  "U[(size_t)row * LDP + threadIdx.x] = __float2half(inside && row != X3 - 1 ? v : 0.0f);"
+planted_parity /tmp/planted6 planted-fuse-tc.log "the tensor-core Fuse's last v row dropped" \
+  bench_fuse --c 16 --size 128x128 --variant fused-tc >"$out/report-6.txt" 2>&1 &
+planted_tree /tmp/planted5
+plant /tmp/planted5/cuda/src/kernels.cu "store(&col[((size_t)c * 9 + k) * len + j], yy >= 0" \
+  "store(&col[((size_t)c * 9 + k) * len + j], c == 0 && k == 4 ? 0.0f : yy >= 0"
+{ if planted_build /tmp/planted5 test_backend_parity; then
+  /tmp/planted5/build/tests/test_backend_parity >"$out/planted-im2col.log" 2>&1
+  echo "parity test with Up's im2col losing a tap: exit $? (must be non-zero); first failures:"
+  grep -m3 -B1 FAIL "$out/planted-im2col.log"
+fi; } >"$out/report-5.txt" 2>&1 &
+wait
+cat "$out"/report-[0-9].txt
+fi # planted
 
 if [ $perf = 1 ] || [ "$mode" = quick ]; then
 sizes="256x256 512x512 1280x1280 2048x2048 4096x4096 6000x4000"
