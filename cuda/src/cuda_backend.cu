@@ -5,7 +5,8 @@
 // (block_fused.cu; their summary and FFN on tensor cores in the fp16
 // precision, block_tc.cu), the deeper blocks and the wide Down/Up 3x3s as
 // fp16 cuBLAS GEMMs in the fp16 precision (layers_half.cu), the Fuse layers
-// in two fused passes (fuse_fused.cu), everything else one kernel per layer
+// in two fused passes (fuse_fused.cu; their 1x1s on tensor cores in the fp16
+// precision, fuse_tc.cu), everything else one kernel per layer
 // (kernels.cu) with cuBLAS 1x1s: that unfused path is also the GPU's plain
 // reference (SAGALUX_CUDA_UNFUSED=1 runs it everywhere).
 #include <cstdio>
