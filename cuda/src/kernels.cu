@@ -1,5 +1,6 @@
-// Plain fp32 kernels, one per layer (see kernels.cuh). Launch errors are
-// checked by the caller (cudaGetLastError after each step).
+// Per-layer kernels (see kernels.cuh), fp32 arithmetic on fp32 or fp16
+// storage. Launch errors are checked by the caller (cudaGetLastError after
+// each step).
 #include "kernels.cuh"
 #include "fuse_softmax.cuh"
 

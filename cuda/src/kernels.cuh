@@ -1,7 +1,8 @@
-// The CUDA kernels of the first GPU backend: one plain kernel per layer of
-// core/src/layers.h, fp32 storage and arithmetic, maps planar (C, N) exactly
-// as on the CPU. This is the correct-first version that the fused fp16
-// kernels will be checked against; nothing here is tuned yet.
+// The per-layer CUDA kernels: one kernel per layer of core/src/layers.h,
+// fp32 storage and arithmetic, maps planar (C, N) exactly as on the CPU (the
+// unfused path: the GPU's plain reference, and the layers the fused kernels
+// do not cover), plus the fp16-storage kernels of the deep levels'
+// fp16 path (layers_half.cuh) at the end, whose arithmetic stays fp32.
 #pragma once
 #include <cstddef>
 #include <cuda_fp16.h>
