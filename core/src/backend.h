@@ -50,6 +50,16 @@ sagalux_status sx_cpu_backend_open(const sagalux_model *model, int threads, sx_b
  * has none or the device cannot be used. memory_limit: bytes it may hold,
  * weights included (0: no limit); a size that needs more fails to prepare
  * with SAGALUX_ERR_OUT_OF_MEMORY. precision: the GPU's arithmetic (sagalux.h). */
+/* What a CUDA context holds for an H x W image (multiples of 16), from the
+ * plan alone, no GPU needed: the plan with the CUDA backend's scratch sizes,
+ * and the bytes of each part (their sum is what peak_bytes reports). Only in
+ * builds with the CUDA backend (cuda/dev/plan_memory reads it). */
+typedef struct sx_cuda_memory {
+    size_t weights, weights16, arena, images, fixed; /* fp32 weights, their fp16 copies, the arena, image in + out */
+} sx_cuda_memory;
+struct sx_plan;
+sagalux_status sx_cuda_plan_memory(const sagalux_model *model, int h, int w, sagalux_precision precision,
+                                   struct sx_plan *plan, sx_cuda_memory *bytes);
 /* The usable CUDA GPUs (up to max written to out); 0 without CUDA. */
 int sx_cuda_list_devices(sagalux_device_info *out, int max);
 sagalux_status sx_cuda_backend_open(const sagalux_model *model, int device, size_t memory_limit,

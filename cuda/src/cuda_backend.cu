@@ -91,6 +91,14 @@ sagalux_status alloc(cuda_state *s, void **p, size_t bytes, const char *what, ch
                    what);
 }
 
+// Device memory a context holds whatever the image size: the Fuse's partial
+// and global sums, the summary's split-N partials, the Fuse's folded matrix.
+size_t fixed_bytes()
+{
+    return K_FUSE_BLOCKS * 16 * sizeof(double) + (size_t)K_SUMMARY_BLOCKS * (32 * 32 + 32) * sizeof(float) +
+           fused_fuse_fold_floats(16) * sizeof(float);
+}
+
 // The fp16 copy of a weight, or null where there is none.
 const __half *dev16(const cuda_state *s, const float *host)
 {
@@ -519,6 +527,22 @@ extern "C" int sx_cuda_list_devices(sagalux_device_info *out, int max)
     return count;
 }
 
+extern "C" sagalux_status sx_cuda_plan_memory(const sagalux_model *model, int h, int w, sagalux_precision precision,
+                                               sx_plan *plan, sx_cuda_memory *bytes)
+{
+    cuda_state s = {}; // what the scratch sizes and the fp16 weight list read: the model and the precision
+    s.model = model;
+    s.tensor_cores = precision == SAGALUX_PRECISION_FP16;
+    sagalux_status st = sx_plan_build(model, h, w, cuda_scratch, &s, plan);
+    if (st != SAGALUX_OK) return st;
+    bytes->weights = model->params * sizeof(float);
+    bytes->weights16 = s.tensor_cores ? list_half_weights(&s) * sizeof(__half) : 0;
+    bytes->arena = plan->arena_elems * sizeof(float);
+    bytes->images = 2 * 3 * (size_t)h * w * sizeof(float);
+    bytes->fixed = fixed_bytes();
+    return SAGALUX_OK;
+}
+
 extern "C" sagalux_status sx_cuda_backend_open(const sagalux_model *model, int device, size_t memory_limit,
                                                sagalux_precision precision, sx_backend *out, char *err,
                                                size_t err_size)
@@ -539,8 +563,7 @@ extern "C" sagalux_status sx_cuda_backend_open(const sagalux_model *model, int d
     s->device = device;
     s->memory_limit = memory_limit;
     const size_t fold_bytes = fused_fuse_fold_floats(16) * sizeof(float); // the widest fused Fuse
-    s->fixed_bytes = K_FUSE_BLOCKS * 16 * sizeof(double) + (size_t)K_SUMMARY_BLOCKS * (32 * 32 + 32) * sizeof(float) +
-                     fold_bytes;
+    s->fixed_bytes = fixed_bytes();
     cudaDeviceProp prop;
     snprintf(s->name, sizeof s->name, "%s", cudaGetDeviceProperties(&prop, device) == cudaSuccess ? prop.name : "?");
     sagalux_status st = SAGALUX_OK;
