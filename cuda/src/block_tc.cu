@@ -204,7 +204,7 @@ __global__ void __launch_bounds__(NT) ffn_tc_kernel(const float *x, int h, int w
     }
     for (int e = threadIdx.x; e < (L.hk - hid) * LDP; e += NT) U[(size_t)hid * LDP + e] = __float2half(0.0f);
     const size_t n = (size_t)h * w;
-    const int tiles = tiles_of(h, w), ty = pixel_y(), tx = pixel_x(), warp = threadIdx.x / 32;
+    const int tiles = tiles_of(h, w), ty = pixel_y(), tx = pixel_x();
     __syncthreads();
     for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
         int x0, y0;
@@ -225,19 +225,7 @@ __global__ void __launch_bounds__(NT) ffn_tc_kernel(const float *x, int h, int w
         }
         // out (pixels x C) = U (pixels x hk) x pw_out^T, staged in T.
         float *O = T;
-        for (int task = warp; task < (NT / 16) * (C / 16); task += WARPS) {
-            const int mt = task % (NT / 16), nt = task / (NT / 16);
-            frag_acc acc;
-            wmma::fill_fragment(acc, 0.0f);
-            for (int k = 0; k < L.hk; k += 16) {
-                wmma::fragment<wmma::matrix_a, 16, 16, 16, half, wmma::col_major> fa;
-                wmma::fragment<wmma::matrix_b, 16, 16, 16, half, wmma::col_major> fb;
-                wmma::load_matrix_sync(fa, U + (size_t)k * LDP + mt * 16, LDP);
-                wmma::load_matrix_sync(fb, WO + (size_t)nt * 16 * L.ldo + k, L.ldo);
-                wmma::mma_sync(acc, fa, fb, acc);
-            }
-            wmma::store_matrix_sync(O + (size_t)nt * 16 * LDO + mt * 16, acc, LDO, wmma::mem_col_major);
-        }
+        pixels_1x1(U, L.hk, WO, L.ldo, C / 16, O);
         __syncthreads();
         const int py = y0 + ty, px = x0 + tx;
         if (py < h && px < w) {

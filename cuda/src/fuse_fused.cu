@@ -40,7 +40,6 @@ __global__ void __launch_bounds__(NT) sums_kernel(const float *x, int h, int w, 
 {
     constexpr int X3 = 3 * C;
     extern __shared__ float sm[];
-    __shared__ double warp_sums[NT / 32][SUMS];
     float *W = sm, *B = W + QK * C * X3, *DW = B + QK * C, *DB = DW + QK * C * 9, *t = DB + QK * C;
     for (int i = threadIdx.x; i < QK * C; i += NT) {
         int row = (i % QK) * C + i / QK; // q_j (j < 3) and k_(j-3) both sit at row j*C + c
@@ -98,20 +97,7 @@ __global__ void __launch_bounds__(NT) sums_kernel(const float *x, int h, int w, 
 #pragma unroll
         for (int i = 0; i < SUMS; i++) acc[i] += (double)s[i];
     }
-    // A fixed reduction order: shuffles within each warp, then the warps in order.
-    const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
-#pragma unroll
-    for (int i = 0; i < SUMS; i++) {
-        double v = acc[i];
-        for (int off = 16; off > 0; off >>= 1) v += __shfl_down_sync(0xffffffffu, v, off);
-        if (lane == 0) warp_sums[warp][i] = v;
-    }
-    __syncthreads();
-    if (threadIdx.x < SUMS) {
-        double v = 0.0;
-        for (int k = 0; k < NT / 32; k++) v += warp_sums[k][threadIdx.x];
-        partial[(size_t)blockIdx.x * SUMS + threadIdx.x] = v;
-    }
+    fuse_block_partial<NT>(acc, partial);
 }
 
 // ------------------------------------------------------------------- fold

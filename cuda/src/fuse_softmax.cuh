@@ -1,8 +1,30 @@
-// The Fuse layer's 3x3 mixing matrix from its 15 global sums, as the CPU
-// computes it (core/src/layers.c, sx_fuse_mix): shared by the unfused and the
-// fused GPU paths.
+// The Fuse layer's 15 global sums on the GPU: a fused pass's per-block
+// reduction of them, and the 3x3 mixing matrix from them as the CPU computes
+// it (core/src/layers.c, sx_fuse_mix). Shared by the unfused, the fused and
+// the tensor-core paths.
 #pragma once
 #include <cmath>
+
+// Every thread's 15 running sums (acc) into partial[blockIdx.x * 15 ..] in a
+// fixed order: shuffles within each warp, then the warps in order (the
+// result does not depend on timing). THREADS: the block's size.
+template <int THREADS> __device__ inline void fuse_block_partial(const double (&acc)[15], double *partial)
+{
+    __shared__ double warp_sums[THREADS / 32][15];
+    const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+#pragma unroll
+    for (int i = 0; i < 15; i++) {
+        double v = acc[i];
+        for (int off = 16; off > 0; off >>= 1) v += __shfl_down_sync(0xffffffffu, v, off);
+        if (lane == 0) warp_sums[warp][i] = v;
+    }
+    __syncthreads();
+    if (threadIdx.x < 15) {
+        double v = 0.0;
+        for (int k = 0; k < THREADS / 32; k++) v += warp_sums[k][threadIdx.x];
+        partial[(size_t)blockIdx.x * 15 + threadIdx.x] = v;
+    }
+}
 
 // sum: |q_r|^2 (3), |k_s|^2 (3), q_r . k_s (9, row-major); a: A[r][s] row-major.
 // F.normalize divides by max(|x|, 1e-12); softmax over s.

@@ -1,6 +1,7 @@
 // The fused Fuse layer's passes on tensor cores (see fuse_tc.cuh).
 #include "fuse_tc.cuh"
 
+#include "fuse_softmax.cuh"
 #include "tc_common.cuh"
 
 namespace {
@@ -74,7 +75,6 @@ __host__ __device__ inline sums_layout sums_layout_of()
 __global__ void __launch_bounds__(NT) sums_tc_kernel(const float *x, int h, int w, gpu_fuse_weights f, double *partial)
 {
     extern __shared__ __align__(128) unsigned char smem[];
-    __shared__ double warp_sums[NT / 32][SUMS];
     const sums_layout L = sums_layout_of();
     half *A = (half *)(smem + L.a), *W = (half *)(smem + L.w);
     float *DW = (float *)(smem + L.dw), *DB = (float *)(smem + L.db), *T = (float *)(smem + L.t);
@@ -123,20 +123,7 @@ __global__ void __launch_bounds__(NT) sums_tc_kernel(const float *x, int h, int 
         for (int i = 0; i < SUMS; i++) acc[i] += (double)s[i];
         __syncthreads(); // T and A are rewritten by the next tile
     }
-    // A fixed reduction order: shuffles within each warp, then the warps in order.
-    const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
-#pragma unroll
-    for (int i = 0; i < SUMS; i++) {
-        double v = acc[i];
-        for (int off = 16; off > 0; off >>= 1) v += __shfl_down_sync(0xffffffffu, v, off);
-        if (lane == 0) warp_sums[warp][i] = v;
-    }
-    __syncthreads();
-    if (threadIdx.x < SUMS) {
-        double v = 0.0;
-        for (int k = 0; k < NT / 32; k++) v += warp_sums[k][threadIdx.x];
-        partial[(size_t)blockIdx.x * SUMS + threadIdx.x] = v;
-    }
+    fuse_block_partial<NT>(acc, partial);
 }
 
 // ------------------------------------------------------------------ apply
@@ -186,7 +173,7 @@ __global__ void __launch_bounds__(NT) apply_tc_kernel(const float *x, int h, int
     for (int e = threadIdx.x; e < C; e += NT) C0[e] = fold[X3 * C + e];
     zero_padding_columns(A);
     const size_t n = (size_t)h * w;
-    const int tiles = tiles_of(h, w), ty = pixel_y(), tx = pixel_x(), warp = threadIdx.x / 32;
+    const int tiles = tiles_of(h, w), ty = pixel_y(), tx = pixel_x();
     __syncthreads();
     for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
         int x0, y0;
@@ -218,19 +205,7 @@ __global__ void __launch_bounds__(NT) apply_tc_kernel(const float *x, int h, int
         }
         __syncthreads(); // U complete; T free
         float *O = T;
-        for (int mt = warp; mt < NT / 16; mt += WARPS) {
-            frag_acc o;
-            wmma::fill_fragment(o, 0.0f);
-#pragma unroll
-            for (int k = 0; k < X3; k += 16) {
-                wmma::fragment<wmma::matrix_a, 16, 16, 16, half, wmma::col_major> a;
-                wmma::fragment<wmma::matrix_b, 16, 16, 16, half, wmma::col_major> b;
-                wmma::load_matrix_sync(a, U + (size_t)k * LDP + mt * 16, LDP);
-                wmma::load_matrix_sync(b, M + k, LDM);
-                wmma::mma_sync(o, a, b, o);
-            }
-            wmma::store_matrix_sync(O + mt * 16, o, LDO, wmma::mem_col_major);
-        }
+        pixels_1x1(U, X3, M, LDM, C / 16, O); // O = U M^T: M is C x 3C, one 16-row tile
         __syncthreads();
         if (inside)
 #pragma unroll

@@ -55,4 +55,27 @@ __device__ void halo_1x1(const half *A, const half *W, int ldw, int n0, int rn, 
     }
 }
 
+// O (the tile's NT pixels x 16 nt outputs, column-major, LDO floats a
+// column) = U (NT pixels x k, column-major, LDP halves a column) x W^T, W
+// row-major fp16 (16 nt rows, ldw halves a row; k a multiple of 16): the
+// per-pixel 1x1 after the depthwise, tasks of one 16x16 tile spread over
+// the warps.
+__device__ inline void pixels_1x1(const half *U, int k, const half *W, int ldw, int nt, float *O)
+{
+    const int warp = threadIdx.x / 32;
+    for (int task = warp; task < (NT / 16) * nt; task += WARPS) {
+        const int mt = task % (NT / 16), ot = task / (NT / 16);
+        frag_acc acc;
+        wmma::fill_fragment(acc, 0.0f);
+        for (int kk = 0; kk < k; kk += 16) {
+            wmma::fragment<wmma::matrix_a, 16, 16, 16, half, wmma::col_major> fa;
+            wmma::fragment<wmma::matrix_b, 16, 16, 16, half, wmma::col_major> fb;
+            wmma::load_matrix_sync(fa, U + (size_t)kk * LDP + mt * 16, LDP);
+            wmma::load_matrix_sync(fb, W + (size_t)ot * 16 * ldw + kk, ldw);
+            wmma::mma_sync(acc, fa, fb, acc);
+        }
+        wmma::store_matrix_sync(O + (size_t)ot * 16 * LDO + mt * 16, acc, LDO, wmma::mem_col_major);
+    }
+}
+
 } // namespace tc
