@@ -153,10 +153,15 @@ planted_parity /tmp/planted6 planted-fuse-tc.log "the tensor-core Fuse's last v 
 planted_tree /tmp/planted5
 plant /tmp/planted5/cuda/src/kernels.cu "store(&col[((size_t)c * 9 + k) * len + j], yy >= 0" \
   "store(&col[((size_t)c * 9 + k) * len + j], c == 0 && k == 4 ? 0.0f : yy >= 0"
-{ if planted_build /tmp/planted5 test_backend_parity; then
+# In the same copy (another test guards it): the CUDA network time never
+# recorded, so the backend reports 0 ms.
+plant /tmp/planted5/cuda/src/cuda_backend.cu "== cudaSuccess) s->network_ms = ms;" "== cudaSuccess) s->network_ms = 0 * ms;"
+{ if planted_build /tmp/planted5 test_backend_parity test_golden; then
   /tmp/planted5/build/tests/test_backend_parity >"$out/planted-im2col.log" 2>&1
   echo "parity test with Up's im2col losing a tap: exit $? (must be non-zero); first failures:"
   grep -m3 -B1 FAIL "$out/planted-im2col.log"
+  /tmp/planted5/build/tests/test_golden >"$out/planted-network-ms.log" 2>&1
+  echo "golden test with the CUDA network time never recorded: exit $? (must be non-zero): $(grep -E 'FAILED' "$out/planted-network-ms.log" | head -2 | tr '\n' ' ')"
 fi; } >"$out/report-5.txt" 2>&1 &
 wait
 cat "$out"/report-[0-9].txt
