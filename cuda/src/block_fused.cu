@@ -24,8 +24,8 @@ constexpr int PAD = 1; // per-pixel rows padded by one float: no bank conflicts
 // round of halo maps, and phi_k and v~ of the tile's pixels.
 template <int C> constexpr int summary_floats() { return 4 * C * C + 4 * C * 9 + 4 * CB * HN + 2 * C * (NT + PAD); }
 
-template <int C>
-__global__ void __launch_bounds__(NT) summary_kernel(const float *x, int h, int w, gpu_block_weights b,
+template <int C, typename M>
+__global__ void __launch_bounds__(NT) summary_kernel(const M *x, int h, int w, gpu_block_weights b,
                                                      float *partial)
 {
     extern __shared__ float sm[];
@@ -106,9 +106,9 @@ __global__ void __launch_bounds__(NT) summary_kernel(const float *x, int h, int 
 template <int C> constexpr int apply_floats() { return C * C + C * 9 + C * C + 2 * C * C + CB * HN; }
 
 // y = x + proj(o), o_n = phi_q_n^T S / (phi_q_n^T z + 1e-6) per head.
-template <int C>
-__global__ void __launch_bounds__(NT) apply_kernel(const float *x, int h, int w, gpu_block_weights b,
-                                                   const float *S, const float *z, float *y)
+template <int C, typename M>
+__global__ void __launch_bounds__(NT) apply_kernel(const M *x, int h, int w, gpu_block_weights b,
+                                                   const float *S, const float *z, M *y)
 {
     extern __shared__ float sm[];
     float *WQ = sm, *DQ = WQ + C * C, *WP = DQ + C * 9, *SF = WP + C * C, *ZF = SF + C * C, *t = ZF + C * C;
@@ -158,7 +158,7 @@ __global__ void __launch_bounds__(NT) apply_kernel(const float *x, int h, int w,
         }
         const size_t at = (size_t)py * w + px;
 #pragma unroll
-        for (int c = 0; c < C; c++) y[(size_t)c * n + at] = x[(size_t)c * n + at] + dot<C>(WP + c * C, o);
+        for (int c = 0; c < C; c++) store(&y[(size_t)c * n + at], load(&x[(size_t)c * n + at]) + dot<C>(WP + c * C, o));
     }
 }
 
@@ -169,8 +169,8 @@ __global__ void __launch_bounds__(NT) apply_kernel(const float *x, int h, int w,
 __host__ __device__ constexpr int ffn_floats(int c, int hid) { return 2 * hid * c + 2 * hid * 9 + hid * c + 2 * HB * HN; }
 
 // y = x + pw_out(gelu(t2) t1 + gelu(t1) t2), t = dw(pw_in(LN2(x))).
-template <int C>
-__global__ void __launch_bounds__(NT) ffn_kernel(const float *x, int h, int w, gpu_block_weights b, float *y)
+template <int C, typename M>
+__global__ void __launch_bounds__(NT) ffn_kernel(const M *x, int h, int w, gpu_block_weights b, M *y)
 {
     extern __shared__ float sm[];
     const int hid = b.hid;
@@ -215,35 +215,35 @@ __global__ void __launch_bounds__(NT) ffn_kernel(const float *x, int h, int w, g
         if (py >= h || px >= w) continue;
         const size_t at = (size_t)py * w + px;
 #pragma unroll
-        for (int c = 0; c < C; c++) y[(size_t)c * n + at] = x[(size_t)c * n + at] + acc[c];
+        for (int c = 0; c < C; c++) store(&y[(size_t)c * n + at], load(&x[(size_t)c * n + at]) + acc[c]);
     }
 }
 
-template <int C>
-bool run(cudaStream_t s, const gpu_block_weights &b, float *x, int h, int w, float *tmp, float *partial, float *S,
-         float *z, bool tensor_cores)
+template <int C, typename M>
+bool run(cudaStream_t s, const gpu_block_weights &b, M *x, int h, int w, M *tmp, float *partial, float *S, float *z,
+         bool tensor_cores)
 {
     const int d = C / b.heads, tiles = tiles_of(h, w);
     const bool tc = tensor_cores && tc_block_supported(C, b.heads, b.hid);
     size_t sm_sum = summary_floats<C>() * sizeof(float), sm_apply = apply_floats<C>() * sizeof(float),
            sm_ffn = (size_t)ffn_floats(C, b.hid) * sizeof(float);
     // Opt in to more than 48 KB of shared memory (per device, so every time: a cheap call).
-    if (cudaFuncSetAttribute(summary_kernel<C>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)sm_sum) ||
-        cudaFuncSetAttribute(apply_kernel<C>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)sm_apply) ||
-        cudaFuncSetAttribute(ffn_kernel<C>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)sm_ffn))
+    if (cudaFuncSetAttribute(summary_kernel<C, M>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)sm_sum) ||
+        cudaFuncSetAttribute(apply_kernel<C, M>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)sm_apply) ||
+        cudaFuncSetAttribute(ffn_kernel<C, M>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)sm_ffn))
         return false;
     int parts = 0;
     if (tc) {
         if (!tc_block_summary(s, b, x, h, w, partial, K_SUMMARY_BLOCKS / b.heads, &parts)) return false;
     } else {
-        parts = grid_for(summary_kernel<C>, sm_sum, tiles);
+        parts = grid_for(summary_kernel<C, M>, sm_sum, tiles);
         if (parts > K_SUMMARY_BLOCKS / b.heads) parts = K_SUMMARY_BLOCKS / b.heads; // the partial buffer's size
-        summary_kernel<C><<<parts, NT, sm_sum, s>>>(x, h, w, b, partial);
+        summary_kernel<C, M><<<parts, NT, sm_sum, s>>>(x, h, w, b, partial);
     }
     k_saga_reduce(s, partial, parts, b.heads, d, 1.0f / (float)((size_t)h * w), S, z);
-    apply_kernel<C><<<grid_for(apply_kernel<C>, sm_apply, tiles), NT, sm_apply, s>>>(x, h, w, b, S, z, tmp);
+    apply_kernel<C, M><<<grid_for(apply_kernel<C, M>, sm_apply, tiles), NT, sm_apply, s>>>(x, h, w, b, S, z, tmp);
     if (tc) return tc_block_ffn(s, b, tmp, h, w, x);
-    ffn_kernel<C><<<grid_for(ffn_kernel<C>, sm_ffn, tiles), NT, sm_ffn, s>>>(tmp, h, w, b, x);
+    ffn_kernel<C, M><<<grid_for(ffn_kernel<C, M>, sm_ffn, tiles), NT, sm_ffn, s>>>(tmp, h, w, b, x);
     return true;
 }
 
@@ -256,8 +256,9 @@ bool fused_block_supported(int c, int heads, int hid)
     return (c == 16 || c == 32) && heads >= 1 && c % heads == 0 && ffn_floats(c, hid) * 4 <= 150 * 1024;
 }
 
-bool fused_block_run(cudaStream_t s, const gpu_block_weights &b, float *x, int h, int w, float *tmp, float *partial,
-                     float *S, float *z, bool tensor_cores)
+template <typename M>
+bool fused_block_run(cudaStream_t s, const gpu_block_weights &b, M *x, int h, int w, M *tmp, float *partial, float *S,
+                     float *z, bool tensor_cores)
 {
     switch (b.c) {
     case 16: return run<16>(s, b, x, h, w, tmp, partial, S, z, tensor_cores);
@@ -265,3 +266,7 @@ bool fused_block_run(cudaStream_t s, const gpu_block_weights &b, float *x, int h
     default: return false;
     }
 }
+template bool fused_block_run(cudaStream_t, const gpu_block_weights &, float *, int, int, float *, float *, float *,
+                              float *, bool);
+template bool fused_block_run(cudaStream_t, const gpu_block_weights &, __half *, int, int, __half *, float *, float *,
+                              float *, bool);

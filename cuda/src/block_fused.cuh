@@ -10,6 +10,7 @@
 // The unfused kernels (kernels.cu) stay the reference and serve other widths.
 #pragma once
 #include <cstddef>
+#include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
 #include "layers_unfused.cuh"
@@ -18,9 +19,11 @@
 // True when the fused kernels handle this block's shape.
 bool fused_block_supported(int c, int heads, int hid);
 
-// x (C, H, W) <- Block(x). tmp: C*N floats; partial: K_SUMMARY_BLOCKS * (32*32 + 32)
+// x (C, H, W) <- Block(x), maps fp32 or fp16 (map_io.cuh). tmp: C*N map
+// values; partial: K_SUMMARY_BLOCKS * (32*32 + 32)
 // floats; S, z: heads*d*d and C floats. tensor_cores: the summary and FFN on
 // fp16 tensor cores (block_tc.cuh) where they take the shape; else all fp32.
 // Returns false on a launch-configuration error.
-bool fused_block_run(cudaStream_t s, const gpu_block_weights &b, float *x, int h, int w, float *tmp, float *partial,
-                     float *S, float *z, bool tensor_cores);
+template <typename M>
+bool fused_block_run(cudaStream_t s, const gpu_block_weights &b, M *x, int h, int w, M *tmp, float *partial, float *S,
+                     float *z, bool tensor_cores);

@@ -29,8 +29,8 @@ static_assert(rn_of(16) * 16 * LDT >= 16 * LDO && rn_of(32) * 16 * LDT >= 32 * L
 
 // This thread's one or two halo positions, LayerNormed, into A as fp16
 // (zeros outside the image and in the padding rows).
-template <int C>
-__device__ void halo_ln_to_smem(const float *x, size_t n, int h, int w, int x0, int y0, const float *g,
+template <int C, typename M>
+__device__ void halo_ln_to_smem(const M *x, size_t n, int h, int w, int x0, int y0, const float *g,
                                 const float *bias, half *A)
 {
     float v[C];
@@ -68,8 +68,8 @@ __host__ __device__ inline summary_layout summary_layout_of(int c)
 // warp keeps one 16x16 tile of phi_k v~^T over its share of the pixels (a
 // quarter or an eighth of the k-steps) in an accumulator for the whole grid
 // loop; the block's partial is their sum in a fixed order.
-template <int C>
-__global__ void __launch_bounds__(NT) summary_tc_kernel(const float *x, int h, int w, gpu_block_weights b,
+template <int C, typename M>
+__global__ void __launch_bounds__(NT) summary_tc_kernel(const M *x, int h, int w, gpu_block_weights b,
                                                         float *partial)
 {
     extern __shared__ __align__(128) unsigned char smem[];
@@ -180,8 +180,8 @@ __host__ __device__ inline ffn_layout ffn_layout_of(int c, int hid)
 // y = x + pw_out(u), u = gelu(t2) t1 + gelu(t1) t2, t = dw(pw_in(LN2(x))):
 // pw_in's rows interleaved (t1_i, t2_i) so each 16-row tile is 8 whole pairs;
 // u (pixels x hid, fp16) stays in shared memory until the second 1x1.
-template <int C>
-__global__ void __launch_bounds__(NT) ffn_tc_kernel(const float *x, int h, int w, gpu_block_weights b, float *y)
+template <int C, typename M>
+__global__ void __launch_bounds__(NT) ffn_tc_kernel(const M *x, int h, int w, gpu_block_weights b, M *y)
 {
     extern __shared__ __align__(128) unsigned char smem[];
     const int hid = b.hid;
@@ -231,29 +231,29 @@ __global__ void __launch_bounds__(NT) ffn_tc_kernel(const float *x, int h, int w
         if (py < h && px < w) {
             const size_t at = (size_t)py * w + px;
 #pragma unroll
-            for (int c = 0; c < C; c++) y[(size_t)c * n + at] = x[(size_t)c * n + at] + O[c * LDO + threadIdx.x];
+            for (int c = 0; c < C; c++) store(&y[(size_t)c * n + at], load(&x[(size_t)c * n + at]) + O[c * LDO + threadIdx.x]);
         }
         // O (= T) is rewritten only after the next tile's first barrier.
     }
 }
 
-template <int C>
-bool summary_run(cudaStream_t s, const gpu_block_weights &b, const float *x, int h, int w, float *partial, int max_parts,
+template <int C, typename M>
+bool summary_run(cudaStream_t s, const gpu_block_weights &b, const M *x, int h, int w, float *partial, int max_parts,
                  int *parts)
 {
     const size_t bytes = summary_layout_of(C).total;
-    if (cudaFuncSetAttribute(summary_tc_kernel<C>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes)) return false;
-    int g = grid_for(summary_tc_kernel<C>, bytes, tiles_of(h, w));
+    if (cudaFuncSetAttribute(summary_tc_kernel<C, M>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes)) return false;
+    int g = grid_for(summary_tc_kernel<C, M>, bytes, tiles_of(h, w));
     *parts = g < max_parts ? g : max_parts;
-    summary_tc_kernel<C><<<*parts, NT, bytes, s>>>(x, h, w, b, partial);
+    summary_tc_kernel<C, M><<<*parts, NT, bytes, s>>>(x, h, w, b, partial);
     return true;
 }
 
-template <int C> bool ffn_run(cudaStream_t s, const gpu_block_weights &b, const float *x, int h, int w, float *y)
+template <int C, typename M> bool ffn_run(cudaStream_t s, const gpu_block_weights &b, const M *x, int h, int w, M *y)
 {
     const size_t bytes = ffn_layout_of(C, b.hid).total;
-    if (cudaFuncSetAttribute(ffn_tc_kernel<C>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes)) return false;
-    ffn_tc_kernel<C><<<grid_for(ffn_tc_kernel<C>, bytes, tiles_of(h, w)), NT, bytes, s>>>(x, h, w, b, y);
+    if (cudaFuncSetAttribute(ffn_tc_kernel<C, M>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes)) return false;
+    ffn_tc_kernel<C, M><<<grid_for(ffn_tc_kernel<C, M>, bytes, tiles_of(h, w)), NT, bytes, s>>>(x, h, w, b, y);
     return true;
 }
 
@@ -265,7 +265,8 @@ bool tc_block_supported(int c, int heads, int hid)
            ffn_layout_of(c, hid).total <= 200 * 1024 && summary_layout_of(c).total <= 200 * 1024;
 }
 
-bool tc_block_summary(cudaStream_t s, const gpu_block_weights &b, const float *x, int h, int w, float *partial,
+template <typename M>
+bool tc_block_summary(cudaStream_t s, const gpu_block_weights &b, const M *x, int h, int w, float *partial,
                       int max_parts, int *parts)
 {
     switch (b.c) {
@@ -275,7 +276,7 @@ bool tc_block_summary(cudaStream_t s, const gpu_block_weights &b, const float *x
     }
 }
 
-bool tc_block_ffn(cudaStream_t s, const gpu_block_weights &b, const float *x, int h, int w, float *y)
+template <typename M> bool tc_block_ffn(cudaStream_t s, const gpu_block_weights &b, const M *x, int h, int w, M *y)
 {
     switch (b.c) {
     case 16: return ffn_run<16>(s, b, x, h, w, y);
@@ -283,3 +284,8 @@ bool tc_block_ffn(cudaStream_t s, const gpu_block_weights &b, const float *x, in
     default: return false;
     }
 }
+
+template bool tc_block_summary(cudaStream_t, const gpu_block_weights &, const float *, int, int, float *, int, int *);
+template bool tc_block_summary(cudaStream_t, const gpu_block_weights &, const __half *, int, int, float *, int, int *);
+template bool tc_block_ffn(cudaStream_t, const gpu_block_weights &, const float *, int, int, float *);
+template bool tc_block_ffn(cudaStream_t, const gpu_block_weights &, const __half *, int, int, __half *);

@@ -7,6 +7,7 @@
 // What is rounded to fp16: the LayerNorm output, the weights of the 1x1s,
 // phi_k and v~ (the S operands) and the FFN's gated map before its last 1x1.
 #pragma once
+#include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
 #include "layers_unfused.cuh"
@@ -17,9 +18,10 @@ bool tc_block_supported(int c, int heads, int hid);
 
 // Per-block partial S and z of x (layout as k_saga_reduce reads it) into
 // partial; *parts: how many blocks wrote (at most max_parts). False on a
-// configuration error.
-bool tc_block_summary(cudaStream_t s, const gpu_block_weights &b, const float *x, int h, int w, float *partial,
+// configuration error. Maps fp32 or fp16 (map_io.cuh).
+template <typename M>
+bool tc_block_summary(cudaStream_t s, const gpu_block_weights &b, const M *x, int h, int w, float *partial,
                       int max_parts, int *parts);
 
 // y = x + FFN(LN2(x)).
-bool tc_block_ffn(cudaStream_t s, const gpu_block_weights &b, const float *x, int h, int w, float *y);
+template <typename M> bool tc_block_ffn(cudaStream_t s, const gpu_block_weights &b, const M *x, int h, int w, M *y);

@@ -18,14 +18,14 @@ constexpr int CV = 4;     // v rows per round of the apply pass
 constexpr int SUMS = 15;  // |q_r|^2, |k_s|^2, q_r . k_s
 
 // The 3C input values at halo position pos (zeros outside the image); true inside.
-template <int X3>
-__device__ bool load_at(const float *x, size_t n, int h, int w, int x0, int y0, int pos, float (&v)[X3])
+template <int X3, typename M>
+__device__ bool load_at(const M *x, size_t n, int h, int w, int x0, int y0, int pos, float (&v)[X3])
 {
     int gy, gx;
     bool in = halo_pixel(h, w, x0, y0, pos, &gy, &gx);
-    const float *p = in ? x + (size_t)gy * w + gx : x;
+    const M *p = in ? x + (size_t)gy * w + gx : x;
 #pragma unroll
-    for (int c = 0; c < X3; c++) v[c] = in ? p[(size_t)c * n] : 0.0f;
+    for (int c = 0; c < X3; c++) v[c] = in ? load(&p[(size_t)c * n]) : 0.0f;
     return in;
 }
 
@@ -35,8 +35,8 @@ __device__ bool load_at(const float *x, size_t n, int h, int w, int x0, int y0, 
 // biases, the depthwise rows (6C x 9) and biases, one round of halo maps.
 template <int C> constexpr int sums_floats() { return QK * C * 3 * C + QK * C + QK * C * 9 + QK * C + QK * CS * HN; }
 
-template <int C>
-__global__ void __launch_bounds__(NT) sums_kernel(const float *x, int h, int w, gpu_fuse_weights f, double *partial)
+template <int C, typename M>
+__global__ void __launch_bounds__(NT) sums_kernel(const M *x, int h, int w, gpu_fuse_weights f, double *partial)
 {
     constexpr int X3 = 3 * C;
     extern __shared__ float sm[];
@@ -136,9 +136,9 @@ template <int C> __global__ void fold_kernel(gpu_fuse_weights f, const double *s
 // biases, M^T (3C x C), W_out^T (3C x C), the folded bias (C), a round of halo maps.
 template <int C> constexpr int apply_floats() { return 9 * C * C + 3 * C + 27 * C + 3 * C + 6 * C * C + C + CV * HN; }
 
-template <int C>
-__global__ void __launch_bounds__(NT) apply_kernel(const float *x, int h, int w, gpu_fuse_weights f, const float *fold,
-                                                   float *out)
+template <int C, typename M>
+__global__ void __launch_bounds__(NT) apply_kernel(const M *x, int h, int w, gpu_fuse_weights f, const float *fold,
+                                                   M *out)
 {
     constexpr int X3 = 3 * C;
     extern __shared__ float sm[];
@@ -167,7 +167,7 @@ __global__ void __launch_bounds__(NT) apply_kernel(const float *x, int h, int w,
         for (int o = 0; o < C; o++) acc[o] = C0[o];
         if (inside)
             for (int k = 0; k < X3; k++) {
-                float xk = x[(size_t)k * n + at];
+                float xk = load(&x[(size_t)k * n + at]);
 #pragma unroll
                 for (int o = 0; o < C; o++) acc[o] += WOT[k * C + o] * xk;
             }
@@ -190,13 +190,13 @@ __global__ void __launch_bounds__(NT) apply_kernel(const float *x, int h, int w,
         }
         if (inside)
 #pragma unroll
-            for (int o = 0; o < C; o++) out[(size_t)o * n + at] = acc[o];
+            for (int o = 0; o < C; o++) store(&out[(size_t)o * n + at], acc[o]);
     }
 }
 
-template <int C>
-bool run(cudaStream_t s, const gpu_fuse_weights &f, const float *x, int h, int w, float *out, double *partial,
-         double *sums, float *fold, bool tensor_cores)
+template <int C, typename M>
+bool run(cudaStream_t s, const gpu_fuse_weights &f, const M *x, int h, int w, M *out, double *partial, double *sums,
+         float *fold, bool tensor_cores)
 {
     static_assert((3 * C) % CV == 0 && C % CS == 0, "rounds must divide the rows");
     const int tiles = tiles_of(h, w);
@@ -208,15 +208,15 @@ bool run(cudaStream_t s, const gpu_fuse_weights &f, const float *x, int h, int w
         return tc_fuse_apply(s, f, x, h, w, fold, out);
     }
     const size_t sm_sums = sums_floats<C>() * sizeof(float), sm_apply = apply_floats<C>() * sizeof(float);
-    if (cudaFuncSetAttribute(sums_kernel<C>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)sm_sums) ||
-        cudaFuncSetAttribute(apply_kernel<C>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)sm_apply))
+    if (cudaFuncSetAttribute(sums_kernel<C, M>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)sm_sums) ||
+        cudaFuncSetAttribute(apply_kernel<C, M>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)sm_apply))
         return false;
-    int parts = grid_for(sums_kernel<C>, sm_sums, tiles);
+    int parts = grid_for(sums_kernel<C, M>, sm_sums, tiles);
     if (parts > K_FUSE_BLOCKS) parts = K_FUSE_BLOCKS; // the partial buffer's size
-    sums_kernel<C><<<parts, NT, sm_sums, s>>>(x, h, w, f, partial);
+    sums_kernel<C, M><<<parts, NT, sm_sums, s>>>(x, h, w, f, partial);
     k_fuse_reduce(s, partial, parts, sums);
     fold_kernel<C><<<1, NT, 0, s>>>(f, sums, fold);
-    apply_kernel<C><<<grid_for(apply_kernel<C>, sm_apply, tiles), NT, sm_apply, s>>>(x, h, w, f, fold, out);
+    apply_kernel<C, M><<<grid_for(apply_kernel<C, M>, sm_apply, tiles), NT, sm_apply, s>>>(x, h, w, f, fold, out);
     return true;
 }
 
@@ -224,8 +224,9 @@ bool run(cudaStream_t s, const gpu_fuse_weights &f, const float *x, int h, int w
 
 bool fused_fuse_supported(int c) { return c == 8 || c == 16; }
 
-bool fused_fuse_run(cudaStream_t s, const gpu_fuse_weights &f, const float *x, int h, int w, float *out,
-                    double *partial, double *sums, float *fold, bool tensor_cores)
+template <typename M>
+bool fused_fuse_run(cudaStream_t s, const gpu_fuse_weights &f, const M *x, int h, int w, M *out, double *partial,
+                    double *sums, float *fold, bool tensor_cores)
 {
     switch (f.c) {
     case 8: return run<8>(s, f, x, h, w, out, partial, sums, fold, tensor_cores);
@@ -233,3 +234,7 @@ bool fused_fuse_run(cudaStream_t s, const gpu_fuse_weights &f, const float *x, i
     default: return false;
     }
 }
+template bool fused_fuse_run(cudaStream_t, const gpu_fuse_weights &, const float *, int, int, float *, double *,
+                             double *, float *, bool);
+template bool fused_fuse_run(cudaStream_t, const gpu_fuse_weights &, const __half *, int, int, __half *, double *,
+                             double *, float *, bool);

@@ -13,6 +13,7 @@
 // The unfused path (layers_unfused.cu) stays the reference and serves other widths.
 #pragma once
 #include <cstddef>
+#include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
 #include "layers_unfused.cuh"
@@ -27,6 +28,7 @@ inline size_t fused_fuse_fold_floats(int c) { return 3 * (size_t)c * c + c; }
 // out (C, H, W) = Fuse(x (3C, H, W)). partial: K_FUSE_BLOCKS * 15 doubles;
 // sums: 15 doubles; fold: fused_fuse_fold_floats(C). tensor_cores: the two
 // passes' 1x1s on fp16 tensor cores (fuse_tc.cuh) where they take the width.
-// False on a launch-configuration error.
-bool fused_fuse_run(cudaStream_t s, const gpu_fuse_weights &f, const float *x, int h, int w, float *out,
-                    double *partial, double *sums, float *fold, bool tensor_cores);
+// Maps fp32 or fp16 (map_io.cuh). False on a launch-configuration error.
+template <typename M>
+bool fused_fuse_run(cudaStream_t s, const gpu_fuse_weights &f, const M *x, int h, int w, M *out, double *partial,
+                    double *sums, float *fold, bool tensor_cores);

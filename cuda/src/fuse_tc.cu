@@ -25,7 +25,8 @@ __device__ void zero_padding_columns(half *A)
 
 // This thread's halo positions: the 3C inputs and a one (zeros outside the
 // image) into A, fp16; in[i]: position threadIdx.x + i NT lies in the image.
-__device__ void halo_x_to_smem(const float *x, size_t n, int h, int w, int x0, int y0, half *A, bool (&in)[2])
+template <typename M>
+__device__ void halo_x_to_smem(const M *x, size_t n, int h, int w, int x0, int y0, half *A, bool (&in)[2])
 {
 #pragma unroll
     for (int i = 0; i < 2; i++) {
@@ -33,9 +34,9 @@ __device__ void halo_x_to_smem(const float *x, size_t n, int h, int w, int x0, i
         int gy, gx;
         in[i] = halo_pixel(h, w, x0, y0, pos, &gy, &gx);
         if (pos >= MP) continue;
-        const float *p = in[i] ? x + (size_t)gy * w + gx : x;
+        const M *p = in[i] ? x + (size_t)gy * w + gx : x;
 #pragma unroll
-        for (int c = 0; c < X3; c++) A[(size_t)c * LDA + pos] = __float2half(in[i] ? p[(size_t)c * n] : 0.0f);
+        for (int c = 0; c < X3; c++) A[(size_t)c * LDA + pos] = __float2half(in[i] ? load(&p[(size_t)c * n]) : 0.0f);
         A[(size_t)X3 * LDA + pos] = __float2half(in[i] ? 1.0f : 0.0f);
     }
 }
@@ -72,7 +73,8 @@ __host__ __device__ inline sums_layout sums_layout_of()
 // Six rounds, one 16-row tile of the 1x1 each: q_0, q_1, q_2, k_0, k_1, k_2
 // (rows rC + c of the 9C qkv rows, in order). The q values of a thread's
 // pixel stay in registers until the k rounds meet them.
-__global__ void __launch_bounds__(NT) sums_tc_kernel(const float *x, int h, int w, gpu_fuse_weights f, double *partial)
+template <typename M>
+__global__ void __launch_bounds__(NT) sums_tc_kernel(const M *x, int h, int w, gpu_fuse_weights f, double *partial)
 {
     extern __shared__ __align__(128) unsigned char smem[];
     const sums_layout L = sums_layout_of();
@@ -154,8 +156,9 @@ static_assert(16 * LDT >= C * LDO, "T too small to stage the output");
 // out = M v + W_out X + b (fuse_fused.cuh's fold): v (3C per pixel, after
 // the depthwise) into U as fp16, three rounds of 16 rows; then O = U x M^T
 // on tensor cores; the W_out X term and the bias in fp32 per thread.
-__global__ void __launch_bounds__(NT) apply_tc_kernel(const float *x, int h, int w, gpu_fuse_weights f,
-                                                      const float *fold, float *out)
+template <typename MT>
+__global__ void __launch_bounds__(NT) apply_tc_kernel(const MT *x, int h, int w, gpu_fuse_weights f,
+                                                      const float *fold, MT *out)
 {
     extern __shared__ __align__(128) unsigned char smem[];
     const apply_layout L = apply_layout_of();
@@ -188,7 +191,7 @@ __global__ void __launch_bounds__(NT) apply_tc_kernel(const float *x, int h, int
         for (int o = 0; o < C; o++) acc[o] = C0[o];
         if (inside)
             for (int k = 0; k < X3; k++) {
-                const float xk = x[(size_t)k * n + at];
+                const float xk = load(&x[(size_t)k * n + at]);
 #pragma unroll
                 for (int o = 0; o < C; o++) acc[o] += WOT[k * C + o] * xk;
             }
@@ -209,7 +212,7 @@ __global__ void __launch_bounds__(NT) apply_tc_kernel(const float *x, int h, int
         __syncthreads();
         if (inside)
 #pragma unroll
-            for (int o = 0; o < C; o++) out[(size_t)o * n + at] = acc[o] + O[o * LDO + threadIdx.x];
+            for (int o = 0; o < C; o++) store(&out[(size_t)o * n + at], acc[o] + O[o * LDO + threadIdx.x]);
         // O (= T) and U are rewritten only after the next tile's first barrier.
     }
 }
@@ -218,24 +221,30 @@ __global__ void __launch_bounds__(NT) apply_tc_kernel(const float *x, int h, int
 
 bool tc_fuse_supported(int c) { return c == C && sums_layout_of().total <= 200 * 1024 && apply_layout_of().total <= 200 * 1024; }
 
-bool tc_fuse_sums(cudaStream_t s, const gpu_fuse_weights &f, const float *x, int h, int w, double *partial,
+template <typename M>
+bool tc_fuse_sums(cudaStream_t s, const gpu_fuse_weights &f, const M *x, int h, int w, double *partial,
                   int max_parts, int *parts)
 {
     if (f.c != C) return false;
     const size_t bytes = sums_layout_of().total;
-    if (cudaFuncSetAttribute(sums_tc_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes)) return false;
-    const int g = grid_for(sums_tc_kernel, bytes, tiles_of(h, w));
+    if (cudaFuncSetAttribute(sums_tc_kernel<M>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes)) return false;
+    const int g = grid_for(sums_tc_kernel<M>, bytes, tiles_of(h, w));
     *parts = g < max_parts ? g : max_parts;
-    sums_tc_kernel<<<*parts, NT, bytes, s>>>(x, h, w, f, partial);
+    sums_tc_kernel<M><<<*parts, NT, bytes, s>>>(x, h, w, f, partial);
     return true;
 }
 
-bool tc_fuse_apply(cudaStream_t s, const gpu_fuse_weights &f, const float *x, int h, int w, const float *fold,
-                   float *out)
+template <typename M>
+bool tc_fuse_apply(cudaStream_t s, const gpu_fuse_weights &f, const M *x, int h, int w, const float *fold, M *out)
 {
     if (f.c != C) return false;
     const size_t bytes = apply_layout_of().total;
-    if (cudaFuncSetAttribute(apply_tc_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes)) return false;
-    apply_tc_kernel<<<grid_for(apply_tc_kernel, bytes, tiles_of(h, w)), NT, bytes, s>>>(x, h, w, f, fold, out);
+    if (cudaFuncSetAttribute(apply_tc_kernel<M>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes)) return false;
+    apply_tc_kernel<M><<<grid_for(apply_tc_kernel<M>, bytes, tiles_of(h, w)), NT, bytes, s>>>(x, h, w, f, fold, out);
     return true;
 }
+
+template bool tc_fuse_sums(cudaStream_t, const gpu_fuse_weights &, const float *, int, int, double *, int, int *);
+template bool tc_fuse_sums(cudaStream_t, const gpu_fuse_weights &, const __half *, int, int, double *, int, int *);
+template bool tc_fuse_apply(cudaStream_t, const gpu_fuse_weights &, const float *, int, int, const float *, float *);
+template bool tc_fuse_apply(cudaStream_t, const gpu_fuse_weights &, const __half *, int, int, const float *, __half *);

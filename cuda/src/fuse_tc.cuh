@@ -8,6 +8,7 @@
 // the W_out X term stay fp32 on the CUDA cores; the folded M v product of the
 // apply pass is a second WMMA product.
 #pragma once
+#include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
 #include "layers_unfused.cuh"
@@ -16,8 +17,10 @@
 bool tc_fuse_supported(int c);
 // The sums pass: 15 doubles per block into partial (at most max_parts
 // blocks; *parts says how many ran). False on a launch-configuration error.
-bool tc_fuse_sums(cudaStream_t s, const gpu_fuse_weights &f, const float *x, int h, int w, double *partial,
+// Maps fp32 or fp16 (map_io.cuh).
+template <typename M>
+bool tc_fuse_sums(cudaStream_t s, const gpu_fuse_weights &f, const M *x, int h, int w, double *partial,
                   int max_parts, int *parts);
 // The apply pass: out (C, H, W) from x (3C, H, W) and the fold (fused_fuse_fold_floats).
-bool tc_fuse_apply(cudaStream_t s, const gpu_fuse_weights &f, const float *x, int h, int w, const float *fold,
-                   float *out);
+template <typename M>
+bool tc_fuse_apply(cudaStream_t s, const gpu_fuse_weights &f, const M *x, int h, int w, const float *fold, M *out);

@@ -3,6 +3,7 @@
 // each step).
 #include "kernels.cuh"
 #include "fuse_softmax.cuh"
+#include "map_io.cuh"
 
 #include <cmath>
 #include <cuda_fp16.h>
@@ -16,12 +17,6 @@ unsigned blocks_for(size_t n) { return (unsigned)((n + THREADS - 1) / THREADS); 
 __device__ float gelu(float v) { return 0.5f * v * (1.0f + erff(v * 0.70710678118654752f)); }
 __device__ float sigmoid(float v) { return 1.0f / (1.0f + expf(-v)); }
 
-// Storage is fp32 or fp16 (the deep levels of the fp16 precision); the
-// arithmetic is fp32 either way.
-__device__ __forceinline__ float load(const float *p) { return *p; }
-__device__ __forceinline__ float load(const __half *p) { return __half2float(*p); }
-__device__ __forceinline__ void store(float *p, float v) { *p = v; }
-__device__ __forceinline__ void store(__half *p, float v) { *p = __float2half_rn(v); }
 
 // A 16x16 tile of output pixels for COB output channels per block: input
 // channels stream through shared memory CIB at a time with a one-pixel halo,
@@ -29,9 +24,10 @@ __device__ __forceinline__ void store(__half *p, float v) { *p = __float2half_rn
 // once per block instead of 9 * COB times.
 constexpr int TILE = 16, COB = 8, CIB = 8, HALO = TILE + 2;
 
-__global__ void __launch_bounds__(TILE * TILE) conv3x3_tiled_kernel(const float *x, int cin, int h, int w,
+template <typename TI, typename TO>
+__global__ void __launch_bounds__(TILE * TILE) conv3x3_tiled_kernel(const TI *x, int cin, int h, int w,
                                                                     const float *wt, const float *bias, int cout,
-                                                                    float *y)
+                                                                    TO *y)
 {
     __shared__ float tile[CIB][HALO][HALO];
     __shared__ float wsh[COB][CIB][9];
@@ -45,7 +41,7 @@ __global__ void __launch_bounds__(TILE * TILE) conv3x3_tiled_kernel(const float 
         for (int i = threadIdx.x; i < CIB * HALO * HALO; i += TILE * TILE) {
             int c = i / (HALO * HALO), r = i % (HALO * HALO), yy = y0 + r / HALO - 1, xx = x0 + r % HALO - 1;
             bool in = c0 + c < cin && yy >= 0 && yy < h && xx >= 0 && xx < w;
-            tile[c][r / HALO][r % HALO] = in ? x[(size_t)(c0 + c) * n + (size_t)yy * w + xx] : 0.0f;
+            tile[c][r / HALO][r % HALO] = in ? load(&x[(size_t)(c0 + c) * n + (size_t)yy * w + xx]) : 0.0f;
         }
         for (int i = threadIdx.x; i < COB * CIB * 9; i += TILE * TILE) {
             int o = i / (CIB * 9), c = (i / 9) % CIB, k = i % 9;
@@ -66,7 +62,7 @@ __global__ void __launch_bounds__(TILE * TILE) conv3x3_tiled_kernel(const float 
     if (px >= w || py >= h) return;
 #pragma unroll
     for (int o = 0; o < COB; o++)
-        if (o0 + o < cout) y[(size_t)(o0 + o) * n + (size_t)py * w + px] = acc[o];
+        if (o0 + o < cout) store(&y[(size_t)(o0 + o) * n + (size_t)py * w + px], acc[o]);
 }
 
 __global__ void dwconv3x3_kernel(const float *x, int h, int w, const float *wt, const float *bias, float *y)
@@ -96,9 +92,9 @@ __global__ void dwconv3x3_kernel(const float *x, int h, int w, const float *wt, 
 // in shared memory in a fixed order: deterministic.
 constexpr int LN_PIX = 32, LN_GROUPS = 8;
 
-template <typename T>
+template <typename TI, typename T>
 __global__ void __launch_bounds__(LN_PIX *LN_GROUPS)
-    layernorm_kernel(const float *x, int c, size_t n, const float *g, const float *b, T *y)
+    layernorm_kernel(const TI *x, int c, size_t n, const float *g, const float *b, T *y)
 {
     __shared__ float part[LN_GROUPS][LN_PIX + 1], mean_sh[LN_PIX], rstd_sh[LN_PIX];
     const int tx = threadIdx.x, ty = threadIdx.y;
@@ -106,7 +102,7 @@ __global__ void __launch_bounds__(LN_PIX *LN_GROUPS)
     const bool in = i < n;
     float acc = 0.0f;
     if (in)
-        for (int k = ty; k < c; k += LN_GROUPS) acc += x[(size_t)k * n + i];
+        for (int k = ty; k < c; k += LN_GROUPS) acc += load(&x[(size_t)k * n + i]);
     part[ty][tx] = acc;
     __syncthreads();
     if (ty == 0) {
@@ -119,7 +115,7 @@ __global__ void __launch_bounds__(LN_PIX *LN_GROUPS)
     acc = 0.0f;
     if (in)
         for (int k = ty; k < c; k += LN_GROUPS) {
-            float d = x[(size_t)k * n + i] - mean;
+            float d = load(&x[(size_t)k * n + i]) - mean;
             acc += d * d;
         }
     part[ty][tx] = acc;
@@ -132,7 +128,8 @@ __global__ void __launch_bounds__(LN_PIX *LN_GROUPS)
     __syncthreads();
     const float rstd = rstd_sh[tx];
     if (in)
-        for (int k = ty; k < c; k += LN_GROUPS) store(&y[(size_t)k * n + i], (x[(size_t)k * n + i] - mean) * rstd * g[k] + b[k]);
+        for (int k = ty; k < c; k += LN_GROUPS)
+            store(&y[(size_t)k * n + i], (load(&x[(size_t)k * n + i]) - mean) * rstd * g[k] + b[k]);
 }
 
 __global__ void bias_init_kernel(float *y, size_t n, const float *bias, int accumulate)
@@ -401,18 +398,19 @@ template <typename T> __global__ void __launch_bounds__(DW_TX *DW_TY)
 // col (9 Cin, len) = the 3x3 neighbourhoods of pixels p0 .. p0 + len of x
 // (Cin, H, W), zero padded; row c * 9 + k is tap k of channel c, the order of
 // a 3x3 weight (Cout, Cin, 3, 3), so a 3x3 convolution is one GEMM on col.
-template <typename T> __global__ void im2col3x3_kernel(const float *x, int h, int w, size_t p0, size_t len, T *col)
+template <typename TI, typename T>
+__global__ void im2col3x3_kernel(const TI *x, int h, int w, size_t p0, size_t len, T *col)
 {
     const size_t j = (size_t)blockIdx.x * blockDim.x + threadIdx.x, n = (size_t)h * w;
     const int c = blockIdx.y;
     if (j >= len) return;
     const size_t p = p0 + j;
     const int py = (int)(p / w), px = (int)(p % w);
-    const float *xc = x + (size_t)c * n;
+    const TI *xc = x + (size_t)c * n;
 #pragma unroll
     for (int k = 0; k < 9; k++) {
         const int yy = py + k / 3 - 1, xx = px + k % 3 - 1;
-        store(&col[((size_t)c * 9 + k) * len + j], yy >= 0 && yy < h && xx >= 0 && xx < w ? xc[(size_t)yy * w + xx] : 0.0f);
+        store(&col[((size_t)c * 9 + k) * len + j], yy >= 0 && yy < h && xx >= 0 && xx < w ? load(&xc[(size_t)yy * w + xx]) : 0.0f);
     }
 }
 
@@ -466,17 +464,17 @@ __global__ void fuse_apply_kernel(float *t, size_t row, float tau, const float *
     for (int r = 0; r < 3; r++) o[r * row + i] = a[3 * r] * v0 + a[3 * r + 1] * v1 + a[3 * r + 2] * v2;
 }
 
-__global__ void weighted_sum_kernel(const float *a, const float *alpha, const float *b, const float *beta, size_t n,
-                                    float *y)
+template <typename T>
+__global__ void weighted_sum_kernel(const T *a, const float *alpha, const T *b, const float *beta, size_t n, T *y)
 {
     size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= n) return;
     size_t at = (size_t)blockIdx.y * n + i;
-    y[at] = alpha[blockIdx.y] * a[at] + beta[blockIdx.y] * b[at];
+    store(&y[at], alpha[blockIdx.y] * load(&a[at]) + beta[blockIdx.y] * load(&b[at]));
 }
 
 // y[4c + 2i + j, yy, xx] = x[c, 2yy + i, 2xx + j]; one thread per x element.
-__global__ void unshuffle_kernel(const float *x, int h, int w, float *y)
+template <typename T> __global__ void unshuffle_kernel(const T *x, int h, int w, T *y)
 {
     size_t n = (size_t)h * w, p = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (p >= n) return;
@@ -486,7 +484,7 @@ __global__ void unshuffle_kernel(const float *x, int h, int w, float *y)
 }
 
 // The inverse: y (C, 2H, 2W) from x (4C, H, W); one thread per y element.
-__global__ void shuffle_kernel(const float *x, int h, int w, float *y)
+template <typename T> __global__ void shuffle_kernel(const T *x, int h, int w, T *y)
 {
     int H = 2 * h, W = 2 * w;
     size_t N = (size_t)H * W, p = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
@@ -498,8 +496,8 @@ __global__ void shuffle_kernel(const float *x, int h, int w, float *y)
 
 } // namespace
 
-void k_conv3x3(cudaStream_t s, const float *x, int cin, int h, int w, const float *wt, const float *bias, int cout,
-               float *y)
+template <typename TI, typename TO>
+void k_conv3x3(cudaStream_t s, const TI *x, int cin, int h, int w, const float *wt, const float *bias, int cout, TO *y)
 {
     dim3 grid((unsigned)((w + TILE - 1) / TILE), (unsigned)((h + TILE - 1) / TILE), (unsigned)((cout + COB - 1) / COB));
     conv3x3_tiled_kernel<<<grid, TILE * TILE, 0, s>>>(x, cin, h, w, wt, bias, cout, y);
@@ -510,17 +508,10 @@ void k_dwconv3x3(cudaStream_t s, const float *x, int c, int h, int w, const floa
     dwconv3x3_kernel<<<dim3(blocks_for((size_t)h * w), c), THREADS, 0, s>>>(x, h, w, wt, bias, y);
 }
 
-template <typename T> static void layernorm(cudaStream_t s, const float *x, int c, size_t n, const float *g, const float *b, T *y)
+template <typename TI, typename T>
+void k_layernorm(cudaStream_t s, const TI *x, int c, size_t n, const float *g, const float *b, T *y)
 {
     layernorm_kernel<<<(unsigned)((n + LN_PIX - 1) / LN_PIX), dim3(LN_PIX, LN_GROUPS), 0, s>>>(x, c, n, g, b, y);
-}
-void k_layernorm(cudaStream_t s, const float *x, int c, size_t n, const float *g, const float *b, float *y)
-{
-    layernorm(s, x, c, n, g, b, y);
-}
-void k_layernorm(cudaStream_t s, const float *x, int c, size_t n, const float *g, const float *b, __half *y)
-{
-    layernorm(s, x, c, n, g, b, y);
 }
 
 void k_bias_init(cudaStream_t s, float *y, int cout, size_t n, const float *bias, int accumulate)
@@ -619,18 +610,19 @@ void k_fuse_apply(cudaStream_t s, float *t, int c, size_t n, float tau, const fl
     fuse_apply_kernel<<<blocks_for((size_t)c * n), THREADS, 0, s>>>(t, (size_t)c * n, tau, sums, o);
 }
 
-void k_weighted_sum(cudaStream_t s, const float *a, const float *alpha, const float *b, const float *beta, int c,
-                    size_t n, float *y)
+template <typename T>
+void k_weighted_sum(cudaStream_t s, const T *a, const float *alpha, const T *b, const float *beta, int c, size_t n,
+                    T *y)
 {
     weighted_sum_kernel<<<dim3(blocks_for(n), c), THREADS, 0, s>>>(a, alpha, b, beta, n, y);
 }
 
-void k_pixel_unshuffle(cudaStream_t s, const float *x, int c, int h, int w, float *y)
+template <typename T> void k_pixel_unshuffle(cudaStream_t s, const T *x, int c, int h, int w, T *y)
 {
     unshuffle_kernel<<<dim3(blocks_for((size_t)h * w), c), THREADS, 0, s>>>(x, h, w, y);
 }
 
-void k_pixel_shuffle(cudaStream_t s, const float *x, int c4, int h, int w, float *y)
+template <typename T> void k_pixel_shuffle(cudaStream_t s, const T *x, int c4, int h, int w, T *y)
 {
     shuffle_kernel<<<dim3(blocks_for((size_t)4 * h * w), c4 / 4), THREADS, 0, s>>>(x, h, w, y);
 }
@@ -647,20 +639,45 @@ void k_ffn_dw_gate(cudaStream_t s, const __half *t, int hid, int h, int w, const
     ffn_dw_gate_kernel<<<dw_grid(h, w, hid), dim3(DW_TX, DW_TY), 0, s>>>(t, hid, h, w, wt, u);
 }
 
-void k_im2col3x3(cudaStream_t s, const float *x, int cin, int h, int w, size_t p0, size_t len, __half *col)
+template <typename TI>
+void k_im2col3x3(cudaStream_t s, const TI *x, int cin, int h, int w, size_t p0, size_t len, __half *col)
 {
     im2col3x3_kernel<<<dim3(blocks_for(len), cin), THREADS, 0, s>>>(x, h, w, p0, len, col);
 }
 
 namespace {
-__global__ void to_half_kernel(const float *x, size_t n, __half *y)
+template <typename TI, typename TO> __global__ void convert_kernel(const TI *x, size_t n, TO *y)
 {
     size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (i < n) y[i] = __float2half_rn(x[i]);
+    if (i < n) store(&y[i], load(&x[i]));
 }
 } // namespace
 
 void k_to_half(cudaStream_t s, const float *x, size_t n, __half *y)
 {
-    to_half_kernel<<<blocks_for(n), THREADS, 0, s>>>(x, n, y);
+    convert_kernel<<<blocks_for(n), THREADS, 0, s>>>(x, n, y);
 }
+
+void k_to_float(cudaStream_t s, const __half *x, size_t n, float *y)
+{
+    convert_kernel<<<blocks_for(n), THREADS, 0, s>>>(x, n, y);
+}
+
+// Every storage combination the backend and the workbench use.
+template void k_conv3x3(cudaStream_t, const float *, int, int, int, const float *, const float *, int, float *);
+template void k_conv3x3(cudaStream_t, const float *, int, int, int, const float *, const float *, int, __half *);
+template void k_conv3x3(cudaStream_t, const __half *, int, int, int, const float *, const float *, int, __half *);
+template void k_conv3x3(cudaStream_t, const __half *, int, int, int, const float *, const float *, int, float *);
+template void k_layernorm(cudaStream_t, const float *, int, size_t, const float *, const float *, float *);
+template void k_layernorm(cudaStream_t, const float *, int, size_t, const float *, const float *, __half *);
+template void k_layernorm(cudaStream_t, const __half *, int, size_t, const float *, const float *, __half *);
+template void k_weighted_sum(cudaStream_t, const float *, const float *, const float *, const float *, int, size_t,
+                             float *);
+template void k_weighted_sum(cudaStream_t, const __half *, const float *, const __half *, const float *, int, size_t,
+                             __half *);
+template void k_pixel_unshuffle(cudaStream_t, const float *, int, int, int, float *);
+template void k_pixel_unshuffle(cudaStream_t, const __half *, int, int, int, __half *);
+template void k_pixel_shuffle(cudaStream_t, const float *, int, int, int, float *);
+template void k_pixel_shuffle(cudaStream_t, const __half *, int, int, int, __half *);
+template void k_im2col3x3(cudaStream_t, const float *, int, int, int, size_t, size_t, __half *);
+template void k_im2col3x3(cudaStream_t, const __half *, int, int, int, size_t, size_t, __half *);

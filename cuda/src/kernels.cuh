@@ -9,12 +9,14 @@
 #include <cuda_runtime.h>
 
 // y (Cout, H, W) = 3x3 conv of x (Cin, H, W), zero padding; w (Cout, Cin, 3, 3); bias may be null.
-void k_conv3x3(cudaStream_t s, const float *x, int cin, int h, int w, const float *wt, const float *bias, int cout,
-               float *y);
+// x and y fp32 or fp16 (map_io.cuh), either way round.
+template <typename TI, typename TO>
+void k_conv3x3(cudaStream_t s, const TI *x, int cin, int h, int w, const float *wt, const float *bias, int cout, TO *y);
 // y (C, H, W) = depthwise 3x3 of x, zero padding; wt (C, 3, 3); bias may be null. y != x.
 void k_dwconv3x3(cudaStream_t s, const float *x, int c, int h, int w, const float *wt, const float *bias, float *y);
-// y (C, N) = LayerNorm over channels per pixel, eps 1e-5.
-void k_layernorm(cudaStream_t s, const float *x, int c, size_t n, const float *g, const float *b, float *y);
+// y (C, N) = LayerNorm over channels per pixel, eps 1e-5 (x, y fp32 or fp16).
+template <typename TI, typename T>
+void k_layernorm(cudaStream_t s, const TI *x, int c, size_t n, const float *g, const float *b, T *y);
 // y (Cout, N) = bias (or y when accumulate, or 0) first; the product is added by cuBLAS.
 void k_bias_init(cudaStream_t s, float *y, int cout, size_t n, const float *bias, int accumulate);
 // t (5C, N): k <- relu(k) * sigmoid(gk), v <- v * sigmoid(gv), in place.
@@ -39,16 +41,16 @@ void k_fuse_sums(cudaStream_t s, const float *t, int c, size_t n, float *partial
 void k_fuse_reduce(cudaStream_t s, const double *partial, int blocks, double *sums);
 // o (3C, N) = A v with A = softmax_row(q^ k^T tau) from the sums; o may alias t (the q slot).
 void k_fuse_apply(cudaStream_t s, float *t, int c, size_t n, float tau, const float *sums, float *o);
-// y (C, N) = alpha (C) a + beta (C) b.
-void k_weighted_sum(cudaStream_t s, const float *a, const float *alpha, const float *b, const float *beta, int c,
-                    size_t n, float *y);
+// y (C, N) = alpha (C) a + beta (C) b (maps fp32 or fp16).
+template <typename T>
+void k_weighted_sum(cudaStream_t s, const T *a, const float *alpha, const T *b, const float *beta, int c, size_t n,
+                    T *y);
 // (C, H, W) -> (4C, H/2, W/2) and its inverse (4C, H, W) -> (C, 2H, 2W).
-void k_pixel_unshuffle(cudaStream_t s, const float *x, int c, int h, int w, float *y);
-void k_pixel_shuffle(cudaStream_t s, const float *x, int c4, int h, int w, float *y);
+template <typename T> void k_pixel_unshuffle(cudaStream_t s, const T *x, int c, int h, int w, T *y);
+template <typename T> void k_pixel_shuffle(cudaStream_t s, const T *x, int c4, int h, int w, T *y);
 
 
 // fp16 storage, fp32 arithmetic (the deep levels of the fp16 precision; see layers_half.cuh).
-void k_layernorm(cudaStream_t s, const float *x, int c, size_t n, const float *g, const float *b, __half *y);
 bool k_saga_summary(cudaStream_t s, const __half *k, const __half *v, int c, int heads, size_t n, float *partial,
                     float *S, float *z);
 void k_saga_apply(cudaStream_t s, const __half *q, int c, int heads, size_t n, const float *S, const float *z, __half *o);
@@ -59,9 +61,11 @@ void k_attn_dw_gate(cudaStream_t s, const __half *t, int c, int h, int w, const 
 // wt (2 hid, 3, 3) of the two halves. u != t.
 void k_ffn_dw_gate(cudaStream_t s, const __half *t, int hid, int h, int w, const float *wt, __half *u);
 // col (9 Cin, len): the zero-padded 3x3 neighbourhoods of pixels p0 .. p0 + len
-// of x (Cin, H, W), row c * 9 + k for tap k of channel c.
-void k_im2col3x3(cudaStream_t s, const float *x, int cin, int h, int w, size_t p0, size_t len, __half *col);
-// y = x rounded to fp16, n values.
+// of x (Cin, H, W; fp32 or fp16), row c * 9 + k for tap k of channel c.
+template <typename TI>
+void k_im2col3x3(cudaStream_t s, const TI *x, int cin, int h, int w, size_t p0, size_t len, __half *col);
+// y = x rounded to fp16, n values; and back.
 void k_to_half(cudaStream_t s, const float *x, size_t n, __half *y);
+void k_to_float(cudaStream_t s, const __half *x, size_t n, float *y);
 
 enum { K_FUSE_BLOCKS = 256, K_SUMMARY_BLOCKS = 528 /* 4 per SM of an H100 */ };

@@ -16,6 +16,8 @@ cublasStatus_t gemm16(const gpu_ctx &s, const __half *x, size_t ldx, int cin, si
                         CUDA_R_16F, cin, &beta, y, yt, (int)ldy, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
 }
 
+template <typename M> constexpr cudaDataType data_type() { return sizeof(M) == 2 ? CUDA_R_16F : CUDA_R_32F; }
+
 } // namespace
 
 bool half_block_supported(int c, int heads)
@@ -25,7 +27,8 @@ bool half_block_supported(int c, int heads)
     return d == 8 || d == 16 || d == 32;
 }
 
-cublasStatus_t half_block_run(const gpu_ctx &s, const gpu_block_weights &b, float *x, int h, int w, __half *scr)
+template <typename M>
+cublasStatus_t half_block_run(const gpu_ctx &s, const gpu_block_weights &b, M *x, int h, int w, __half *scr)
 {
     const size_t n = (size_t)h * w, cn = (size_t)b.c * n;
     const int c = b.c, d = c / b.heads;
@@ -40,13 +43,15 @@ cublasStatus_t half_block_run(const gpu_ctx &s, const gpu_block_weights &b, floa
     if (!k_saga_summary(s.stream, u + cn, u + 2 * cn, c, b.heads, n, s.partial, s.summary, z))
         return CUBLAS_STATUS_NOT_SUPPORTED; // half_block_supported said otherwise
     k_saga_apply(s.stream, u, c, b.heads, n, s.summary, z, ln);
-    if ((bs = gemm16(s, ln, n, c, n, b.proj16, c, x, CUDA_R_32F, n, true))) return bs;
+    if ((bs = gemm16(s, ln, n, c, n, b.proj16, c, x, data_type<M>(), n, true))) return bs;
     // FFN: u = the dual gate of the depthwise 2 hid expansion (hid).
     k_layernorm(s.stream, x, c, n, b.norm2_w, b.norm2_b, ln);
     if ((bs = gemm16(s, ln, n, c, n, b.pw_in16, 2 * b.hid, t, CUDA_R_16F, n, false))) return bs;
     k_ffn_dw_gate(s.stream, t, b.hid, h, w, b.dw, u);
-    return gemm16(s, u, n, b.hid, n, b.pw_out16, c, x, CUDA_R_32F, n, true);
+    return gemm16(s, u, n, b.hid, n, b.pw_out16, c, x, data_type<M>(), n, true);
 }
+template cublasStatus_t half_block_run(const gpu_ctx &, const gpu_block_weights &, float *, int, int, __half *);
+template cublasStatus_t half_block_run(const gpu_ctx &, const gpu_block_weights &, __half *, int, int, __half *);
 
 size_t conv3x3_chunk(int cin, size_t n)
 {
@@ -56,15 +61,26 @@ size_t conv3x3_chunk(int cin, size_t n)
     return chunk < n ? chunk : n;
 }
 
-cublasStatus_t half_conv3x3(const gpu_ctx &s, const float *x, int cin, int h, int w, const __half *wt16, int cout,
-                            float *y, __half *col)
+template <typename M>
+cublasStatus_t half_conv3x3(const gpu_ctx &s, const M *x, int cin, int h, int w, const __half *wt16, int cout, M *y,
+                            __half *col)
 {
     const size_t n = (size_t)h * w, chunk = conv3x3_chunk(cin, n);
     for (size_t p0 = 0; p0 < n; p0 += chunk) {
         const size_t len = n - p0 < chunk ? n - p0 : chunk;
         k_im2col3x3(s.stream, x, cin, h, w, p0, len, col);
-        cublasStatus_t bs = gemm16(s, col, len, 9 * cin, len, wt16, cout, y + p0, CUDA_R_32F, n, false);
+        cublasStatus_t bs = gemm16(s, col, len, 9 * cin, len, wt16, cout, y + p0, data_type<M>(), n, false);
         if (bs) return bs;
     }
     return CUBLAS_STATUS_SUCCESS;
+}
+template cublasStatus_t half_conv3x3(const gpu_ctx &, const float *, int, int, int, const __half *, int, float *,
+                                     __half *);
+template cublasStatus_t half_conv3x3(const gpu_ctx &, const __half *, int, int, int, const __half *, int, __half *,
+                                     __half *);
+
+cublasStatus_t half_conv1x1(const gpu_ctx &s, const __half *x, int cin, size_t n, const __half *wt16, int cout,
+                            __half *y)
+{
+    return gemm16(s, x, n, cin, n, wt16, cout, y, CUDA_R_16F, n, false);
 }

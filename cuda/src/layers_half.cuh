@@ -3,7 +3,8 @@
 // halo outgrows shared memory) and the work is dense 1x1s: cuBLAS GEMMs on
 // fp16 data (tensor cores, fp32 accumulation), a block's 5C and 2 hid
 // intermediates stored as fp16 (half the traffic), the depthwise 3x3 fused
-// with the gates that follow it, the residual stream x kept in fp32 and every
+// with the gates that follow it, the residual stream x in the maps' storage
+// (fp16 in the fp16 precision, fp32 for the workbench's checks) and every
 // sum (LayerNorm, S, z) in fp32. The 3x3 convolutions of Down and Up become
 // GEMMs on fp16 im2col chunks. All pointers are device memory.
 #pragma once
@@ -21,7 +22,8 @@ inline size_t half_block_scratch(int c, int hid, size_t n) { return unfused_bloc
 
 // x (C, H, W) <- Block(x) in place; b's fp16 1x1 weights set; scr holds
 // half_block_scratch halves; s.summary and s.partial as for the fp32 block.
-cublasStatus_t half_block_run(const gpu_ctx &s, const gpu_block_weights &b, float *x, int h, int w, __half *scr);
+template <typename M>
+cublasStatus_t half_block_run(const gpu_ctx &s, const gpu_block_weights &b, M *x, int h, int w, __half *scr);
 
 // Pixels per im2col chunk: the col buffer holds 9 Cin x chunk halves, at
 // most 8 Mi halves (16 MiB), so the 3x3 at full resolution needs no 9 Cin x N map.
@@ -29,5 +31,11 @@ size_t conv3x3_chunk(int cin, size_t n);
 inline size_t conv3x3_col_halves(int cin, size_t n) { return (size_t)9 * cin * conv3x3_chunk(cin, n); }
 // y (Cout, H, W) = the 3x3 convolution (zero padding, no bias) of x (Cin, H, W)
 // with wt16 (Cout, Cin, 3, 3) in fp16; col holds conv3x3_col_halves halves.
-cublasStatus_t half_conv3x3(const gpu_ctx &s, const float *x, int cin, int h, int w, const __half *wt16, int cout,
-                            float *y, __half *col);
+// x and y both fp32 or both fp16.
+template <typename M>
+cublasStatus_t half_conv3x3(const gpu_ctx &s, const M *x, int cin, int h, int w, const __half *wt16, int cout, M *y,
+                            __half *col);
+// y (Cout, N) = W (Cout, Cin) x (Cin, N), all fp16 (fp32 accumulation): the
+// Skip layers' 1x1 on fp16 maps.
+cublasStatus_t half_conv1x1(const gpu_ctx &s, const __half *x, int cin, size_t n, const __half *wt16, int cout,
+                            __half *y);

@@ -5,6 +5,8 @@
 #pragma once
 #include <cuda_runtime.h>
 
+#include "map_io.cuh"
+
 namespace tile {
 
 constexpr int T = 16, HALO = T + 2, HN = HALO * HALO, NT = T * T;
@@ -78,8 +80,8 @@ __device__ inline float gelu_(float v) { return 0.5f * v * (1.0f + erff(v * 0.70
 // LayerNorm of x at halo position pos of the tile at (x0, y0), into v; zeros
 // outside the image (and for pos past the halo), so the 1x1 outputs there are
 // 0: the depthwise conv's zero padding.
-template <int C>
-__device__ inline void ln_at(const float *x, size_t n, int h, int w, int x0, int y0, int pos, const float *g, const float *b,
+template <int C, typename M>
+__device__ inline void ln_at(const M *x, size_t n, int h, int w, int x0, int y0, int pos, const float *g, const float *b,
                       float (&v)[C])
 {
     int gy, gx;
@@ -88,11 +90,11 @@ __device__ inline void ln_at(const float *x, size_t n, int h, int w, int x0, int
         for (int c = 0; c < C; c++) v[c] = 0.0f;
         return;
     }
-    const float *p = x + (size_t)gy * w + gx;
+    const M *p = x + (size_t)gy * w + gx;
     float mean = 0.0f, var = 0.0f;
 #pragma unroll
     for (int c = 0; c < C; c++) {
-        v[c] = p[(size_t)c * n];
+        v[c] = load(&p[(size_t)c * n]);
         mean += v[c];
     }
     mean *= 1.0f / (float)C;
