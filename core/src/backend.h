@@ -45,6 +45,12 @@ typedef struct sx_backend {
 
 sagalux_status sx_cpu_backend_open(const sagalux_model *model, int threads, sx_backend *out, char *err,
                                    size_t err_size);
+/* on: every map a step writes (not the output image) is rounded to fp16 as
+ * the step ends, as the CUDA backend stores its maps in the fp16 precision:
+ * the parity test's reference for that precision, so what it compares is
+ * the kernels' arithmetic, not the storage's rounding (which random models
+ * amplify: measured 1.5e-2 at one step of a dim-6 model, CPU against CPU). */
+void sx_cpu_backend_fp16_maps(void *state, int on);
 
 /* The CUDA backend (cuda/); SAGALUX_ERR_DEVICE with a reason when this build
  * has none or the device cannot be used. memory_limit: bytes it may hold,

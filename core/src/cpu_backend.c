@@ -1,6 +1,8 @@
 /* The CPU backend: walks the plan with the fp32 layers (layers.c), our
  * thread pool and one arena. This is the readable reference every other
  * backend is checked against. */
+#include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -21,6 +23,7 @@ typedef struct cpu_state {
     int (*before_step)(void *user, float done);
     void *hook_user;
     double network_ms; /* the last successful run's wall-clock time */
+    int fp16_maps;     /* sx_cpu_backend_fp16_maps */
 } cpu_state;
 
 static double now_ms(void)
@@ -96,6 +99,23 @@ static sagalux_status cpu_prepare(void *state, int h, int w, char *err, size_t e
     return SAGALUX_OK;
 }
 
+/* v rounded to the nearest fp16 value (ties to even), as a float; beyond
+ * fp16's range, infinity; subnormal fp16 values are multiples of 2^-24. */
+static float round_to_fp16(float v)
+{
+    const float a = fabsf(v);
+    if (!(a < 65520.0f)) return isnan(v) ? v : copysignf(INFINITY, v);
+    if (a < 6.103515625e-05f) return nearbyintf(v * 16777216.0f) / 16777216.0f;
+    uint32_t u;
+    memcpy(&u, &v, sizeof u);
+    u += 0x0FFFu + ((u >> 13) & 1u); /* round the 13 dropped mantissa bits, ties to even */
+    u &= ~0x1FFFu;
+    memcpy(&v, &u, sizeof v);
+    return v;
+}
+
+void sx_cpu_backend_fp16_maps(void *state, int on) { ((cpu_state *)state)->fp16_maps = on; }
+
 static float *map_of(cpu_state *s, sx_ref r, const float *in, float *out)
 {
     if (r.buf < 0) return NULL;
@@ -117,6 +137,10 @@ static sagalux_status cpu_run(void *state, const float *in, float *out, sx_tap_f
         float *o = map_of(s, st->out, in, out);
         float *scr = st->scratch >= 0 ? s->arena + s->plan.bufs[st->scratch].offset : NULL;
         run_step(s, st, map_of(s, st->in[0], in, out), map_of(s, st->in[1], in, out), o, scr);
+        if (s->fp16_maps && st->out.buf != s->plan.output)
+            for (size_t k = 0, count = (size_t)sx_step_out_channels(&s->plan, st) * sx_step_out_h(st) * sx_step_out_w(st);
+                 k < count; k++)
+                o[k] = round_to_fp16(o[k]);
         if (tap) tap(tap_user, i, st->tap, o, sx_step_out_channels(&s->plan, st), sx_step_out_h(st), sx_step_out_w(st));
     }
     s->network_ms = now_ms() - t0;

@@ -64,23 +64,24 @@ int main(int argc, char **argv)
            w, h, wp, hp, precision == SAGALUX_PRECISION_FP16 ? "fp16" : "fp32",
            mib(b.weights + b.weights16 + b.images + b.fixed + b.arena), mib(b.weights), mib(b.weights16),
            mib(b.images), mib(b.fixed), mib(b.arena));
+    const size_t elem = plan.arena_elems ? b.arena / plan.arena_elems : sizeof(float); // 2: fp16 maps
     size_t peak = 0;
     int at = 0;
     for (int s = 0; s < plan.n_steps; s++) {
         size_t live = 0;
         for (int i = 0; i < plan.n_bufs; i++) {
             const sx_plan_buffer *pb = &plan.bufs[i];
-            if (!pb->external && pb->born <= s && s <= pb->dies) live += pb->elems * sizeof(float);
+            if (!pb->external && pb->born <= s && s <= pb->dies) live += pb->elems * elem;
         }
         if (live > peak) peak = live, at = s;
     }
     const sx_step *st = &plan.steps[at];
-    printf("arena peak %.1f MiB at step %d (%s C=%d %dx%d); live there:\n", mib(peak), at, sx_step_kind_name(st->kind),
+    printf("maps %s; arena peak %.1f MiB at step %d (%s C=%d %dx%d); live there:\n", elem == 2 ? "fp16" : "fp32", mib(peak), at, sx_step_kind_name(st->kind),
            st->c, st->w, st->h);
     for (int i = 0; i < plan.n_bufs; i++) {
         const sx_plan_buffer *pb = &plan.bufs[i];
         if (!pb->external && pb->born <= at && at <= pb->dies)
-            printf("  %-12s %8.1f MiB  steps %d..%d\n", pb->name ? pb->name : "?", mib(pb->elems * sizeof(float)),
+            printf("  %-12s %8.1f MiB  steps %d..%d\n", pb->name ? pb->name : "?", mib(pb->elems * elem),
                    pb->born, pb->dies);
     }
     sagalux_model_free(model);

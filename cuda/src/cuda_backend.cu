@@ -1,6 +1,8 @@
 // The CUDA backend: walks the same plan as the CPU (core/src/plan.h) on one
 // GPU. Weights are uploaded once; a prepared size holds one device arena
-// placed by the plan's liveness; the maps between steps are fp32. Per step:
+// placed by the plan's liveness; the maps between steps are fp16 in the fp16
+// precision (half the memory: a 16-channel map at 1280^2 is 50 MiB, not
+// 100) and fp32 in the fp32 precision and the unfused path. Per step:
 // the blocks of the two widest levels (C = 16, 32) in fused tile kernels
 // (block_fused.cu; their summary and FFN on tensor cores in the fp16
 // precision, block_tc.cu), the deeper blocks and the wide Down/Up 3x3s as
@@ -8,10 +10,13 @@
 // in two fused passes (fuse_fused.cu; their 1x1s on tensor cores in the fp16
 // precision, fuse_tc.cu), everything else one kernel per layer
 // (kernels.cu) with cuBLAS 1x1s: that unfused path is also the GPU's plain
-// reference (SAGALUX_CUDA_UNFUSED=1 runs it everywhere).
+// reference (SAGALUX_CUDA_UNFUSED=1 runs it everywhere). A step whose
+// kernels take only fp32 maps (the unfused block and Fuse: widths the fused
+// kernels do not cover) runs on fp16 maps through fp32 copies in its scratch.
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <type_traits>
 
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
@@ -48,12 +53,15 @@ struct cuda_state {
     int n_w16;
     sx_plan plan;
     int prepared;
-    float *arena, *in, *out;
+    int half_maps;             // the maps between steps (the arena) are fp16: the fp16 precision, fused
+    void *arena;               // the plan's buffers, in map elements (fp16 or fp32)
+    float *in, *out;
     float *summary;            // per head S (d x d) then z (C), for the widest level
     double *fuse_partial, *fuse_sums;
     float *fuse_fold;          // the fused Fuse's folded output matrix and bias
     float *summary_partial;    // K_SUMMARY_BLOCKS * (32*32 + 32) floats for the split-N summary
     float *host_tap;           // a tapped map copied back for the golden test
+    __half *host_tap16;        // ... as it lies on the device, when the maps are fp16
     size_t arena_bytes, io_bytes, weight_bytes, fixed_bytes, memory_limit;
     int profile;               // SAGALUX_CUDA_PROFILE set: time every step, log the times
     cublasComputeType_t math;  // SAGALUX_CUDA_MATH: the 1x1 GEMMs' arithmetic (see gpu_ctx)
@@ -130,23 +138,36 @@ bool conv_is_half(const cuda_state *s, int cout) { return s->tensor_cores && !s-
 
 bool fuse_is_fused(const cuda_state *s, const sx_step *st) { return !s->unfused && fused_fuse_supported(st->c); }
 
-// Scratch, in floats, each step below uses.
+// Scratch sizes in map elements (what the plan counts) from halves and
+// floats; each piece rounded to 64 elements, so the next starts aligned.
+size_t round64(size_t e) { return (e + 63) / 64 * 64; }
+size_t elems_of_halves(const cuda_state *s, size_t halves) { return round64(s->half_maps ? halves : (halves + 1) / 2); }
+size_t elems_of_floats(const cuda_state *s, size_t floats) { return round64(s->half_maps ? 2 * floats : floats); }
+
+// Scratch, in map elements, each step below uses.
 size_t cuda_scratch(const sx_step *st, void *user)
 {
     const cuda_state *s = static_cast<const cuda_state *>(user);
-    size_t n = (size_t)st->h * st->w;
+    size_t n = (size_t)st->h * st->w, cn = (size_t)st->c * n;
     switch (st->kind) {
     case SX_STEP_STAGE: {
         if (st->stage->count == 0) return 0;
-        if (stage_is_fused(s, st)) return (size_t)st->c * n; // the block's half-way map
-        if (stage_is_half(s, st)) return (half_block_scratch(st->c, st->stage->blocks[0].hid, n) + 1) / 2;
-        return unfused_block_scratch(st->c, st->stage->blocks[0].hid, n);
+        if (stage_is_fused(s, st)) return round64(cn); // the block's half-way map
+        if (stage_is_half(s, st)) return elems_of_halves(s, half_block_scratch(st->c, st->stage->blocks[0].hid, n));
+        // fp32 blocks; on fp16 maps, on an fp32 copy of x first
+        return (s->half_maps ? elems_of_floats(s, cn) : 0) +
+               elems_of_floats(s, unfused_block_scratch(st->c, st->stage->blocks[0].hid, n));
     }
-    case SX_STEP_FUSE: return fuse_is_fused(s, st) ? 0 : unfused_fuse_scratch(st->c, n);
+    case SX_STEP_FUSE: // fp32 layers; on fp16 maps, from an fp32 copy of the input into an fp32 output
+        if (fuse_is_fused(s, st)) return 0;
+        return (s->half_maps ? elems_of_floats(s, 3 * cn) + elems_of_floats(s, cn) : 0) +
+               elems_of_floats(s, unfused_fuse_scratch(st->c, n));
     case SX_STEP_DOWN: // the conv's output, then (fp16) its im2col chunk
-        return (size_t)(st->c / 2) * n + (conv_is_half(s, st->c / 2) ? (conv3x3_col_halves(st->c, n) + 1) / 2 : 0);
-    case SX_STEP_UP: return 2 * (size_t)st->c * n + (conv_is_half(s, 2 * st->c) ? (conv3x3_col_halves(st->c, n) + 1) / 2 : 0);
-    case SX_STEP_SKIP: return (size_t)st->c * n;
+        return round64((size_t)(st->c / 2) * n) +
+               (conv_is_half(s, st->c / 2) ? elems_of_halves(s, conv3x3_col_halves(st->c, n)) : 0);
+    case SX_STEP_UP:
+        return round64(2 * cn) + (conv_is_half(s, 2 * st->c) ? elems_of_halves(s, conv3x3_col_halves(st->c, n)) : 0);
+    case SX_STEP_SKIP: return round64(cn);
     default: return 0;
     }
 }
@@ -172,17 +193,49 @@ gpu_fuse_weights weights_of(const cuda_state *s, const sx_fuse *f)
                             dev(s, f->proj_w), dev(s, f->proj_b), dev(s, f->out_w), f->c};
 }
 
-cublasStatus_t run_step(cuda_state *s, const sx_step *st, const float *in0, const float *in1, float *out, float *scr)
+// The fp32 unfused block or Fuse on fp16 maps: their input widened into
+// fp32 scratch, the fp32 layers, the output narrowed back.
+template <typename M>
+cublasStatus_t fp32_step_on_half_maps(cuda_state *s, const sx_step *st, const M *in0, M *out, M *scr)
+{
+    if constexpr (!std::is_same<M, __half>::value) {
+        return CUBLAS_STATUS_INTERNAL_ERROR; // fp32 maps never come here
+    } else {
+        const int c = st->c, h = st->h, w = st->w;
+        const size_t n = (size_t)h * w, cn = (size_t)c * n;
+        cudaStream_t q = s->stream;
+        float *x32 = reinterpret_cast<float *>(scr);
+        if (st->kind == SX_STEP_STAGE) { // x32 <- in0, the blocks in place, out <- x32
+            float *scr32 = x32 + elems_of_floats(s, cn) / 2;
+            k_to_float(q, in0, cn, x32);
+            for (int i = 0; i < st->stage->count; i++) {
+                cublasStatus_t bs = unfused_block_run(ctx_of(s), weights_of(s, &st->stage->blocks[i]), x32, h, w, scr32);
+                if (bs) return bs;
+            }
+            k_to_half(q, x32, cn, out);
+            return CUBLAS_STATUS_SUCCESS;
+        }
+        float *out32 = x32 + elems_of_floats(s, 3 * cn) / 2, *scr32 = out32 + elems_of_floats(s, cn) / 2;
+        k_to_float(q, in0, 3 * cn, x32);
+        cublasStatus_t bs = unfused_fuse_run(ctx_of(s), weights_of(s, st->fuse), x32, h, w, out32, scr32);
+        k_to_half(q, out32, cn, out);
+        return bs;
+    }
+}
+
+template <typename M> cublasStatus_t run_step(cuda_state *s, const sx_step *st, const M *in0, const M *in1, M *out, M *scr)
 {
     int c = st->c, h = st->h, w = st->w;
     size_t n = (size_t)h * w;
     cudaStream_t q = s->stream;
+    constexpr bool half_maps = std::is_same<M, __half>::value;
     switch (st->kind) {
-    case SX_STEP_EMBED: k_conv3x3(q, in0, 3, h, w, dev(s, st->conv), nullptr, s->model->cfg.dim, out); break;
+    case SX_STEP_EMBED: k_conv3x3(q, s->in, 3, h, w, dev(s, st->conv), nullptr, s->model->cfg.dim, out); break;
     case SX_STEP_STAGE: {
-        if (out != in0) cudaMemcpyAsync(out, in0, (size_t)c * n * sizeof(float), cudaMemcpyDeviceToDevice, q);
+        if (out != in0) cudaMemcpyAsync(out, in0, (size_t)c * n * sizeof(M), cudaMemcpyDeviceToDevice, q);
         if (st->stage->count == 0) break;
         const bool fused = stage_is_fused(s, st), half = stage_is_half(s, st);
+        if (!fused && !half && half_maps) return fp32_step_on_half_maps(s, st, out, out, scr);
         for (int i = 0; i < st->stage->count; i++) {
             gpu_block_weights bw = weights_of(s, &st->stage->blocks[i]);
             if (fused) {
@@ -192,7 +245,7 @@ cublasStatus_t run_step(cuda_state *s, const sx_step *st, const float *in0, cons
             } else if (half) {
                 cublasStatus_t bs = half_block_run(ctx_of(s), bw, out, h, w, reinterpret_cast<__half *>(scr));
                 if (bs) return bs;
-            } else {
+            } else if constexpr (!half_maps) {
                 cublasStatus_t bs = unfused_block_run(ctx_of(s), bw, out, h, w, scr);
                 if (bs) return bs;
             }
@@ -200,7 +253,10 @@ cublasStatus_t run_step(cuda_state *s, const sx_step *st, const float *in0, cons
         break;
     }
     case SX_STEP_FUSE:
-        if (!fuse_is_fused(s, st)) return unfused_fuse_run(ctx_of(s), weights_of(s, st->fuse), in0, h, w, out, scr);
+        if (!fuse_is_fused(s, st)) {
+            if constexpr (half_maps) return fp32_step_on_half_maps(s, st, in0, out, scr);
+            else return unfused_fuse_run(ctx_of(s), weights_of(s, st->fuse), in0, h, w, out, scr);
+        }
         if (!fused_fuse_run(q, weights_of(s, st->fuse), in0, h, w, out, s->fuse_partial, s->fuse_sums, s->fuse_fold,
                             s->tensor_cores))
             return CUBLAS_STATUS_EXECUTION_FAILED;
@@ -209,7 +265,7 @@ cublasStatus_t run_step(cuda_state *s, const sx_step *st, const float *in0, cons
     case SX_STEP_UP: {
         const int cout = st->kind == SX_STEP_DOWN ? c / 2 : 2 * c;
         if (conv_is_half(s, cout) && dev16(s, st->conv)) {
-            __half *col = reinterpret_cast<__half *>(scr + (size_t)cout * n);
+            __half *col = reinterpret_cast<__half *>(scr + round64((size_t)cout * n));
             cublasStatus_t bs = half_conv3x3(ctx_of(s), in0, c, h, w, dev16(s, st->conv), cout, scr, col);
             if (bs) return bs;
         } else
@@ -220,16 +276,21 @@ cublasStatus_t run_step(cuda_state *s, const sx_step *st, const float *in0, cons
     }
     case SX_STEP_SKIP:
         k_weighted_sum(q, in0, dev(s, st->skip->alpha), in1, dev(s, st->skip->beta), c, n, scr);
-        return gpu_conv1x1(ctx_of(s), scr, c, n, dev(s, st->skip->conv), nullptr, c, out, 0);
+        if constexpr (half_maps) {
+            const __half *w16 = dev16(s, st->skip->conv);
+            return w16 ? half_conv1x1(ctx_of(s), scr, c, n, w16, c, out) : CUBLAS_STATUS_INVALID_VALUE; // never uploaded
+        } else
+            return gpu_conv1x1(ctx_of(s), scr, c, n, dev(s, st->skip->conv), nullptr, c, out, 0);
     case SX_STEP_MIX: k_weighted_sum(q, in0, dev(s, st->alpha), in1, dev(s, st->beta), c, n, out); break;
-    case SX_STEP_OUT: k_conv3x3(q, in0, c, h, w, dev(s, st->conv), nullptr, 3, out); break;
+    case SX_STEP_OUT: k_conv3x3(q, in0, c, h, w, dev(s, st->conv), nullptr, 3, s->out); break;
     default: break;
     }
     return CUBLAS_STATUS_SUCCESS;
 }
 
-// The fp16 weights: the four 1x1s of every block that runs on fp16 maps, and
-// the 3x3s of Down and Up that run as GEMMs. Each starts on a 256-byte
+// The fp16 weights: the four 1x1s of every block that runs on fp16 GEMMs,
+// the 3x3s of Down and Up that run as GEMMs, and (on fp16 maps) the Skip
+// layers' 1x1s. Each starts on a 256-byte
 // boundary: cuBLAS takes its fast tensor-core kernels only for 16-byte
 // aligned operands, and the fp32 arena's offsets are not (a depthwise weight
 // of 2 hid x 9 floats shifts what follows by 4 floats when hid is odd).
@@ -262,6 +323,7 @@ size_t list_half_weights(cuda_state *s)
         if (conv_is_half(s, down_in / 2)) want16(s, m->down[l], (size_t)down_in / 2 * down_in * 9, &total);
         if (conv_is_half(s, 2 * up_in)) want16(s, m->up[l], (size_t)2 * up_in * up_in * 9, &total);
     }
+    for (int l = 0; l < 3 && s->half_maps; l++) want16(s, m->skip[l].conv, (size_t)(2 * d0 << l) * (2 * d0 << l), &total);
     return total;
 }
 
@@ -289,7 +351,10 @@ void release_size(cuda_state *s)
     cudaFree(s->out);
     cudaFree(s->summary);
     free(s->host_tap);
-    s->arena = s->in = s->out = s->summary = s->host_tap = nullptr;
+    free(s->host_tap16);
+    s->arena = nullptr;
+    s->in = s->out = s->summary = s->host_tap = nullptr;
+    s->host_tap16 = nullptr;
     s->arena_bytes = s->io_bytes = 0;
     s->prepared = 0;
     if (s->graph) cudaGraphExecDestroy(s->graph);
@@ -306,7 +371,7 @@ extern "C" sagalux_status cuda_prepare(void *state, int h, int w, char *err, siz
     sagalux_status st = sx_plan_build(s->model, h, w, cuda_scratch, s, &s->plan);
     if (st != SAGALUX_OK) return sx_reason(err, err_size, st, "CUDA device %d: cannot plan a %dx%d image", s->device, w, h);
     size_t io = 3 * (size_t)h * w * sizeof(float), top = (size_t)sx_network_max_channels(&s->model->cfg);
-    s->arena_bytes = s->plan.arena_elems * sizeof(float);
+    s->arena_bytes = s->plan.arena_elems * (s->half_maps ? sizeof(__half) : sizeof(float));
     s->io_bytes = 2 * io;
     size_t need = s->weight_bytes + s->fixed_bytes + s->arena_bytes + s->io_bytes + (top * top + top) * sizeof(float);
     if (s->memory_limit && need > s->memory_limit) {
@@ -315,7 +380,7 @@ extern "C" sagalux_status cuda_prepare(void *state, int h, int w, char *err, siz
                        "CUDA device %d (%s): a %dx%d image needs %zu MiB, over this context's %zu MiB limit", s->device,
                        s->name, w, h, (need + (1 << 20) - 1) >> 20, s->memory_limit >> 20);
     }
-    if ((st = alloc(s, (void **)&s->arena, s->arena_bytes, "activations", err, err_size)) ||
+    if ((st = alloc(s, &s->arena, s->arena_bytes, "activations", err, err_size)) ||
         (st = alloc(s, (void **)&s->in, io, "the input image", err, err_size)) ||
         (st = alloc(s, (void **)&s->out, io, "the output image", err, err_size)) ||
         (st = alloc(s, (void **)&s->summary, (top * top + top) * sizeof(float), "attention summaries", err, err_size))) {
@@ -326,12 +391,36 @@ extern "C" sagalux_status cuda_prepare(void *state, int h, int w, char *err, siz
     return SAGALUX_OK;
 }
 
-float *map_of(cuda_state *s, sx_ref r)
+// A map of the arena (the image buffers, fp32 whatever the maps are, are
+// s->in and s->out: only Embed reads one, only Out writes the other).
+template <typename M> M *map_of(cuda_state *s, sx_ref r)
 {
-    if (r.buf < 0) return nullptr;
-    if (r.buf == s->plan.input) return s->in + r.offset;
-    if (r.buf == s->plan.output) return s->out + r.offset;
-    return s->arena + s->plan.bufs[r.buf].offset + r.offset;
+    if (r.buf < 0 || r.buf == s->plan.input || r.buf == s->plan.output) return nullptr;
+    return static_cast<M *>(s->arena) + s->plan.bufs[r.buf].offset + r.offset;
+}
+
+// Copies step i's output to the host as fp32 and hands it to tap.
+template <typename M> sagalux_status tap_step(cuda_state *s, int i, sx_tap_fn tap, void *tap_user, char *err, size_t err_size)
+{
+    const sx_step *st = &s->plan.steps[i];
+    const int c = sx_step_out_channels(&s->plan, st), oh = sx_step_out_h(st), ow = sx_step_out_w(st);
+    const size_t count = (size_t)c * oh * ow;
+    const bool image = st->out.buf == s->plan.output, half = !image && std::is_same<M, __half>::value;
+    const void *o = image ? static_cast<const void *>(s->out) : map_of<M>(s, st->out);
+    float *host = static_cast<float *>(realloc(s->host_tap, count * sizeof(float)));
+    if (host) s->host_tap = host;
+    __half *host16 = half ? static_cast<__half *>(realloc(s->host_tap16, count * sizeof(__half))) : nullptr;
+    if (host16) s->host_tap16 = host16;
+    if (!host || (half && !host16))
+        return sx_reason(err, err_size, SAGALUX_ERR_OUT_OF_MEMORY, "CUDA: out of host memory for a tap");
+    cudaError_t e;
+    if ((e = cudaMemcpyAsync(half ? static_cast<void *>(host16) : host, o, count * (half ? sizeof(__half) : sizeof(float)),
+                             cudaMemcpyDeviceToHost, s->stream)) != cudaSuccess ||
+        (e = cudaStreamSynchronize(s->stream)) != cudaSuccess)
+        return fail_cuda(s, e, "copying a tap back", err, err_size);
+    for (size_t k = 0; half && k < count; k++) host[k] = __half2float(host16[k]);
+    tap(tap_user, i, st->tap, host, c, oh, ow);
+    return SAGALUX_OK;
 }
 
 // One INFO line per step with its device time (the workbench's view of where
@@ -351,7 +440,7 @@ void log_step_times(cuda_state *s)
 }
 
 // Every step of the plan on the stream; with tap, each output copied back.
-sagalux_status run_steps(cuda_state *s, sx_tap_fn tap, void *tap_user, char *err, size_t err_size)
+template <typename M> sagalux_status run_steps(cuda_state *s, sx_tap_fn tap, void *tap_user, char *err, size_t err_size)
 {
     cudaError_t e;
     if (s->profile) cudaEventRecord(s->marks[0], s->stream);
@@ -359,9 +448,8 @@ sagalux_status run_steps(cuda_state *s, sx_tap_fn tap, void *tap_user, char *err
         const sx_step *st = &s->plan.steps[i];
         if (s->before_step && s->before_step(s->hook_user, sx_plan_progress(&s->plan, i)))
             return sx_reason(err, err_size, SAGALUX_ERR_CANCELLED, "CUDA device %d: cancelled", s->device);
-        float *o = map_of(s, st->out);
-        float *scr = st->scratch >= 0 ? s->arena + s->plan.bufs[st->scratch].offset : nullptr;
-        cublasStatus_t bs = run_step(s, st, map_of(s, st->in[0]), map_of(s, st->in[1]), o, scr);
+        M *scr = st->scratch >= 0 ? static_cast<M *>(s->arena) + s->plan.bufs[st->scratch].offset : nullptr;
+        cublasStatus_t bs = run_step<M>(s, st, map_of<M>(s, st->in[0]), map_of<M>(s, st->in[1]), map_of<M>(s, st->out), scr);
         if (bs != CUBLAS_STATUS_SUCCESS)
             return sx_reason(err, err_size, SAGALUX_ERR_DEVICE, "CUDA device %d (%s): cuBLAS failed in step %d (%s): %s",
                            s->device, s->name, i, sx_step_kind_name(st->kind), cublasGetStatusString(bs));
@@ -371,19 +459,16 @@ sagalux_status run_steps(cuda_state *s, sx_tap_fn tap, void *tap_user, char *err
             return fail_cuda(s, e, what, err, err_size);
         }
         if (s->profile) cudaEventRecord(s->marks[i + 1], s->stream);
-        if (tap) {
-            int c = sx_step_out_channels(&s->plan, st), oh = sx_step_out_h(st), ow = sx_step_out_w(st);
-            size_t bytes = (size_t)c * oh * ow * sizeof(float);
-            float *host = static_cast<float *>(realloc(s->host_tap, bytes));
-            if (!host) return sx_reason(err, err_size, SAGALUX_ERR_OUT_OF_MEMORY, "CUDA: out of host memory for a tap");
-            s->host_tap = host;
-            if ((e = cudaMemcpyAsync(host, o, bytes, cudaMemcpyDeviceToHost, s->stream)) != cudaSuccess ||
-                (e = cudaStreamSynchronize(s->stream)) != cudaSuccess)
-                return fail_cuda(s, e, "copying a tap back", err, err_size);
-            tap(tap_user, i, st->tap, host, c, oh, ow);
-        }
+        sagalux_status ts;
+        if (tap && (ts = tap_step<M>(s, i, tap, tap_user, err, err_size)) != SAGALUX_OK) return ts;
     }
     return SAGALUX_OK;
+}
+
+sagalux_status run_steps(cuda_state *s, sx_tap_fn tap, void *tap_user, char *err, size_t err_size)
+{
+    return s->half_maps ? run_steps<__half>(s, tap, tap_user, err, err_size)
+                        : run_steps<float>(s, tap, tap_user, err, err_size);
 }
 
 // The steps captured once as a CUDA graph for the prepared size (its
@@ -533,11 +618,13 @@ extern "C" sagalux_status sx_cuda_plan_memory(const sagalux_model *model, int h,
     cuda_state s = {}; // what the scratch sizes and the fp16 weight list read: the model and the precision
     s.model = model;
     s.tensor_cores = precision == SAGALUX_PRECISION_FP16;
+    s.unfused = getenv("SAGALUX_CUDA_UNFUSED") != nullptr;
+    s.half_maps = s.tensor_cores && !s.unfused;
     sagalux_status st = sx_plan_build(model, h, w, cuda_scratch, &s, plan);
     if (st != SAGALUX_OK) return st;
     bytes->weights = model->params * sizeof(float);
     bytes->weights16 = s.tensor_cores ? list_half_weights(&s) * sizeof(__half) : 0;
-    bytes->arena = plan->arena_elems * sizeof(float);
+    bytes->arena = plan->arena_elems * (s.half_maps ? sizeof(__half) : sizeof(float));
     bytes->images = 2 * 3 * (size_t)h * w * sizeof(float);
     bytes->fixed = fixed_bytes();
     return SAGALUX_OK;
@@ -584,6 +671,7 @@ extern "C" sagalux_status sx_cuda_backend_open(const sagalux_model *model, int d
             st = fail_cuda(s, e, "uploading the weights", err, err_size);
     }
     s->unfused = getenv("SAGALUX_CUDA_UNFUSED") != nullptr;
+    s->half_maps = s->tensor_cores && !s->unfused;
     if (st == SAGALUX_OK && s->tensor_cores) st = upload_half_weights(s, err, err_size);
     if (st == SAGALUX_OK &&
         ((e = cudaEventCreate(&s->net_begin)) != cudaSuccess || (e = cudaEventCreate(&s->net_end)) != cudaSuccess))
