@@ -34,6 +34,15 @@
  * 6x10, C=64), 4.4e-3 with the fused fp16 kernels alone; the planted bugs
  * (cuda/dev/gpu_check.sh) give 4.7e-2 and more. */
 #define FP16_STEP_LIMIT 3e-2
+/* The fp16 precision also stores its maps in fp16. The reference then rounds
+ * its maps the same way (sx_cpu_backend_fp16_maps), but where a step is
+ * ill-conditioned (random dim-6 weights: a LayerNorm over 12 channels that
+ * nearly agree) any perturbation of its input of that size is amplified,
+ * the GPU's arithmetic as much as the rounding: measured at step 7 of
+ * test_odd_widths (H200), fp16 storage alone (CPU against CPU) 1.5e-2, the GPU
+ * against the rounding CPU 3.1e-2. So a step's limit is also at least
+ * FP16_STORAGE_FACTOR times what fp16 storage alone does to it on the CPU. */
+#define FP16_STORAGE_FACTOR 3.0
 
 typedef struct maps {
     int n;
@@ -56,6 +65,18 @@ static void keep(void *user, int step, const char *name, const float *map, int c
 static void free_maps(maps *m)
 {
     for (int i = 0; i < m->n; i++) free(m->data[i]);
+}
+
+static double nerr(const float *got, const float *want, size_t n, int *finite)
+{
+    double num = 0.0, den = 0.0;
+    for (size_t k = 0; k < n; k++) {
+        double a = got[k], b = want[k];
+        if (!isfinite(a) || !isfinite(b)) *finite = 0;
+        num += (a - b) * (a - b);
+        den += b * b;
+    }
+    return sqrt(num / (den > 0 ? den : 1e-30));
 }
 
 static int run_backend(sx_backend *be, int h, int w, const float *in, float *out, maps *m)
@@ -90,6 +111,12 @@ static void parity(const sagalux_config *cfg, int h, int w, uint64_t seed, sagal
     tu_fill_random(in, n, 0.0f, 0.4f, &seed);
     maps mc = {0}, mg = {0};
     assert_true(run_backend(&cpu, h, w, in, out_cpu, &mc));
+    maps m32 = {0}; /* fp16 precision: the reference again with fp32 maps, for what the storage alone does */
+    if (precision == SAGALUX_PRECISION_FP16) {
+        sx_cpu_backend_fp16_maps(cpu.state, 0);
+        assert_true(run_backend(&cpu, h, w, in, out_cpu, &m32));
+        sx_cpu_backend_fp16_maps(cpu.state, 1);
+    }
     assert_true(run_backend(&gpu, h, w, in, out_gpu, &mg));
     assert_int_equal(mc.n, mg.n);
     sx_plan plan;
@@ -99,26 +126,30 @@ static void parity(const sagalux_config *cfg, int h, int w, uint64_t seed, sagal
            cfg->heads[2], cfg->heads[3], cfg->ffn, w, h, precision == SAGALUX_PRECISION_FP32 ? "fp32" : "fp16", mc.n);
     double worst = 0.0;
     int bad = 0;
+    double storage_worst = 0.0;
     for (int i = 0; i < mc.n; i++) {
         assert_int_equal(mc.size[i], mg.size[i]);
-        double num = 0.0, den = 0.0;
         int finite = 1;
-        for (size_t k = 0; k < mc.size[i]; k++) {
-            double a = mg.data[i][k], b = mc.data[i][k];
-            if (!isfinite(a) || !isfinite(b)) finite = 0;
-            num += (a - b) * (a - b);
-            den += b * b;
-        }
-        double e = sqrt(num / (den > 0 ? den : 1e-30));
+        const double e = nerr(mg.data[i], mc.data[i], mc.size[i], &finite);
+        /* the storage's own effect on this step (0 in the fp32 precision) */
+        const double storage = m32.n ? nerr(mc.data[i], m32.data[i], mc.size[i], &finite) : 0.0;
+        const double step_limit = FP16_STORAGE_FACTOR * storage > limit ? FP16_STORAGE_FACTOR * storage : limit;
         const sx_step *st = &plan.steps[i];
-        int ok = finite && e <= limit;
-        if (!ok || i == mc.n - 1 || st->tap)
-            printf("  step %2d %-5s C=%-3d %3dx%-3d  nerr %.2e%s%s\n", i, sx_step_kind_name(st->kind), st->c, st->w,
-                   st->h, e, finite ? "" : "  NaN/Inf", ok ? "" : "  FAIL");
+        int ok = finite && e <= step_limit;
+        if (!ok || i == mc.n - 1 || st->tap || step_limit > limit) {
+            printf("  step %2d %-5s C=%-3d %3dx%-3d  nerr %.2e", i, sx_step_kind_name(st->kind), st->c, st->w, st->h, e);
+            if (step_limit > limit) printf("  (fp16 storage alone %.2e: limit %.2e)", storage, step_limit);
+            printf("%s%s\n", finite ? "" : "  NaN/Inf", ok ? "" : "  FAIL");
+        }
         if (!ok) bad++;
         if (e > worst) worst = e;
+        if (storage > storage_worst) storage_worst = storage;
     }
-    printf("  worst step nerr %.2e (limit %.0e)\n", worst, limit);
+    printf("  worst step nerr %.2e (limit %.0e", worst, limit);
+    if (m32.n) printf("; fp16 storage alone, CPU against CPU: worst %.2e", storage_worst);
+    printf(")\n");
+    /* the reference's rounding must have run: fp16 storage moves every model */
+    if (m32.n) assert_true(storage_worst > 1e-5);
     /* Untapped runs replay the steps as a CUDA graph (captured on the first):
      * the same kernels in the same order, so bit-for-bit the tapped result. */
     float *replay = malloc(n * sizeof *replay);
@@ -133,6 +164,7 @@ static void parity(const sagalux_config *cfg, int h, int w, uint64_t seed, sagal
     free(replay);
     free_maps(&mc);
     free_maps(&mg);
+    free_maps(&m32);
     cpu.close(cpu.state);
     gpu.close(gpu.state);
     free(in);
