@@ -135,7 +135,7 @@ static sagalux_status cpu_run(void *state, const float *in, float *out, sx_tap_f
         if (s->before_step && s->before_step(s->hook_user, sx_plan_progress(&s->plan, i)))
             return sx_reason(err, err_size, SAGALUX_ERR_CANCELLED, "CPU: cancelled");
         float *o = map_of(s, st->out, in, out);
-        float *scr = st->scratch >= 0 ? s->arena + s->plan.bufs[st->scratch].offset : NULL;
+        float *scr = st->scratch.buf >= 0 ? s->arena + s->plan.bufs[st->scratch.buf].offset + st->scratch.offset : NULL;
         run_step(s, st, map_of(s, st->in[0], in, out), map_of(s, st->in[1], in, out), o, scr);
         if (s->fp16_maps && st->out.buf != s->plan.output)
             for (size_t k = 0, count = (size_t)sx_step_out_channels(&s->plan, st) * sx_step_out_h(st) * sx_step_out_w(st);

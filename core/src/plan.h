@@ -47,7 +47,9 @@ typedef struct sx_step {
     const float *conv;     /* EMBED, DOWN, UP, OUT: the 3x3 weight */
     const float *alpha, *beta; /* MIX */
     sx_ref in[2], out;
-    int scratch;           /* buffer id of this step's scratch, -1 when it needs none */
+    sx_ref scratch;        /* this step's scratch (buf -1 when it needs none) */
+    sx_ref spare;          /* room the step may use as scratch: slots of its output buffer */
+    size_t spare_elems;    /* not yet written (0: none) */
     const char *tap;       /* golden name of out (F, X0..X3, Y2..Y0, R3, O), or NULL */
 } sx_step;
 

@@ -2,12 +2,13 @@
 // peak lies: read from the plan, no GPU needed (so it runs anywhere the CUDA
 // backend builds).
 //
-//   plan_memory -m MODEL | --random DIM,B0,B1,B2,B3,REFINE  [-s WxH] [-p fp16|fp32]
+//   plan_memory -m MODEL | --random DIM,B0,B1,B2,B3,REFINE  [-s WxH] [-p fp16|fp32] [--layout]
 //
 // Prints the parts of the device memory (fp32 weights, their fp16 copies,
 // the image in and out, fixed scratch, the arena: their sum is what
 // sagalux_context_peak_bytes reports, less the host's two padded copies),
-// then the step where the most arena is live and every buffer live there.
+// then the step where the most arena is live and every buffer live there;
+// --layout: every buffer's place in the arena and the steps it lives.
 #include <cstdio>
 #include <cstring>
 
@@ -23,12 +24,13 @@ static double mib(size_t bytes) { return bytes / 1048576.0; }
 int main(int argc, char **argv)
 {
     const char *model_path = nullptr;
-    int w = 1280, h = 1280, random = 0;
+    int w = 1280, h = 1280, random = 0, layout = 0;
     sagalux_precision precision = SAGALUX_PRECISION_FP16;
     sagalux_config cfg = {0, {0}, 0, {1, 2, 4, 8}, 2.66f};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : nullptr;
         if (!strcmp(a, "-m") && v) model_path = v, i++;
+        else if (!strcmp(a, "--layout")) layout = 1;
         else if (!strcmp(a, "-s") && v && sscanf(v, "%dx%d", &w, &h) == 2) i++;
         else if (!strcmp(a, "-p") && v && (!strcmp(v, "fp16") || !strcmp(v, "fp32")))
             precision = !strcmp(v, "fp32") ? SAGALUX_PRECISION_FP32 : SAGALUX_PRECISION_FP16, i++;
@@ -37,7 +39,8 @@ int main(int argc, char **argv)
                         &cfg.blocks[3], &cfg.refine) == 6)
             random = 1, i++;
         else {
-            fprintf(stderr, "usage: plan_memory -m MODEL | --random DIM,B0,B1,B2,B3,REFINE [-s WxH] [-p fp16|fp32]\n");
+            fprintf(stderr, "usage: plan_memory -m MODEL | --random DIM,B0,B1,B2,B3,REFINE [-s WxH] [-p fp16|fp32] "
+                            "[--layout]\n");
             return 2;
         }
     }
@@ -83,6 +86,12 @@ int main(int argc, char **argv)
         if (!pb->external && pb->born <= at && at <= pb->dies)
             printf("  %-12s %8.1f MiB  steps %d..%d\n", pb->name ? pb->name : "?", mib(pb->elems * elem),
                    pb->born, pb->dies);
+    }
+    for (int i = 0; layout && i < plan.n_bufs; i++) {
+        const sx_plan_buffer *pb = &plan.bufs[i];
+        if (!pb->external && pb->born >= 0)
+            printf("  layout %-12s %8.1f .. %8.1f MiB  steps %2d..%2d\n", pb->name ? pb->name : "?",
+                   mib(pb->offset * elem), mib((pb->offset + pb->elems) * elem), pb->born, pb->dies);
     }
     sagalux_model_free(model);
     return 0;

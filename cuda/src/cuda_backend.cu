@@ -15,6 +15,7 @@
 // kernels do not cover) runs on fp16 maps through fp32 copies in its scratch.
 #include <cstdio>
 #include <cstdlib>
+#include <algorithm>
 #include <cstring>
 #include <type_traits>
 
@@ -47,10 +48,11 @@ struct cuda_state {
     char name[256];
     cudaStream_t stream;
     cublasHandle_t blas;
-    float *weights;            // the model's fp32 arena, same offsets as on the host
-    __half *weights16;         // fp16 copies of the weights the deep levels' GEMMs read (fp16 precision only)
-    struct half_weight *w16;   // where each of them lies in weights16
+    float *weights;            // the model's fp32 arena less the tensors read only as fp16 (see dev)
+    __half *weights16;         // fp16 copies of the weights the GEMMs on fp16 data read (fp16 precision only)
+    struct half_weight *w16;   // where each of them lies in weights16, in the order of the host arena
     int n_w16;
+    size_t w16_floats;         // the fp32 elements they replace
     sx_plan plan;
     int prepared;
     int half_maps;             // the maps between steps (the arena) are fp16: the fp16 precision, fused
@@ -76,10 +78,19 @@ struct cuda_state {
     void *hook_user;
 };
 
-// The device pointer of a weight: same offset in the uploaded arena.
+// The device pointer of a fp32 weight: its offset in the host arena less the
+// tensors before it that are uploaded only as fp16 (s->w16, in arena order);
+// null for those tensors themselves (their readers take the fp16 copy).
 const float *dev(const cuda_state *s, const float *host)
 {
-    return host ? s->weights + (host - s->model->arena) : nullptr;
+    if (!host) return nullptr;
+    size_t at = (size_t)(host - s->model->arena), skipped = 0;
+    for (int i = 0; i < s->n_w16 && s->w16[i].host <= host; i++) {
+        const size_t lo = (size_t)(s->w16[i].host - s->model->arena);
+        if (at < lo + s->w16[i].count) return nullptr;
+        skipped += s->w16[i].count;
+    }
+    return s->weights + (at - skipped);
 }
 
 sagalux_status fail_cuda(const cuda_state *s, cudaError_t e, const char *what, char *err, size_t err_size)
@@ -298,6 +309,7 @@ void want16(cuda_state *s, const float *host, size_t count, size_t *total)
 {
     if (s->w16) s->w16[s->n_w16] = half_weight{host, count, *total};
     s->n_w16++;
+    s->w16_floats += count;
     *total += (count + 127) / 128 * 128;
 }
 
@@ -307,6 +319,8 @@ size_t list_half_weights(cuda_state *s)
     const int d0 = m->cfg.dim;
     size_t total = 0;
     s->n_w16 = 0;
+    s->w16_floats = 0;
+    if (!s->tensor_cores || s->unfused) return 0; // everything fp32
     const sx_stage *stages[] = {&m->feat[0], &m->feat[1], &m->feat[2], &m->enc[0], &m->enc[1], &m->enc[2], &m->enc[3],
                                 &m->dec[0],  &m->dec[1],  &m->dec[2],  &m->latent, &m->ref[0], &m->ref[1], &m->ref[2]};
     for (const sx_stage *st : stages)
@@ -327,21 +341,43 @@ size_t list_half_weights(cuda_state *s)
     return total;
 }
 
-// weights16 from the uploaded fp32 weights.
-sagalux_status upload_half_weights(cuda_state *s, char *err, size_t err_size)
+// The weights on the device: the fp16 copies (converted here on the host),
+// and the fp32 arena less the tensors that have one: in the fp16 precision
+// the big 1x1 and 3x3 weights of the deep levels are read only as fp16, so
+// their fp32 copies (81 of 84 MiB in the LLFormer setting) would be dead weight.
+sagalux_status upload_weights(cuda_state *s, char *err, size_t err_size)
 {
     const size_t halves = list_half_weights(s); // counts
     s->w16 = static_cast<half_weight *>(calloc(s->n_w16 ? s->n_w16 : 1, sizeof(half_weight)));
-    if (!s->w16) return sx_reason(err, err_size, SAGALUX_ERR_OUT_OF_MEMORY, "CUDA: out of host memory");
+    __half *host16 = static_cast<__half *>(malloc((halves ? halves : 1) * sizeof(__half)));
+    if (!s->w16 || !host16) {
+        free(host16);
+        return sx_reason(err, err_size, SAGALUX_ERR_OUT_OF_MEMORY, "CUDA: out of host memory");
+    }
     list_half_weights(s); // places
-    s->weight_bytes += halves * sizeof(__half);
-    sagalux_status st = alloc(s, (void **)&s->weights16, halves * sizeof(__half), "fp16 weights", err, err_size);
-    if (st != SAGALUX_OK) return st;
+    std::sort(s->w16, s->w16 + s->n_w16, [](const half_weight &a, const half_weight &b) { return a.host < b.host; });
+    const size_t floats = s->model->params - s->w16_floats;
+    s->weight_bytes = floats * sizeof(float) + halves * sizeof(__half);
+    sagalux_status st;
+    if ((st = alloc(s, (void **)&s->weights, floats * sizeof(float), "the weights", err, err_size)) ||
+        (st = alloc(s, (void **)&s->weights16, halves * sizeof(__half), "fp16 weights", err, err_size))) {
+        free(host16);
+        return st;
+    }
+    memset(host16, 0, halves * sizeof(__half));
     for (int i = 0; i < s->n_w16; i++)
-        k_to_half(s->stream, dev(s, s->w16[i].host), s->w16[i].count, s->weights16 + s->w16[i].offset);
-    cudaError_t e = cudaStreamSynchronize(s->stream);
-    if (e == cudaSuccess) e = cudaGetLastError();
-    return e == cudaSuccess ? SAGALUX_OK : fail_cuda(s, e, "converting the weights to fp16", err, err_size);
+        for (size_t k = 0; k < s->w16[i].count; k++) host16[s->w16[i].offset + k] = __float2half_rn(s->w16[i].host[k]);
+    cudaError_t e = cudaMemcpy(s->weights16, host16, halves * sizeof(__half), cudaMemcpyHostToDevice);
+    free(host16);
+    // The fp32 runs between the fp16-only tensors, each where dev() says.
+    const float *from = s->model->arena, *end = s->model->arena + s->model->params;
+    for (int i = 0; i <= s->n_w16 && e == cudaSuccess; i++) {
+        const float *to = i < s->n_w16 ? s->w16[i].host : end;
+        if (to > from) e = cudaMemcpy(const_cast<float *>(dev(s, from)), from, (size_t)(to - from) * sizeof(float),
+                                      cudaMemcpyHostToDevice);
+        if (i < s->n_w16) from = s->w16[i].host + s->w16[i].count;
+    }
+    return e == cudaSuccess ? SAGALUX_OK : fail_cuda(s, e, "uploading the weights", err, err_size);
 }
 
 void release_size(cuda_state *s)
@@ -448,7 +484,9 @@ template <typename M> sagalux_status run_steps(cuda_state *s, sx_tap_fn tap, voi
         const sx_step *st = &s->plan.steps[i];
         if (s->before_step && s->before_step(s->hook_user, sx_plan_progress(&s->plan, i)))
             return sx_reason(err, err_size, SAGALUX_ERR_CANCELLED, "CUDA device %d: cancelled", s->device);
-        M *scr = st->scratch >= 0 ? static_cast<M *>(s->arena) + s->plan.bufs[st->scratch].offset : nullptr;
+        M *scr = st->scratch.buf >= 0
+                     ? static_cast<M *>(s->arena) + s->plan.bufs[st->scratch.buf].offset + st->scratch.offset
+                     : nullptr;
         cublasStatus_t bs = run_step<M>(s, st, map_of<M>(s, st->in[0]), map_of<M>(s, st->in[1]), map_of<M>(s, st->out), scr);
         if (bs != CUBLAS_STATUS_SUCCESS)
             return sx_reason(err, err_size, SAGALUX_ERR_DEVICE, "CUDA device %d (%s): cuBLAS failed in step %d (%s): %s",
@@ -622,8 +660,8 @@ extern "C" sagalux_status sx_cuda_plan_memory(const sagalux_model *model, int h,
     s.half_maps = s.tensor_cores && !s.unfused;
     sagalux_status st = sx_plan_build(model, h, w, cuda_scratch, &s, plan);
     if (st != SAGALUX_OK) return st;
-    bytes->weights = model->params * sizeof(float);
-    bytes->weights16 = s.tensor_cores ? list_half_weights(&s) * sizeof(__half) : 0;
+    bytes->weights16 = list_half_weights(&s) * sizeof(__half);
+    bytes->weights = (model->params - s.w16_floats) * sizeof(float);
     bytes->arena = plan->arena_elems * (s.half_maps ? sizeof(__half) : sizeof(float));
     bytes->images = 2 * 3 * (size_t)h * w * sizeof(float);
     bytes->fixed = fixed_bytes();
@@ -655,24 +693,18 @@ extern "C" sagalux_status sx_cuda_backend_open(const sagalux_model *model, int d
     snprintf(s->name, sizeof s->name, "%s", cudaGetDeviceProperties(&prop, device) == cudaSuccess ? prop.name : "?");
     sagalux_status st = SAGALUX_OK;
     s->tensor_cores = precision == SAGALUX_PRECISION_FP16;
-    s->weight_bytes = model->params * sizeof(float);
+    s->unfused = getenv("SAGALUX_CUDA_UNFUSED") != nullptr;
+    s->half_maps = s->tensor_cores && !s->unfused;
     if ((e = cudaSetDevice(device)) != cudaSuccess || (e = cudaStreamCreate(&s->stream)) != cudaSuccess)
         st = fail_cuda(s, e, "starting", err, err_size);
     else if (cublasCreate(&s->blas) != CUBLAS_STATUS_SUCCESS || cublasSetStream(s->blas, s->stream) != CUBLAS_STATUS_SUCCESS)
         st = sx_reason(err, err_size, SAGALUX_ERR_DEVICE, "CUDA device %d (%s): cuBLAS did not start", device, s->name);
-    else if (!(st = alloc(s, (void **)&s->weights, model->params * sizeof(float), "the weights", err, err_size)) &&
-             !(st = alloc(s, (void **)&s->fuse_partial, K_FUSE_BLOCKS * 15 * sizeof(double), "fuse sums", err, err_size)) &&
-             !(st = alloc(s, (void **)&s->fuse_sums, 15 * sizeof(double), "fuse sums", err, err_size)) &&
-             !(st = alloc(s, (void **)&s->fuse_fold, fold_bytes, "the fuse layer's folded weights", err, err_size)) &&
-             !(st = alloc(s, (void **)&s->summary_partial, (size_t)K_SUMMARY_BLOCKS * (32 * 32 + 32) * sizeof(float),
-                          "attention partial sums", err, err_size))) {
-        const size_t bytes32 = model->params * sizeof(float);
-        if ((e = cudaMemcpy(s->weights, model->arena, bytes32, cudaMemcpyHostToDevice)) != cudaSuccess)
-            st = fail_cuda(s, e, "uploading the weights", err, err_size);
-    }
-    s->unfused = getenv("SAGALUX_CUDA_UNFUSED") != nullptr;
-    s->half_maps = s->tensor_cores && !s->unfused;
-    if (st == SAGALUX_OK && s->tensor_cores) st = upload_half_weights(s, err, err_size);
+    if (st == SAGALUX_OK && !(st = upload_weights(s, err, err_size)) &&
+        !(st = alloc(s, (void **)&s->fuse_partial, K_FUSE_BLOCKS * 15 * sizeof(double), "fuse sums", err, err_size)) &&
+        !(st = alloc(s, (void **)&s->fuse_sums, 15 * sizeof(double), "fuse sums", err, err_size)) &&
+        !(st = alloc(s, (void **)&s->fuse_fold, fold_bytes, "the fuse layer's folded weights", err, err_size)))
+        st = alloc(s, (void **)&s->summary_partial, (size_t)K_SUMMARY_BLOCKS * (32 * 32 + 32) * sizeof(float),
+                   "attention partial sums", err, err_size);
     if (st == SAGALUX_OK &&
         ((e = cudaEventCreate(&s->net_begin)) != cudaSuccess || (e = cudaEventCreate(&s->net_end)) != cudaSuccess))
         st = fail_cuda(s, e, "creating events", err, err_size);

@@ -32,18 +32,20 @@ cublasStatus_t half_block_run(const gpu_ctx &s, const gpu_block_weights &b, M *x
 {
     const size_t n = (size_t)h * w, cn = (size_t)b.c * n;
     const int c = b.c, d = c / b.heads;
-    __half *ln = scr, *t = scr + cn, *u = t + unfused_wide(c, b.hid) * n;
+    // Each map over one that is dead by then: u over ln (read by the GEMM
+    // into t), the attention's output o over t (read into u).
+    __half *ln = scr, *u = scr, *t = scr + half_block_gated(c, b.hid) * n, *o = t;
     float *z = s.summary + (size_t)b.heads * d * d;
     cublasStatus_t bs;
     if (!b.qkv16 || !b.proj16 || !b.pw_in16 || !b.pw_out16) return CUBLAS_STATUS_INVALID_VALUE; // never uploaded
-    // Attention: u = q, phi_k, v~ (3C); S, z from phi_k and v~; o into the LN slot.
+    // Attention: u = q, phi_k, v~ (3C); S, z from phi_k and v~; o.
     k_layernorm(s.stream, x, c, n, b.norm1_w, b.norm1_b, ln);
     if ((bs = gemm16(s, ln, n, c, n, b.qkv16, 5 * c, t, CUDA_R_16F, n, false))) return bs;
     k_attn_dw_gate(s.stream, t, c, h, w, b.qkv_dw, u);
     if (!k_saga_summary(s.stream, u + cn, u + 2 * cn, c, b.heads, n, s.partial, s.summary, z))
         return CUBLAS_STATUS_NOT_SUPPORTED; // half_block_supported said otherwise
-    k_saga_apply(s.stream, u, c, b.heads, n, s.summary, z, ln);
-    if ((bs = gemm16(s, ln, n, c, n, b.proj16, c, x, data_type<M>(), n, true))) return bs;
+    k_saga_apply(s.stream, u, c, b.heads, n, s.summary, z, o);
+    if ((bs = gemm16(s, o, n, c, n, b.proj16, c, x, data_type<M>(), n, true))) return bs;
     // FFN: u = the dual gate of the depthwise 2 hid expansion (hid).
     k_layernorm(s.stream, x, c, n, b.norm2_w, b.norm2_b, ln);
     if ((bs = gemm16(s, ln, n, c, n, b.pw_in16, 2 * b.hid, t, CUDA_R_16F, n, false))) return bs;

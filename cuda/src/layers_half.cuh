@@ -17,8 +17,10 @@
 // True when half_block_run takes this shape (head width 8, 16 or 32: the
 // split-N summary kernel's widths).
 bool half_block_supported(int c, int heads);
-// Scratch, in halves: LN out (C), the 5C / 2 hid expansion, the gated maps.
-inline size_t half_block_scratch(int c, int hid, size_t n) { return unfused_block_scratch(c, hid, n); }
+// Scratch, in halves: the gated maps (3C or hid; the LayerNorm's output
+// before them), then the 5C / 2 hid expansion (the attention's output after it).
+inline size_t half_block_gated(int c, int hid) { return (size_t)(3 * c > hid ? 3 * c : hid); }
+inline size_t half_block_scratch(int c, int hid, size_t n) { return (half_block_gated(c, hid) + unfused_wide(c, hid)) * n; }
 
 // x (C, H, W) <- Block(x) in place; b's fp16 1x1 weights set; scr holds
 // half_block_scratch halves; s.summary and s.partial as for the fp32 block.
