@@ -196,8 +196,9 @@ int main(int argc, char **argv)
     printf("device %s  threads %d  size %dx%d  dim %d blocks %d,%d,%d,%d refine %d  params %zu\n",
            device_name, threads ? threads : -1, w, h, cfg->dim, cfg->blocks[0], cfg->blocks[1], cfg->blocks[2], cfg->blocks[3],
            cfg->refine, sagalux_model_parameter_count(model));
-    printf("median_ms %.1f  min_ms %.1f  runs %d  activation_peak_mib %.1f  peak_rss_mib %.1f\n", ms[runs / 2], ms[0],
-           runs, sagalux_context_peak_bytes(ctx) / 1048576.0, ru.ru_maxrss / 1024.0);
+    printf("median_ms %.1f  min_ms %.1f  runs %d  activation_peak_mib %.1f  device_mib %.1f  peak_rss_mib %.1f\n",
+           ms[runs / 2], ms[0], runs, sagalux_context_peak_bytes(ctx) / 1048576.0,
+           sagalux_context_device_bytes(ctx) / 1048576.0, ru.ru_maxrss / 1024.0);
     printf("network_ms %.2f  network_min_ms %.2f  (the network alone: %s)\n", net_ms[runs / 2], net_ms[0],
            sagalux_context_device(ctx) == SAGALUX_DEVICE_CUDA ? "CUDA events, copies excluded" : "wall clock");
     free(ms);

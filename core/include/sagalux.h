@@ -309,6 +309,11 @@ void sagalux_context_cancel(sagalux_context *ctx);
  * size (on a GPU: device memory, weights included), plus the padded copies. */
 size_t sagalux_context_peak_bytes(const sagalux_context *ctx);
 
+/* Bytes of device memory the context holds for the last image size: the
+ * weights, the activations and scratch, the image in and out on the GPU (the
+ * part of sagalux_context_peak_bytes that is on the device; 0 on the CPU). */
+size_t sagalux_context_device_bytes(const sagalux_context *ctx);
+
 /* Milliseconds the last successful enhance on ctx spent in the network
  * itself, without padding, blending or (on a GPU) the copies to and from the
  * device: on a GPU timed by the device (CUDA events), on the CPU by the wall

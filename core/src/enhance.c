@@ -81,6 +81,11 @@ size_t sagalux_context_peak_bytes(const sagalux_context *ctx)
     return ctx->backend.peak_bytes(ctx->backend.state) + 2 * ctx->pad_floats * sizeof(float);
 }
 
+size_t sagalux_context_device_bytes(const sagalux_context *ctx)
+{
+    return ctx->backend.device == SAGALUX_DEVICE_CUDA ? ctx->backend.peak_bytes(ctx->backend.state) : 0;
+}
+
 double sagalux_context_network_ms(const sagalux_context *ctx) { return ctx ? ctx->network_ms : 0.0; }
 
 void sagalux_context_cancel(sagalux_context *ctx)

@@ -75,7 +75,7 @@ def floor_ms(cfg, h, w, weight_count):
 def run_bench(bench, model, size, runs):
     out = subprocess.run([bench, "-m", model, "-s", f"{size}x{size}", "-d", "cuda", "-r", str(runs)],
                          capture_output=True, text=True, timeout=600).stdout
-    m = re.search(r"median_ms ([\d.]+).*activation_peak_mib ([\d.]+)", out)
+    m = re.search(r"median_ms ([\d.]+).*device_mib ([\d.]+)", out)
     net = re.search(r"network_ms ([\d.]+)", out)
     nan = float("nan")
     return (float(m.group(1)) if m else nan, float(m.group(2)) if m else nan, float(net.group(1)) if net else nan)

@@ -65,7 +65,8 @@ struct cuda_state {
     float *host_tap;           // a tapped map copied back for the golden test
     __half *host_tap16;        // ... as it lies on the device, when the maps are fp16
     size_t arena_bytes, io_bytes, weight_bytes, fixed_bytes, memory_limit;
-    int profile;               // SAGALUX_CUDA_PROFILE set: time every step, log the times
+    int profile;               // SAGALUX_CUDA_PROFILE set: time every step, log the times and the memory
+    size_t free_at_open;       // the device's free memory as this context began (profile only)
     cublasComputeType_t math;  // SAGALUX_CUDA_MATH: the 1x1 GEMMs' arithmetic (see gpu_ctx)
     int tensor_cores;          // SAGALUX_PRECISION_FP16: fused kernels on fp16, cuBLAS on tf32 tensor cores
     int unfused;               // SAGALUX_CUDA_UNFUSED set: one kernel per layer everywhere (the workbench's baseline)
@@ -173,11 +174,11 @@ size_t cuda_scratch(const sx_step *st, void *user)
         if (fuse_is_fused(s, st)) return 0;
         return (s->half_maps ? elems_of_floats(s, 3 * cn) + elems_of_floats(s, cn) : 0) +
                elems_of_floats(s, unfused_fuse_scratch(st->c, n));
-    case SX_STEP_DOWN: // the conv's output, then (fp16) its im2col chunk
-        return round64((size_t)(st->c / 2) * n) +
-               (conv_is_half(s, st->c / 2) ? elems_of_halves(s, conv3x3_col_halves(st->c, n)) : 0);
-    case SX_STEP_UP:
-        return round64(2 * cn) + (conv_is_half(s, 2 * st->c) ? elems_of_halves(s, conv3x3_col_halves(st->c, n)) : 0);
+    case SX_STEP_DOWN: // (fp16 GEMMs) a chunk's im2col and output, or the conv's output
+    case SX_STEP_UP: {
+        const int cout = st->kind == SX_STEP_DOWN ? st->c / 2 : 2 * st->c;
+        return conv_is_half(s, cout) ? elems_of_halves(s, conv3x3_scratch_halves(st->c, cout, n)) : round64(cout * n);
+    }
     case SX_STEP_SKIP: return round64(cn);
     default: return 0;
     }
@@ -275,12 +276,12 @@ template <typename M> cublasStatus_t run_step(cuda_state *s, const sx_step *st, 
     case SX_STEP_DOWN:
     case SX_STEP_UP: {
         const int cout = st->kind == SX_STEP_DOWN ? c / 2 : 2 * c;
-        if (conv_is_half(s, cout) && dev16(s, st->conv)) {
-            __half *col = reinterpret_cast<__half *>(scr + round64((size_t)cout * n));
-            cublasStatus_t bs = half_conv3x3(ctx_of(s), in0, c, h, w, dev16(s, st->conv), cout, scr, col);
-            if (bs) return bs;
-        } else
-            k_conv3x3(q, in0, c, h, w, dev(s, st->conv), nullptr, cout, scr);
+        if (conv_is_half(s, cout)) {
+            if (!dev16(s, st->conv)) return CUBLAS_STATUS_INVALID_VALUE; // never uploaded
+            return half_conv3x3(ctx_of(s), in0, c, h, w, dev16(s, st->conv), cout, out, reinterpret_cast<__half *>(scr),
+                                st->kind == SX_STEP_DOWN ? CONV_UNSHUFFLE : CONV_SHUFFLE);
+        }
+        k_conv3x3(q, in0, c, h, w, dev(s, st->conv), nullptr, cout, scr);
         if (st->kind == SX_STEP_DOWN) k_pixel_unshuffle(q, scr, cout, h, w, out);
         else k_pixel_shuffle(q, scr, cout, h, w, out);
         break;
@@ -534,6 +535,8 @@ void capture_graph(cuda_state *s)
     }
 }
 
+extern "C" size_t cuda_peak(const void *state);
+
 extern "C" sagalux_status cuda_run(void *state, const float *in, float *out, sx_tap_fn tap, void *tap_user, char *err,
                                    size_t err_size)
 {
@@ -561,7 +564,17 @@ extern "C" sagalux_status cuda_run(void *state, const float *in, float *out, sx_
     float ms = 0.0f;
     if (cudaEventElapsedTime(&ms, s->net_begin, s->net_end) == cudaSuccess) s->network_ms = ms;
     else cudaGetLastError();
-    if (s->profile) log_step_times(s);
+    if (s->profile) {
+        log_step_times(s);
+        // What peak_bytes accounts for beside what the device lost since this
+        // context opened: the difference is what cuBLAS and CUDA graphs hold
+        // (the same process running nothing else on the device).
+        size_t free_now = 0, total = 0;
+        if (cudaMemGetInfo(&free_now, &total) == cudaSuccess && free_now <= s->free_at_open)
+            sx_log(SAGALUX_LOG_INFO, "cuda memory: accounted %.1f MiB; the device's free memory fell %.1f MiB since open",
+                   cuda_peak(s) / 1048576.0, (s->free_at_open - free_now) / 1048576.0);
+        else cudaGetLastError();
+    }
     return SAGALUX_OK;
 }
 
@@ -699,6 +712,10 @@ extern "C" sagalux_status sx_cuda_backend_open(const sagalux_model *model, int d
         st = fail_cuda(s, e, "starting", err, err_size);
     else if (cublasCreate(&s->blas) != CUBLAS_STATUS_SUCCESS || cublasSetStream(s->blas, s->stream) != CUBLAS_STATUS_SUCCESS)
         st = sx_reason(err, err_size, SAGALUX_ERR_DEVICE, "CUDA device %d (%s): cuBLAS did not start", device, s->name);
+    if (getenv("SAGALUX_CUDA_PROFILE") && st == SAGALUX_OK) {
+        size_t total = 0;
+        if (cudaMemGetInfo(&s->free_at_open, &total) != cudaSuccess) cudaGetLastError();
+    }
     if (st == SAGALUX_OK && !(st = upload_weights(s, err, err_size)) &&
         !(st = alloc(s, (void **)&s->fuse_partial, K_FUSE_BLOCKS * 15 * sizeof(double), "fuse sums", err, err_size)) &&
         !(st = alloc(s, (void **)&s->fuse_sums, 15 * sizeof(double), "fuse sums", err, err_size)) &&

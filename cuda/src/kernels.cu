@@ -494,7 +494,41 @@ template <typename T> __global__ void shuffle_kernel(const T *x, int h, int w, T
     y[(size_t)c * N + p] = x[((size_t)(4 * c + 2 * i + j) * h + py / 2) * w + px / 2];
 }
 
+// Chunk j of channel blockIdx.y of a conv's output (pixel p0 + j of h x w)
+// to its place in the (un)shuffled map: the same index maps as above.
+template <typename T>
+__global__ void unshuffle_chunk_kernel(const __half *y, size_t len, size_t p0, int h, int w, T *out)
+{
+    const size_t j = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (j >= len) return;
+    const size_t p = p0 + j;
+    const int c = blockIdx.y, py = (int)(p / w), px = (int)(p % w), i = py & 1, jj = px & 1, h2 = h / 2, w2 = w / 2;
+    store(&out[((size_t)(4 * c + 2 * i + jj) * h2 + py / 2) * w2 + px / 2], __half2float(y[(size_t)c * len + j]));
+}
+
+template <typename T>
+__global__ void shuffle_chunk_kernel(const __half *y, size_t len, size_t p0, int h, int w, T *out)
+{
+    const size_t j = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (j >= len) return;
+    const size_t p = p0 + j, N = (size_t)4 * h * w;
+    const int ch = blockIdx.y, c = ch / 4, i = (ch / 2) & 1, jj = ch & 1, py = (int)(p / w), px = (int)(p % w);
+    store(&out[(size_t)c * N + (size_t)(2 * py + i) * (2 * w) + 2 * px + jj], __half2float(y[(size_t)ch * len + j]));
+}
+
 } // namespace
+
+template <typename T>
+void k_pixel_unshuffle_chunk(cudaStream_t s, const __half *y, int cout, size_t len, size_t p0, int h, int w, T *out)
+{
+    unshuffle_chunk_kernel<<<dim3(blocks_for(len), cout), THREADS, 0, s>>>(y, len, p0, h, w, out);
+}
+
+template <typename T>
+void k_pixel_shuffle_chunk(cudaStream_t s, const __half *y, int cout, size_t len, size_t p0, int h, int w, T *out)
+{
+    shuffle_chunk_kernel<<<dim3(blocks_for(len), cout), THREADS, 0, s>>>(y, len, p0, h, w, out);
+}
 
 template <typename TI, typename TO>
 void k_conv3x3(cudaStream_t s, const TI *x, int cin, int h, int w, const float *wt, const float *bias, int cout, TO *y)
@@ -681,3 +715,7 @@ template void k_pixel_shuffle(cudaStream_t, const float *, int, int, int, float 
 template void k_pixel_shuffle(cudaStream_t, const __half *, int, int, int, __half *);
 template void k_im2col3x3(cudaStream_t, const float *, int, int, int, size_t, size_t, __half *);
 template void k_im2col3x3(cudaStream_t, const __half *, int, int, int, size_t, size_t, __half *);
+template void k_pixel_unshuffle_chunk(cudaStream_t, const __half *, int, size_t, size_t, int, int, float *);
+template void k_pixel_unshuffle_chunk(cudaStream_t, const __half *, int, size_t, size_t, int, int, __half *);
+template void k_pixel_shuffle_chunk(cudaStream_t, const __half *, int, size_t, size_t, int, int, float *);
+template void k_pixel_shuffle_chunk(cudaStream_t, const __half *, int, size_t, size_t, int, int, __half *);

@@ -48,6 +48,12 @@ void k_weighted_sum(cudaStream_t s, const T *a, const float *alpha, const T *b, 
 // (C, H, W) -> (4C, H/2, W/2) and its inverse (4C, H, W) -> (C, 2H, 2W).
 template <typename T> void k_pixel_unshuffle(cudaStream_t s, const T *x, int c, int h, int w, T *y);
 template <typename T> void k_pixel_shuffle(cudaStream_t s, const T *x, int c4, int h, int w, T *y);
+// The same from a chunk y (Cout, len) of a conv's output: its pixels p0 ..
+// p0 + len of h x w, into the (un)shuffled map out.
+template <typename T>
+void k_pixel_unshuffle_chunk(cudaStream_t s, const __half *y, int cout, size_t len, size_t p0, int h, int w, T *out);
+template <typename T>
+void k_pixel_shuffle_chunk(cudaStream_t s, const __half *y, int cout, size_t len, size_t p0, int h, int w, T *out);
 
 
 // fp16 storage, fp32 arithmetic (the deep levels of the fp16 precision; see layers_half.cuh).

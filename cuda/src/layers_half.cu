@@ -65,21 +65,24 @@ size_t conv3x3_chunk(int cin, size_t n)
 
 template <typename M>
 cublasStatus_t half_conv3x3(const gpu_ctx &s, const M *x, int cin, int h, int w, const __half *wt16, int cout, M *y,
-                            __half *col)
+                            __half *scr, conv_resample resample)
 {
     const size_t n = (size_t)h * w, chunk = conv3x3_chunk(cin, n);
+    __half *col = scr, *out = scr + ((size_t)9 * cin * chunk + 63) / 64 * 64;
     for (size_t p0 = 0; p0 < n; p0 += chunk) {
         const size_t len = n - p0 < chunk ? n - p0 : chunk;
         k_im2col3x3(s.stream, x, cin, h, w, p0, len, col);
-        cublasStatus_t bs = gemm16(s, col, len, 9 * cin, len, wt16, cout, y + p0, data_type<M>(), n, false);
+        cublasStatus_t bs = gemm16(s, col, len, 9 * cin, len, wt16, cout, out, CUDA_R_16F, len, false);
         if (bs) return bs;
+        if (resample == CONV_SHUFFLE) k_pixel_shuffle_chunk(s.stream, out, cout, len, p0, h, w, y);
+        else k_pixel_unshuffle_chunk(s.stream, out, cout, len, p0, h, w, y);
     }
     return CUBLAS_STATUS_SUCCESS;
 }
 template cublasStatus_t half_conv3x3(const gpu_ctx &, const float *, int, int, int, const __half *, int, float *,
-                                     __half *);
+                                     __half *, conv_resample);
 template cublasStatus_t half_conv3x3(const gpu_ctx &, const __half *, int, int, int, const __half *, int, __half *,
-                                     __half *);
+                                     __half *, conv_resample);
 
 cublasStatus_t half_conv1x1(const gpu_ctx &s, const __half *x, int cin, size_t n, const __half *wt16, int cout,
                             __half *y)

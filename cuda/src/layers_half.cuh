@@ -30,13 +30,21 @@ cublasStatus_t half_block_run(const gpu_ctx &s, const gpu_block_weights &b, M *x
 // Pixels per im2col chunk: the col buffer holds 9 Cin x chunk halves, at
 // most 8 Mi halves (16 MiB), so the 3x3 at full resolution needs no 9 Cin x N map.
 size_t conv3x3_chunk(int cin, size_t n);
-inline size_t conv3x3_col_halves(int cin, size_t n) { return (size_t)9 * cin * conv3x3_chunk(cin, n); }
-// y (Cout, H, W) = the 3x3 convolution (zero padding, no bias) of x (Cin, H, W)
-// with wt16 (Cout, Cin, 3, 3) in fp16; col holds conv3x3_col_halves halves.
-// x and y both fp32 or both fp16.
+// What the conv's output goes through: Down's pixel unshuffle, Up's pixel shuffle.
+enum conv_resample { CONV_UNSHUFFLE, CONV_SHUFFLE };
+// Scratch of half_conv3x3, in halves: the im2col chunk and the chunk's output,
+// so no Cout x N map of the conv's output is ever whole.
+inline size_t conv3x3_scratch_halves(int cin, int cout, size_t n)
+{
+    const size_t chunk = conv3x3_chunk(cin, n), col = ((size_t)9 * cin * chunk + 63) / 64 * 64;
+    return col + (size_t)cout * chunk;
+}
+// y = resample(the 3x3 convolution (zero padding, no bias) of x (Cin, H, W)
+// with wt16 (Cout, Cin, 3, 3) in fp16), chunk by chunk of pixels; scr holds
+// conv3x3_scratch_halves halves. x and y both fp32 or both fp16.
 template <typename M>
 cublasStatus_t half_conv3x3(const gpu_ctx &s, const M *x, int cin, int h, int w, const __half *wt16, int cout, M *y,
-                            __half *col);
+                            __half *scr, conv_resample resample);
 // y (Cout, N) = W (Cout, Cin) x (Cin, N), all fp16 (fp32 accumulation): the
 // Skip layers' 1x1 on fp16 maps.
 cublasStatus_t half_conv1x1(const gpu_ctx &s, const __half *x, int cin, size_t n, const __half *wt16, int cout,
