@@ -163,6 +163,16 @@ plant /tmp/planted5/cuda/src/cuda_backend.cu "== cudaSuccess) s->network_ms = ms
   /tmp/planted5/build/tests/test_golden >"$out/planted-network-ms.log" 2>&1
   echo "golden test with the CUDA network time never recorded: exit $? (must be non-zero): $(grep -E 'FAILED' "$out/planted-network-ms.log" | head -2 | tr '\n' ' ')"
 fi; } >"$out/report-5.txt" 2>&1 &
+# fp16 maps: Up's chunked pixel shuffle swapping the two columns of each
+# 2x2 block; the fp32 layers on fp16 maps (odd widths) widening half their input.
+planted_tree /tmp/planted7
+plant /tmp/planted7/cuda/src/kernels.cu "i = (ch / 2) & 1, jj = ch & 1," "i = (ch / 2) & 1, jj = 1 - (ch & 1),"
+planted_parity /tmp/planted7 planted-shuffle.log "Up's chunked pixel shuffle swapping columns" \
+  bench_block --c 16 --size 64x64 --variant fused >"$out/report-7.txt" 2>&1 &
+planted_tree /tmp/planted8
+plant /tmp/planted8/cuda/src/cuda_backend.cu "k_to_float(q, in0, cn, x32);" "k_to_float(q, in0, cn / 2, x32);"
+planted_parity /tmp/planted8 planted-widen.log "the fp32 blocks on fp16 maps widening half their input" \
+  bench_block --c 16 --size 64x64 --variant fused >"$out/report-8.txt" 2>&1 &
 wait
 cat "$out"/report-[0-9].txt
 fi # planted
