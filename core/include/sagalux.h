@@ -237,9 +237,10 @@ int sagalux_list_devices(sagalux_device_info *out, int max);
 
 typedef struct sagalux_context sagalux_context;
 
-/* The GPU's arithmetic (the CPU is always fp32). FP16: the convolutions'
- * products on tensor cores with fp16 operands, every sum in fp32 (fast; the
- * default). FP32: fp32 throughout, to check the fast path against. */
+/* The GPU's arithmetic (the CPU is always fp32). FP16: the maps between
+ * layers stored in fp16, the convolutions' products on tensor cores with
+ * fp16 operands, every sum in fp32 (fast, half the memory; the default).
+ * FP32: fp32 throughout, to check the fast path against. */
 typedef enum sagalux_precision {
     SAGALUX_PRECISION_FP16 = 0,
     SAGALUX_PRECISION_FP32 = 1
