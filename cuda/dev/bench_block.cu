@@ -1,11 +1,14 @@
 // The kernel workbench for the transformer block (llm.c's dev/cuda pattern):
 //
-//   bench_block [--c C] [--heads H] [--size WxH] [--runs N] [--variant all|unfused|fused|fused-tc|half]
+//   bench_block [--c C] [--heads H] [--size WxH] [--runs N]
+//               [--variant all|unfused|fused|fused-tc|half|fused-tc/16|half/16]
 //
 // Each variant is the production code itself (cuda/src/layers_unfused.cu,
 // cuda/src/block_fused.cu; fused-tc: its summary and FFN on fp16 tensor
 // cores, cuda/src/block_tc.cu; half: the deep levels' fp16 GEMM block,
-// cuda/src/layers_half.cu), first checked against the CPU reference
+// cuda/src/layers_half.cu; "/16": the same on an fp16 map, as the backend
+// runs them in the fp16 precision, checked against the CPU on the same
+// fp16-rounded input), first checked against the CPU reference
 // (sx_block_forward in core/src/layers.c) on random weights and a random map
 // at an odd size (50x70: partial tiles), then timed at --size with CUDA events
 // (warm-up, median of --runs). A new variant goes here first; only a winner
@@ -41,6 +44,17 @@ struct bench {
     float *tmp = nullptr;
 };
 
+static bool maps16(const char *variant) { return strstr(variant, "/16") != nullptr; }
+
+// The "/16" variants: x is an fp16 map.
+static bool run_variant16(bench &B, const char *variant, __half *x, int h, int w)
+{
+    if (!strncmp(variant, "fused", 5))
+        return fused_block_run(B.ctx.stream, B.w, x, h, w, reinterpret_cast<__half *>(B.tmp), B.ctx.partial,
+                               B.ctx.summary, B.ctx.summary + (size_t)B.w.c * B.w.c, true);
+    return half_block_run(B.ctx, B.w, x, h, w, reinterpret_cast<__half *>(B.tmp)) == 0;
+}
+
 static bool run_variant(bench &B, const char *variant, float *x, int h, int w)
 {
     if (!strncmp(variant, "fused", 5))
@@ -61,7 +75,7 @@ static void ensure_tmp(bench &B, size_t floats)
 
 static size_t tmp_floats(const bench &B, const char *variant, size_t n)
 {
-    if (!strcmp(variant, "half")) return (half_block_scratch(B.w.c, B.w.hid, n) + 1) / 2;
+    if (!strncmp(variant, "half", 4)) return (half_block_scratch(B.w.c, B.w.hid, n) + 1) / 2;
     return !strncmp(variant, "fused", 5) ? (size_t)B.w.c * n : unfused_block_scratch(B.w.c, B.w.hid, n);
 }
 
@@ -70,33 +84,51 @@ static double check(bench &B, const char *variant, sx_threadpool *tp)
     const int h = 50, w = 70, c = B.w.c;
     const size_t n = (size_t)h * w;
     std::vector<float> x = random_map(c * n, 99), want, got(c * n), ln(c * n), t(unfused_wide(c, B.w.hid) * n);
+    float *dx;
+    __half *dx16;
+    CK(cudaMalloc(&dx, c * n * sizeof(float)));
+    CK(cudaMalloc(&dx16, c * n * sizeof(__half)));
+    CK(cudaMemcpy(dx, x.data(), c * n * sizeof(float), cudaMemcpyHostToDevice));
+    if (maps16(variant)) { // the reference starts from the same fp16-rounded map
+        k_to_half(B.ctx.stream, dx, c * n, dx16);
+        k_to_float(B.ctx.stream, dx16, c * n, dx);
+        CK(cudaMemcpy(x.data(), dx, c * n * sizeof(float), cudaMemcpyDeviceToHost));
+    }
     want = x;
     sx_block_forward(tp, B.b, want.data(), h, w, ln.data(), t.data());
-    float *dx;
-    CK(cudaMalloc(&dx, c * n * sizeof(float)));
-    CK(cudaMemcpy(dx, x.data(), c * n * sizeof(float), cudaMemcpyHostToDevice));
     ensure_tmp(B, tmp_floats(B, variant, n));
-    if (!run_variant(B, variant, dx, h, w)) return INFINITY;
+    if (!(maps16(variant) ? run_variant16(B, variant, dx16, h, w) : run_variant(B, variant, dx, h, w))) return INFINITY;
+    if (maps16(variant)) k_to_float(B.ctx.stream, dx16, c * n, dx);
     CK(cudaGetLastError());
     CK(cudaMemcpy(got.data(), dx, c * n * sizeof(float), cudaMemcpyDeviceToHost));
     cudaFree(dx);
+    cudaFree(dx16);
     return nerr(got, want);
 }
 
 static double time_ms(bench &B, const char *variant, int h, int w, int runs)
 {
     const size_t n = (size_t)h * w, c = B.w.c;
-    float *dx;
+    float *dx, *dx0;
+    __half *dx16;
     CK(cudaMalloc(&dx, c * n * sizeof(float)));
+    CK(cudaMalloc(&dx0, c * n * sizeof(float)));
+    CK(cudaMalloc(&dx16, c * n * sizeof(__half)));
     std::vector<float> x(c * n);
     for (size_t i = 0; i < x.size(); i++) x[i] = sinf((float)i * 0.37f);
-    CK(cudaMemcpy(dx, x.data(), c * n * sizeof(float), cudaMemcpyHostToDevice));
+    CK(cudaMemcpy(dx0, x.data(), c * n * sizeof(float), cudaMemcpyHostToDevice));
     ensure_tmp(B, tmp_floats(B, variant, n));
+    const bool m16 = maps16(variant);
     double ms = median_ms(
         B.ctx.stream, runs,
-        [&] { CK(cudaMemcpy(dx, x.data(), c * n * sizeof(float), cudaMemcpyHostToDevice)); }, // same input every run
-        [&] { run_variant(B, variant, dx, h, w); });
+        [&] { // the same input every run
+            if (m16) k_to_half(B.ctx.stream, dx0, c * n, dx16);
+            else CK(cudaMemcpyAsync(dx, dx0, c * n * sizeof(float), cudaMemcpyDeviceToDevice, B.ctx.stream));
+        },
+        [&] { m16 ? run_variant16(B, variant, dx16, h, w) : run_variant(B, variant, dx, h, w); });
     cudaFree(dx);
+    cudaFree(dx0);
+    cudaFree(dx16);
     return ms;
 }
 
@@ -112,7 +144,8 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--runs") && v) runs = atoi(v), i++;
         else if (!strcmp(a, "--variant") && v) variant = v, i++;
         else {
-            fprintf(stderr, "usage: bench_block [--c C] [--heads H] [--size WxH] [--runs N] [--variant all|unfused|fused|fused-tc|half]\n");
+            fprintf(stderr, "usage: bench_block [--c C] [--heads H] [--size WxH] [--runs N] "
+                            "[--variant all|unfused|fused|fused-tc|half|fused-tc/16|half/16]\n");
             return 2;
         }
     }
@@ -157,21 +190,23 @@ int main(int argc, char **argv)
                                                  2.0 * (5 * c + 2 * hid) * 9 + 4.0 * c * d);
     printf("%s; block C=%d heads %d hid %d; check at 70x50 against the CPU reference; time at %dx%d (median of %d)\n",
            prop.name, c, heads, hid, w, h, runs);
-    printf("%-8s %10s %10s %10s %10s\n", "variant", "nerr", "ms", "GFLOP/s", "GB/s*");
-    const char *variants[] = {"unfused", "fused", "fused-tc", "half"};
+    printf("%-11s %10s %10s %10s %10s\n", "variant", "nerr", "ms", "GFLOP/s", "GB/s*");
+    const char *variants[] = {"unfused", "fused", "fused-tc", "fused-tc/16", "half", "half/16"};
     for (const char *v : variants) {
         if (strcmp(variant, "all") && strcmp(variant, v)) continue;
         if ((!strcmp(v, "fused") && !fused_block_supported(c, heads, hid)) ||
-            (!strcmp(v, "fused-tc") && !tc_block_supported(c, heads, hid)) ||
-            (!strcmp(v, "half") && !half_block_supported(c, heads))) {
-            printf("%-8s (not for this shape)\n", v);
+            (!strncmp(v, "fused-tc", 8) && !tc_block_supported(c, heads, hid)) ||
+            (!strncmp(v, "half", 4) && !half_block_supported(c, heads))) {
+            printf("%-11s (not for this shape)\n", v);
             continue;
         }
         // fp32: only the order of sums differs; fp16 operands round by 2^-11
         // relative each, sums stay fp32 (the backend parity test's reasoning).
-        const double limit = !strcmp(v, "fused-tc") || !strcmp(v, "half") ? 2e-3 : 1e-5;
+        // An fp16 map also rounds the output (2^-11 relative): same limit.
+        const double limit = !strncmp(v, "fused-tc", 8) || !strncmp(v, "half", 4) ? 2e-3 : 1e-5;
         double e = check(B, v, tp), ms = time_ms(B, v, h, w, runs);
-        printf("%-8s %10.2e %10.3f %10.0f %10.0f%s\n", v, e, ms, flop / ms / 1e6, 2.0 * c * n * 4 / ms / 1e6,
+        printf("%-11s %10.2e %10.3f %10.0f %10.0f%s\n", v, e, ms, flop / ms / 1e6,
+               2.0 * c * n * (maps16(v) ? 2 : 4) / ms / 1e6,
                e <= limit ? "" : "  CHECK FAILED");
     }
     printf("* GB/s counts only the block's input and output (x read and written once): the fused floor's traffic.\n");
