@@ -13,9 +13,9 @@
 // reference (SAGALUX_CUDA_UNFUSED=1 runs it everywhere). A step whose
 // kernels take only fp32 maps (the unfused block and Fuse: widths the fused
 // kernels do not cover) runs on fp16 maps through fp32 copies in its scratch.
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
-#include <algorithm>
 #include <cstring>
 #include <type_traits>
 
