@@ -46,6 +46,8 @@ if command -v compute-sanitizer >/dev/null; then
     for t in tests/test_golden tests/test_gpu_fallback "cuda/bench_block --c 16 --size 96x80 --runs 1" \
              "cuda/bench_block --c 32 --heads 2 --size 96x80 --runs 1" "cuda/bench_fuse --c 16 --size 96x80 --runs 1" \
              "cuda/bench_block --c 64 --heads 4 --size 96x80 --runs 1 --variant half" \
+             "cuda/bench_block --c 16 --size 96x80 --runs 1 --variant fused-tc/16" \
+             "cuda/bench_block --c 64 --heads 4 --size 96x80 --runs 1 --variant half/16" \
              "cuda/bench_fuse --c 16 --size 96x80 --runs 1 --variant fused-tc" \
              $([ $tool = memcheck ] && echo tests/test_backend_parity); do
       log="$out/sanitizer-$tool-$(echo "$t" | tr -c 'a-z0-9_\n' '-').log"
