@@ -68,7 +68,7 @@ cublasStatus_t half_conv3x3(const gpu_ctx &s, const M *x, int cin, int h, int w,
                             __half *scr, conv_resample resample)
 {
     const size_t n = (size_t)h * w, chunk = conv3x3_chunk(cin, n);
-    __half *col = scr, *out = scr + ((size_t)9 * cin * chunk + 63) / 64 * 64;
+    __half *col = scr, *out = scr + conv3x3_col_halves(cin, n);
     for (size_t p0 = 0; p0 < n; p0 += chunk) {
         const size_t len = n - p0 < chunk ? n - p0 : chunk;
         k_im2col3x3(s.stream, x, cin, h, w, p0, len, col);

@@ -32,12 +32,13 @@ cublasStatus_t half_block_run(const gpu_ctx &s, const gpu_block_weights &b, M *x
 size_t conv3x3_chunk(int cin, size_t n);
 // What the conv's output goes through: Down's pixel unshuffle, Up's pixel shuffle.
 enum conv_resample { CONV_UNSHUFFLE, CONV_SHUFFLE };
+// Halves of one im2col chunk, rounded to 64 so what follows it starts aligned.
+inline size_t conv3x3_col_halves(int cin, size_t n) { return ((size_t)9 * cin * conv3x3_chunk(cin, n) + 63) / 64 * 64; }
 // Scratch of half_conv3x3, in halves: the im2col chunk and the chunk's output,
 // so no Cout x N map of the conv's output is ever whole.
 inline size_t conv3x3_scratch_halves(int cin, int cout, size_t n)
 {
-    const size_t chunk = conv3x3_chunk(cin, n), col = ((size_t)9 * cin * chunk + 63) / 64 * 64;
-    return col + (size_t)cout * chunk;
+    return conv3x3_col_halves(cin, n) + (size_t)cout * conv3x3_chunk(cin, n);
 }
 // y = resample(the 3x3 convolution (zero padding, no bias) of x (Cin, H, W)
 // with wt16 (Cout, Cin, 3, 3) in fp16), chunk by chunk of pixels; scr holds
