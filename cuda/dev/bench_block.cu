@@ -1,11 +1,12 @@
 // The kernel workbench for the transformer block (llm.c's dev/cuda pattern):
 //
 //   bench_block [--c C] [--heads H] [--size WxH] [--runs N]
-//               [--variant all|unfused|fused|fused-tc|half|fused-tc/16|half/16]
+//               [--variant all|unfused|fused|fused-tc|igemm|half|fused-tc/16|igemm/16|half/16]
 //
 // Each variant is the production code itself (cuda/src/layers_unfused.cu,
 // cuda/src/block_fused.cu; fused-tc: its summary and FFN on fp16 tensor
-// cores, cuda/src/block_tc.cu; half: the deep levels' fp16 GEMM block,
+// cores, cuda/src/block_tc.cu; igemm: all three passes as implicit GEMMs on
+// mma.sync, cuda/src/block_igemm.cu; half: the deep levels' fp16 GEMM block,
 // cuda/src/layers_half.cu; "/16": the same on an fp16 map, as the backend
 // runs them in the fp16 precision, checked against the CPU on the same
 // fp16-rounded input), first checked against the CPU reference
@@ -25,6 +26,7 @@
 
 #include "bench_common.cuh"
 #include "block_fused.cuh"
+#include "block_igemm.cuh"
 #include "block_tc.cuh"
 #include "kernels.cuh"
 #include "layers_half.cuh"
@@ -46,20 +48,26 @@ struct bench {
 
 static bool maps16(const char *variant) { return strstr(variant, "/16") != nullptr; }
 
+static fused_kernels kernels_of(const char *variant)
+{
+    return !strncmp(variant, "igemm", 5) ? FUSED_IGEMM : !strncmp(variant, "fused-tc", 8) ? FUSED_TC : FUSED_FP32;
+}
+static bool is_fused(const char *variant) { return !strncmp(variant, "fused", 5) || !strncmp(variant, "igemm", 5); }
+
 // The "/16" variants: x is an fp16 map.
 static bool run_variant16(bench &B, const char *variant, __half *x, int h, int w)
 {
-    if (!strncmp(variant, "fused", 5))
+    if (is_fused(variant))
         return fused_block_run(B.ctx.stream, B.w, x, h, w, reinterpret_cast<__half *>(B.tmp), B.ctx.partial,
-                               B.ctx.summary, B.ctx.summary + (size_t)B.w.c * B.w.c, true);
+                               B.ctx.summary, B.ctx.summary + (size_t)B.w.c * B.w.c, kernels_of(variant));
     return half_block_run(B.ctx, B.w, x, h, w, reinterpret_cast<__half *>(B.tmp)) == 0;
 }
 
 static bool run_variant(bench &B, const char *variant, float *x, int h, int w)
 {
-    if (!strncmp(variant, "fused", 5))
+    if (is_fused(variant))
         return fused_block_run(B.ctx.stream, B.w, x, h, w, B.tmp, B.ctx.partial, B.ctx.summary,
-                               B.ctx.summary + (size_t)B.w.c * B.w.c, !strcmp(variant, "fused-tc"));
+                               B.ctx.summary + (size_t)B.w.c * B.w.c, kernels_of(variant));
     if (!strcmp(variant, "half")) return half_block_run(B.ctx, B.w, x, h, w, reinterpret_cast<__half *>(B.tmp)) == 0;
     return unfused_block_run(B.ctx, B.w, x, h, w, B.tmp) == CUBLAS_STATUS_SUCCESS;
 }
@@ -76,7 +84,7 @@ static void ensure_tmp(bench &B, size_t floats)
 static size_t tmp_floats(const bench &B, const char *variant, size_t n)
 {
     if (!strncmp(variant, "half", 4)) return (half_block_scratch(B.w.c, B.w.hid, n) + 1) / 2;
-    return !strncmp(variant, "fused", 5) ? (size_t)B.w.c * n : unfused_block_scratch(B.w.c, B.w.hid, n);
+    return is_fused(variant) ? (size_t)B.w.c * n : unfused_block_scratch(B.w.c, B.w.hid, n);
 }
 
 static double check(bench &B, const char *variant, sx_threadpool *tp)
@@ -145,7 +153,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--variant") && v) variant = v, i++;
         else {
             fprintf(stderr, "usage: bench_block [--c C] [--heads H] [--size WxH] [--runs N] "
-                            "[--variant all|unfused|fused|fused-tc|half|fused-tc/16|half/16]\n");
+                            "[--variant all|unfused|fused|fused-tc|igemm|half|fused-tc/16|igemm/16|half/16]\n");
             return 2;
         }
     }
@@ -191,11 +199,12 @@ int main(int argc, char **argv)
     printf("%s; block C=%d heads %d hid %d; check at 70x50 against the CPU reference; time at %dx%d (median of %d)\n",
            prop.name, c, heads, hid, w, h, runs);
     printf("%-11s %10s %10s %10s %10s\n", "variant", "nerr", "ms", "GFLOP/s", "GB/s*");
-    const char *variants[] = {"unfused", "fused", "fused-tc", "fused-tc/16", "half", "half/16"};
+    const char *variants[] = {"unfused", "fused", "fused-tc", "fused-tc/16", "igemm", "igemm/16", "half", "half/16"};
     for (const char *v : variants) {
         if (strcmp(variant, "all") && strcmp(variant, v)) continue;
         if ((!strcmp(v, "fused") && !fused_block_supported(c, heads, hid)) ||
             (!strncmp(v, "fused-tc", 8) && !tc_block_supported(c, heads, hid)) ||
+            (!strncmp(v, "igemm", 5) && !ig_block_supported(c, heads, hid)) ||
             (!strncmp(v, "half", 4) && !half_block_supported(c, heads))) {
             printf("%-11s (not for this shape)\n", v);
             continue;
@@ -203,7 +212,7 @@ int main(int argc, char **argv)
         // fp32: only the order of sums differs; fp16 operands round by 2^-11
         // relative each, sums stay fp32 (the backend parity test's reasoning).
         // An fp16 map also rounds the output (2^-11 relative): same limit.
-        const double limit = !strncmp(v, "fused-tc", 8) || !strncmp(v, "half", 4) ? 2e-3 : 1e-5;
+        const double limit = !strncmp(v, "fused-tc", 8) || !strncmp(v, "igemm", 5) || !strncmp(v, "half", 4) ? 2e-3 : 1e-5;
         double e = check(B, v, tp), ms = time_ms(B, v, h, w, runs);
         printf("%-11s %10.2e %10.3f %10.0f %10.0f%s\n", v, e, ms, flop / ms / 1e6,
                2.0 * c * n * (maps16(v) ? 2 : 4) / ms / 1e6,

@@ -5,6 +5,7 @@
 // the 1x1 weights from shared memory (loaded once per block, the blocks loop
 // over tiles), so a multiply-add costs a quarter of a shared-memory load.
 #include "block_fused.cuh"
+#include "block_igemm.cuh"
 #include "block_tc.cuh"
 #include "kernels.cuh"
 #include "tile_common.cuh"
@@ -221,10 +222,16 @@ __global__ void __launch_bounds__(NT) ffn_kernel(const M *x, int h, int w, gpu_b
 
 template <int C, typename M>
 bool run(cudaStream_t s, const gpu_block_weights &b, M *x, int h, int w, M *tmp, float *partial, float *S, float *z,
-         bool tensor_cores)
+         fused_kernels kernels)
 {
     const int d = C / b.heads, tiles = tiles_of(h, w);
-    const bool tc = tensor_cores && tc_block_supported(C, b.heads, b.hid);
+    if (kernels == FUSED_IGEMM && ig_block_supported(C, b.heads, b.hid)) {
+        int parts = 0;
+        if (!ig_block_summary(s, b, x, h, w, partial, K_SUMMARY_BLOCKS / b.heads, &parts)) return false;
+        k_saga_reduce(s, partial, parts, b.heads, d, 1.0f / (float)((size_t)h * w), S, z);
+        return ig_block_apply(s, b, x, h, w, S, z, tmp) && ig_block_ffn(s, b, tmp, h, w, x);
+    }
+    const bool tc = kernels != FUSED_FP32 && tc_block_supported(C, b.heads, b.hid);
     size_t sm_sum = summary_floats<C>() * sizeof(float), sm_apply = apply_floats<C>() * sizeof(float),
            sm_ffn = (size_t)ffn_floats(C, b.hid) * sizeof(float);
     // Opt in to more than 48 KB of shared memory (per device, so every time: a cheap call).
@@ -258,15 +265,15 @@ bool fused_block_supported(int c, int heads, int hid)
 
 template <typename M>
 bool fused_block_run(cudaStream_t s, const gpu_block_weights &b, M *x, int h, int w, M *tmp, float *partial, float *S,
-                     float *z, bool tensor_cores)
+                     float *z, fused_kernels kernels)
 {
     switch (b.c) {
-    case 16: return run<16>(s, b, x, h, w, tmp, partial, S, z, tensor_cores);
-    case 32: return run<32>(s, b, x, h, w, tmp, partial, S, z, tensor_cores);
+    case 16: return run<16>(s, b, x, h, w, tmp, partial, S, z, kernels);
+    case 32: return run<32>(s, b, x, h, w, tmp, partial, S, z, kernels);
     default: return false;
     }
 }
 template bool fused_block_run(cudaStream_t, const gpu_block_weights &, float *, int, int, float *, float *, float *,
-                              float *, bool);
+                              float *, fused_kernels);
 template bool fused_block_run(cudaStream_t, const gpu_block_weights &, __half *, int, int, __half *, float *, float *,
-                              float *, bool);
+                              float *, fused_kernels);

@@ -19,11 +19,16 @@
 // True when the fused kernels handle this block's shape.
 bool fused_block_supported(int c, int heads, int hid);
 
+// Which kernels run the block: all fp32 (this file's); the summary and FFN
+// with their 1x1s on WMMA (block_tc.cuh); or all three passes as implicit
+// GEMMs on mma.sync (block_igemm.cuh). A choice a shape does not take falls
+// back to the one before it.
+enum fused_kernels { FUSED_FP32, FUSED_TC, FUSED_IGEMM };
+
 // x (C, H, W) <- Block(x), maps fp32 or fp16 (map_io.cuh). tmp: C*N map
 // values; partial: K_SUMMARY_BLOCKS * (32*32 + 32)
-// floats; S, z: heads*d*d and C floats. tensor_cores: the summary and FFN on
-// fp16 tensor cores (block_tc.cuh) where they take the shape; else all fp32.
-// Returns false on a launch-configuration error.
+// floats; S, z: heads*d*d and C floats. Returns false on a
+// launch-configuration error.
 template <typename M>
 bool fused_block_run(cudaStream_t s, const gpu_block_weights &b, M *x, int h, int w, M *tmp, float *partial, float *S,
-                     float *z, bool tensor_cores);
+                     float *z, fused_kernels kernels);

@@ -70,6 +70,7 @@ struct cuda_state {
     cublasComputeType_t math;  // SAGALUX_CUDA_MATH: the 1x1 GEMMs' arithmetic (see gpu_ctx)
     int tensor_cores;          // SAGALUX_PRECISION_FP16: fused kernels on fp16, cuBLAS on tf32 tensor cores
     int unfused;               // SAGALUX_CUDA_UNFUSED set: one kernel per layer everywhere (the workbench's baseline)
+    fused_kernels block_kernels; // the wide levels' fused blocks (block_fused.cuh); SAGALUX_CUDA_BLOCK=wmma: the older WMMA pair
     cudaEvent_t marks[SX_PLAN_MAX_STEPS + 1];
     cudaEvent_t net_begin, net_end;  // around the network of every run: network_ms
     double network_ms;
@@ -252,7 +253,7 @@ template <typename M> cublasStatus_t run_step(cuda_state *s, const sx_step *st, 
             gpu_block_weights bw = weights_of(s, &st->stage->blocks[i]);
             if (fused) {
                 float *z = s->summary + (size_t)bw.c * bw.c;
-                if (!fused_block_run(q, bw, out, h, w, scr, s->summary_partial, s->summary, z, s->tensor_cores))
+                if (!fused_block_run(q, bw, out, h, w, scr, s->summary_partial, s->summary, z, s->block_kernels))
                     return CUBLAS_STATUS_EXECUTION_FAILED;
             } else if (half) {
                 cublasStatus_t bs = half_block_run(ctx_of(s), bw, out, h, w, reinterpret_cast<__half *>(scr));
@@ -738,6 +739,10 @@ extern "C" sagalux_status sx_cuda_backend_open(const sagalux_model *model, int d
               : s->tensor_cores               ? CUBLAS_COMPUTE_32F_FAST_TF32
                                               : CUBLAS_COMPUTE_32F;
     if (math) sx_log(SAGALUX_LOG_INFO, "CUDA device %d: SAGALUX_CUDA_MATH=%s for the cuBLAS 1x1s", device, math);
+    const char *block = getenv("SAGALUX_CUDA_BLOCK");
+    s->block_kernels = !s->tensor_cores ? FUSED_FP32 : block && !strcmp(block, "wmma") ? FUSED_TC : FUSED_IGEMM;
+    if (s->tensor_cores && block && *block)
+        sx_log(SAGALUX_LOG_INFO, "CUDA device %d: SAGALUX_CUDA_BLOCK=%s for the wide levels' blocks", device, block);
     const char *graphs = getenv("SAGALUX_CUDA_GRAPHS");
     s->graphs = !(graphs && strcmp(graphs, "0") == 0);
     if (st == SAGALUX_OK && getenv("SAGALUX_CUDA_PROFILE")) {
