@@ -8,6 +8,7 @@
 #include <cuda_fp16.h>
 
 #include "block_igemm.cuh"
+#include "gelu_fast.h"
 #include "kernels.cuh"
 #include "mma_sync.cuh"
 #include "tile_common.cuh"
@@ -22,6 +23,11 @@ using mma::trans;
 
 constexpr int WARPS = NT / 32;
 constexpr int HEAD = 16; // channels a head: the kernels' S tile
+
+// The gates' sigmoid with the hardware exp2 and reciprocal (gelu_fast.h;
+// ~2 ulp): its outputs are rounded to fp16 (phi_k, v~) right after. exp
+// overflowing to inf gives 0, the right limit.
+__device__ __forceinline__ float sigmoid_fast(float v) { return sx_fast_rcp(1.0f + sx_fast_exp2(v * -1.44269504f)); }
 
 __host__ __device__ constexpr size_t aligned(size_t bytes) { return (bytes + 127) / 128 * 128; }
 
@@ -106,7 +112,7 @@ template <int C> constexpr size_t summary_bytes() { return geo<C>::A_BYTES + ali
 // order k, gk, v, gv (slots 1, 3, 2, 4 of the 5C rows), so the four values
 // of a channel and pixel land in one thread.
 template <int C, typename M>
-__global__ void __launch_bounds__(NT, 2) summary_ig_kernel(const M *x, int h, int w, gpu_block_weights b, float *partial)
+__global__ void __launch_bounds__(NT, 3) summary_ig_kernel(const M *x, int h, int w, gpu_block_weights b, float *partial)
 {
     extern __shared__ __align__(128) unsigned char smem[];
     constexpr int G = C / HEAD, KS = geo<C>::KS, LDK = geo<C>::LDK;
@@ -149,8 +155,8 @@ __global__ void __launch_bounds__(NT, 2) summary_ig_kernel(const M *x, int h, in
 #pragma unroll
                     for (int e = 0; e < 4; e++) {
                         const bool in = e < 2 ? in0 : in1;
-                        ph[cb][e] = in ? fmaxf(acc[4 * cb][e], 0.0f) * sigmoidf_(acc[4 * cb + 1][e]) : 0.0f;
-                        vv[cb][e] = in ? acc[4 * cb + 2][e] * sigmoidf_(acc[4 * cb + 3][e]) : 0.0f;
+                        ph[cb][e] = in ? fmaxf(acc[4 * cb][e], 0.0f) * sigmoid_fast(acc[4 * cb + 1][e]) : 0.0f;
+                        vv[cb][e] = in ? acc[4 * cb + 2][e] * sigmoid_fast(acc[4 * cb + 3][e]) : 0.0f;
                         zp[gi][cb][e & 1] += ph[cb][e];
                     }
                 // S += phi_k^T v~ over these 16 pixels: the pixel index becomes k.
@@ -204,7 +210,7 @@ __global__ void __launch_bounds__(NT, 2) summary_ig_kernel(const M *x, int h, in
 template <int C> constexpr size_t apply_bytes() { return geo<C>::A_BYTES + aligned((size_t)C * geo<C>::LDK * 2) + 128; }
 
 template <int C, typename M>
-__global__ void __launch_bounds__(NT, 2) apply_ig_kernel(const M *x, int h, int w, gpu_block_weights b, const float *Sg,
+__global__ void __launch_bounds__(NT, 3) apply_ig_kernel(const M *x, int h, int w, gpu_block_weights b, const float *Sg,
                                                         const float *zg, M *y)
 {
     extern __shared__ __align__(128) unsigned char smem[];
@@ -379,7 +385,7 @@ __global__ void __launch_bounds__(NT, 2) ffn_ig_kernel(const M *x, int h, int w,
 #pragma unroll
                     for (int e = 0; e < 2; e++) {
                         const float t1 = acc[j][2 * e], t2 = acc[j][2 * e + 1];
-                        u[j][e] = gelu_(t2) * t1 + gelu_(t1) * t2;
+                        u[j][e] = sx_dual_gate_fast(t1, t2);
                     }
                 const uint32_t ua[4] = {pack(u[0][0], u[1][0]), pack(u[0][1], u[1][1]), pack(u[2][0], u[3][0]),
                                         pack(u[2][1], u[3][1])};
