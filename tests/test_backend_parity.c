@@ -197,11 +197,13 @@ static void test_deeper_stages(void **state)
 }
 
 /* dim 16: the full- and half-resolution stages (16 and 32 channels) run the
- * fused block kernels (in fp16, their summary and FFN on tensor cores), the
- * deeper ones one kernel per layer; then the same with fusion off
- * (SAGALUX_CUDA_UNFUSED), so every path meets the reference. The half
- * resolutions (24x32, 40x56) leave partial 16x16 tiles; ffn 2.66 gives hid
- * 42 and 85 (not multiples of 8 or 16: the tensor-core tiles' padded rows). */
+ * fused block kernels (in fp16: heads of 16 channels as implicit GEMMs,
+ * block_igemm.cu; other heads, the "heads" model's, on the WMMA pair,
+ * block_tc.cu), the deeper ones one kernel per layer; then the same with
+ * fusion off (SAGALUX_CUDA_UNFUSED), so every path meets the reference. The
+ * half resolutions (24x32, 40x56) leave partial 16x16 tiles; ffn 2.66 gives
+ * hid 42 and 85 (not multiples of 8 or 16: the tensor-core tiles' padded
+ * rows). */
 static void test_fused_widths(void **state)
 {
     (void)state;

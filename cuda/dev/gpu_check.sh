@@ -47,6 +47,8 @@ if command -v compute-sanitizer >/dev/null; then
              "cuda/bench_block --c 32 --heads 2 --size 96x80 --runs 1" "cuda/bench_fuse --c 16 --size 96x80 --runs 1" \
              "cuda/bench_block --c 64 --heads 4 --size 96x80 --runs 1 --variant half" \
              "cuda/bench_block --c 16 --size 96x80 --runs 1 --variant fused-tc/16" \
+             "cuda/bench_block --c 16 --size 96x80 --runs 1 --variant igemm/16" \
+             "cuda/bench_block --c 32 --heads 2 --size 96x80 --runs 1 --variant igemm/16" \
              "cuda/bench_block --c 64 --heads 4 --size 96x80 --runs 1 --variant half/16" \
              "cuda/bench_fuse --c 16 --size 96x80 --runs 1 --variant fused-tc" \
              $([ $tool = memcheck ] && echo tests/test_backend_parity); do
@@ -102,7 +104,7 @@ planted_parity() {
   "$d/build/tests/test_backend_parity" >"$out/$log" 2>&1
   echo "parity test with $what: exit $? (must be non-zero); first failures:"
   grep -m3 -B1 FAIL "$out/$log"
-  "$d/build/cuda/$@" | grep -E "fused|half"
+  "$d/build/cuda/$@" | grep -E "fused|half|igemm"
 }
 plant() { # FILE OLD NEW: OLD must be in FILE
   python3 -c 'import sys; p, o, n = sys.argv[1:]; s = open(p).read(); assert o in s, (p, o); open(p, "w").write(s.replace(o, n))' \
@@ -138,8 +140,26 @@ planted_parity /tmp/planted2 planted-fuse.log "the fused Fuse's last v row dropp
 planted_tree /tmp/planted3
 plant /tmp/planted3/cuda/src/block_tc.cu "__float2half(gelu_(t2) * t1 + gelu_(t1) * t2)" \
   "__float2half(i == hid - 1 ? 0.0f : gelu_(t2) * t1 + gelu_(t1) * t2)"
-planted_parity /tmp/planted3 planted-tc.log "the tensor-core FFN's last hidden channel dropped" \
-  bench_block --c 16 --size 256x256 --variant fused-tc >"$out/report-3.txt" 2>&1 &
+planted_parity /tmp/planted3 planted-tc.log "the WMMA FFN's last hidden channel dropped" \
+  bench_block --c 16 --heads 2 --size 256x256 --variant fused-tc >"$out/report-3.txt" 2>&1 &
+# The implicit-GEMM block (the fp16 default at heads of 16): its FFN's
+# column order putting pairs 2t + 8 and 2t + 9 the other way round; its
+# summary's S operand with two 8x8 blocks swapped; its apply's denominator
+# from the wrong lane of the quad.
+planted_tree /tmp/planted9
+plant /tmp/planted9/cuda/src/block_igemm.cu "(cc / 2) * 2 + (j & 1) + (j >> 1) * 8;" "(cc / 2) * 2 + (j & 1) + (j >> 1) * 8 + (j == 2) - (j == 3);"
+planted_parity /tmp/planted9 planted-ig-ffn.log "the implicit-GEMM FFN's pairs 2t+8, 2t+9 swapped" \
+  bench_block --c 16 --size 64x64 --variant igemm >"$out/report-9.txt" 2>&1 &
+planted_tree /tmp/planted10
+plant /tmp/planted10/cuda/src/block_igemm.cu "trans(pack(ph[1][0], ph[1][1])),
+                                        trans(pack(ph[0][2], ph[0][3]))," "trans(pack(ph[0][2], ph[0][3])),
+                                        trans(pack(ph[1][0], ph[1][1])),"
+planted_parity /tmp/planted10 planted-ig-summary.log "the implicit-GEMM summary's operand blocks swapped" \
+  bench_block --c 32 --heads 2 --size 64x64 --variant igemm >"$out/report-10.txt" 2>&1 &
+planted_tree /tmp/planted11
+plant /tmp/planted11/cuda/src/block_igemm.cu "__shfl_sync(0xffffffffu, num[2][2], lane & ~3)" "__shfl_sync(0xffffffffu, num[2][2], lane | 1)"
+planted_parity /tmp/planted11 planted-ig-apply.log "the implicit-GEMM apply's denominator from the wrong lane" \
+  bench_block --c 16 --size 64x64 --variant igemm >"$out/report-11.txt" 2>&1 &
 # The deep levels' fp16 path: its FFN's last hidden channel dropped; the
 # im2col of Up's GEMM losing the centre tap of channel 0.
 planted_tree /tmp/planted4
@@ -176,7 +196,7 @@ plant /tmp/planted8/cuda/src/cuda_backend.cu "k_to_float(q, in0, cn, x32);" "k_t
 planted_parity /tmp/planted8 planted-widen.log "the fp32 blocks on fp16 maps widening half their input" \
   bench_block --c 16 --size 64x64 --variant fused >"$out/report-8.txt" 2>&1 &
 wait
-cat "$out"/report-[0-9].txt
+cat "$out"/report-[0-9].txt "$out"/report-1[0-9].txt
 fi # planted
 
 if [ $perf = 1 ] || [ "$mode" = quick ]; then

@@ -210,7 +210,7 @@ __global__ void __launch_bounds__(NT, 3) summary_ig_kernel(const M *x, int h, in
 template <int C> constexpr size_t apply_bytes() { return geo<C>::A_BYTES + aligned((size_t)C * geo<C>::LDK * 2) + 128; }
 
 template <int C, typename M>
-__global__ void __launch_bounds__(NT, 3) apply_ig_kernel(const M *x, int h, int w, gpu_block_weights b, const float *Sg,
+__global__ void __launch_bounds__(NT, C == 16 ? 4 : 3) apply_ig_kernel(const M *x, int h, int w, gpu_block_weights b, const float *Sg,
                                                         const float *zg, M *y)
 {
     extern __shared__ __align__(128) unsigned char smem[];
