@@ -5,6 +5,7 @@
 // rows). Shared memory: the LayerNormed halo A (position-major, C + 8
 // halves a position: the eight rows of an ldmatrix land on distinct banks)
 // and the combined weights B (output-major, 9C + 8 halves a row, likewise).
+#include <algorithm>
 #include <cuda_fp16.h>
 
 #include "block_igemm.cuh"
@@ -444,8 +445,10 @@ template <int C, typename M> bool ffn_run(cudaStream_t s, const gpu_block_weight
 bool ig_block_supported(int c, int heads, int hid)
 {
     if (!((c == 16 || c == 32) && heads == c / HEAD && hid >= 1)) return false;
-    const size_t ffn = c == 16 ? ffn_geo_of<16>(hid).total : ffn_geo_of<32>(hid).total;
-    return ffn <= 200 * 1024;
+    const size_t ffn = c == 16 ? ffn_geo_of<16>(hid).total : ffn_geo_of<32>(hid).total,
+                 other = c == 16 ? std::max(summary_bytes<16>(), apply_bytes<16>())
+                                 : std::max(summary_bytes<32>(), apply_bytes<32>());
+    return device_compute_major() >= 8 && device_smem_takes(std::max(ffn, other)); // mma.sync m16n8k16: sm_80
 }
 
 template <typename M>

@@ -262,7 +262,7 @@ template <int C, typename M> bool ffn_run(cudaStream_t s, const gpu_block_weight
 bool tc_block_supported(int c, int heads, int hid)
 {
     return (c == 16 || c == 32) && heads >= 1 && c % heads == 0 && hid >= 1 &&
-           ffn_layout_of(c, hid).total <= 200 * 1024 && summary_layout_of(c).total <= 200 * 1024;
+           device_smem_takes(ffn_layout_of(c, hid).total) && device_smem_takes(summary_layout_of(c).total);
 }
 
 template <typename M>

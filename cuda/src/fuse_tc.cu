@@ -219,7 +219,7 @@ __global__ void __launch_bounds__(NT) apply_tc_kernel(const MT *x, int h, int w,
 
 } // namespace
 
-bool tc_fuse_supported(int c) { return c == C && sums_layout_of().total <= 200 * 1024 && apply_layout_of().total <= 200 * 1024; }
+bool tc_fuse_supported(int c) { return c == C && device_smem_takes(sums_layout_of().total) && device_smem_takes(apply_layout_of().total); }
 
 template <typename M>
 bool tc_fuse_sums(cudaStream_t s, const gpu_fuse_weights &f, const M *x, int h, int w, double *partial,

@@ -1,5 +1,5 @@
-// Warp-level tensor-core primitives in PTX (sm_80 and later; movmatrix
-// sm_75): mma.sync m16n8k16 (fp16 in, fp32 accumulate), ldmatrix, and the
+// Warp-level tensor-core primitives in PTX (mma.sync m16n8k16: sm_80 and
+// later; ldmatrix and movmatrix: sm_75): mma.sync m16n8k16 (fp16 in, fp32 accumulate), ldmatrix, and the
 // 8x8 transpose. Used where WMMA's fragments are too opaque: the implicit
 // GEMM block (block_igemm.cu) keeps its accumulators in registers and turns
 // them into the next product's operands without shared memory, which needs
@@ -36,13 +36,20 @@ __device__ __forceinline__ void ldsm_x4(uint32_t (&r)[4], const void *row)
                  : "r"(smem_addr(row)));
 }
 
-// d += a b (16x8x16, fp16 x fp16 -> fp32).
+// d += a b (16x8x16, fp16 x fp16 -> fp32). sm_80 and later: the builds for
+// older GPUs (sm_75) compile a trap, and the host never launches it there
+// (ig_block_supported asks the device).
 __device__ __forceinline__ void mma16816(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1)
 {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 800
+    (void)d, (void)a, (void)b0, (void)b1;
+    __trap();
+#else
     asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
                  "{%0, %1, %2, %3};\n"
                  : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
                  : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+#endif
 }
 
 // The transpose of an 8x8 fp16 matrix held one register a lane (row g, columns 2t, 2t+1).

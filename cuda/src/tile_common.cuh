@@ -74,6 +74,31 @@ template <typename K> int grid_for(K kernel, size_t smem, int tiles)
     return g < tiles ? g : tiles;
 }
 
+// The current device's compute capability (major; 0 when it cannot say),
+// and whether a block of it may use smem bytes of shared memory (consumer
+// GPUs opt in to ~99 KB, data-centre ones to ~227 KB): the kernels'
+// "supported" checks ask, so a shape the device cannot take runs on the
+// next kernels down instead of failing its launch.
+inline int device_compute_major()
+{
+    int dev = 0, major = 0;
+    if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess) {
+        cudaGetLastError();
+        return 0;
+    }
+    return major;
+}
+inline bool device_smem_takes(size_t smem)
+{
+    int dev = 0, optin = 0;
+    if (cudaGetDevice(&dev) != cudaSuccess ||
+        cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev) != cudaSuccess) {
+        cudaGetLastError();
+        return false;
+    }
+    return smem <= (size_t)optin;
+}
+
 __device__ inline float sigmoidf_(float v) { return 1.0f / (1.0f + expf(-v)); }
 __device__ inline float gelu_(float v) { return 0.5f * v * (1.0f + erff(v * 0.70710678118654752f)); }
 
