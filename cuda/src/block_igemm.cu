@@ -2,20 +2,21 @@
 //
 // One thread block per 16x16 tile of a persistent grid; warp w takes the
 // tile's rows w and w + 8, one m16 tile each (its 16 pixels are the GEMM's
-// rows). Shared memory: the LayerNormed halo A (position-major, C + 8
-// halves a position: the eight rows of an ldmatrix land on distinct banks)
-// and the combined weights B (output-major, 9C + 8 halves a row, likewise).
+// rows). Shared memory: the LayerNormed halo A and the combined weights B
+// (igemm_common.cuh).
 #include <algorithm>
 #include <cuda_fp16.h>
 
 #include "block_igemm.cuh"
 #include "gelu_fast.h"
 #include "kernels.cuh"
+#include "igemm_common.cuh"
 #include "mma_sync.cuh"
 #include "tile_common.cuh"
 
 namespace {
 
+using namespace igemm;
 using namespace tile;
 using mma::ldsm_x4;
 using mma::mma16816;
@@ -30,16 +31,6 @@ constexpr int HEAD = 16; // channels a head: the kernels' S tile
 // overflowing to inf gives 0, the right limit.
 __device__ __forceinline__ float sigmoid_fast(float v) { return sx_fast_rcp(1.0f + sx_fast_exp2(v * -1.44269504f)); }
 
-__host__ __device__ constexpr size_t aligned(size_t bytes) { return (bytes + 127) / 128 * 128; }
-
-template <int C> struct geo {
-    static constexpr int LDC = C + 8;  // halves a halo position in A
-    static constexpr int K = 9 * C;    // taps x channels
-    static constexpr int KS = K / 16;  // k-steps
-    static constexpr int LDK = K + 8;  // halves a row of B
-    static constexpr size_t A_BYTES = aligned((size_t)HN * LDC * 2);
-};
-
 // The LayerNorm (with its affine) of the tile's halo into A, fp16, zeros
 // outside the image: the depthwise's zero padding.
 template <int C, typename M>
@@ -53,35 +44,6 @@ __device__ void halo_ln(const M *x, size_t n, int h, int w, int x0, int y0, cons
             *reinterpret_cast<uint4 *>(A + (size_t)pos * geo<C>::LDC + c) =
                 make_uint4(pack(v[c], v[c + 1]), pack(v[c + 2], v[c + 3]), pack(v[c + 4], v[c + 5]),
                            pack(v[c + 6], v[c + 7]));
-    }
-}
-
-// The A operand of k-step ks for tile row r: 16 pixels of the row shifted
-// by the step's tap, 16 of its channels.
-template <int C> __device__ __forceinline__ void load_a(uint32_t (&a)[4], const half *A, int r, int ks)
-{
-    const int lane = threadIdx.x & 31, tap = ks / (C / 16), cb = ks % (C / 16);
-    const int pos = (r + tap / 3) * HALO + tap % 3 + (lane & 15);
-    ldsm_x4(a, A + (size_t)pos * geo<C>::LDC + cb * 16 + (lane >> 4) * 8);
-}
-
-// The B operands of two n-tiles (rows n0..n0+15 of an output-major matrix
-// ld halves a row) at k0: b[0], b[1] for rows n0.., b[2], b[3] for n0+8...
-__device__ __forceinline__ void load_b2(uint32_t (&b)[4], const half *B, int ld, int n0, int k0)
-{
-    const int lane = threadIdx.x & 31;
-    ldsm_x4(b, B + (size_t)(n0 + (lane >> 4) * 8 + (lane & 7)) * ld + k0 + ((lane >> 3) & 1) * 8);
-}
-
-// Rows of B: row n is output channel chan(n) of the 1x1 pw (C inputs) and
-// the depthwise dw after it, as one 3x3: B[n][t C + c] = dw[ch][t] pw[ch][c];
-// zeros where chan(n) < 0 (padding).
-template <int C, typename F> __device__ void combine_weights(half *B, int rows, const float *pw, const float *dw, F chan)
-{
-    constexpr int K = geo<C>::K;
-    for (int e = threadIdx.x; e < rows * K; e += NT) {
-        const int n = e / K, k = e % K, ch = chan(n);
-        B[(size_t)n * geo<C>::LDK + k] = __float2half(ch < 0 ? 0.0f : dw[ch * 9 + k / C] * pw[(size_t)ch * C + k % C]);
     }
 }
 

@@ -1,0 +1,62 @@
+// What the implicit-GEMM tile kernels (block_igemm.cu, fuse_igemm.cu)
+// share: a 1x1 convolution followed by a depthwise 3x3 is one dense 3x3, so
+// a pass is a GEMM of a tile row's 16 pixels (M) by the outputs (N) over
+// 9 taps x C channels (K), read from the tile's 18x18 halo in shared memory.
+//
+// Shared memory: the halo A position-major, C + 8 halves a position, and
+// the combined weights B output-major, 9C + 8 halves a row: either way the
+// eight 16-byte rows of an ldmatrix land on distinct banks.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <cuda_fp16.h>
+
+#include "mma_sync.cuh"
+#include "tile_common.cuh"
+
+namespace igemm {
+
+using tile::HALO;
+using tile::HN;
+using tile::NT;
+
+__host__ __device__ constexpr size_t aligned(size_t bytes) { return (bytes + 127) / 128 * 128; }
+
+template <int C> struct geo {
+    static constexpr int LDC = C + 8;  // halves a halo position in A
+    static constexpr int K = 9 * C;    // taps x channels
+    static constexpr int KS = K / 16;  // k-steps
+    static constexpr int LDK = K + 8;  // halves a row of B
+    static constexpr size_t A_BYTES = aligned((size_t)HN * LDC * 2);
+};
+
+// The A operand of k-step ks for tile row r: 16 pixels of the row shifted
+// by the step's tap, 16 of its channels.
+template <int C> __device__ __forceinline__ void load_a(uint32_t (&a)[4], const half *A, int r, int ks)
+{
+    const int lane = threadIdx.x & 31, tap = ks / (C / 16), cb = ks % (C / 16);
+    const int pos = (r + tap / 3) * HALO + tap % 3 + (lane & 15);
+    mma::ldsm_x4(a, A + (size_t)pos * geo<C>::LDC + cb * 16 + (lane >> 4) * 8);
+}
+
+// The B operands of two n-tiles (rows n0..n0+15 of an output-major matrix
+// ld halves a row) at k0: b[0], b[1] for rows n0.., b[2], b[3] for n0+8...
+__device__ __forceinline__ void load_b2(uint32_t (&b)[4], const half *B, int ld, int n0, int k0)
+{
+    const int lane = threadIdx.x & 31;
+    mma::ldsm_x4(b, B + (size_t)(n0 + (lane >> 4) * 8 + (lane & 7)) * ld + k0 + ((lane >> 3) & 1) * 8);
+}
+
+// Rows of B: row n is output channel chan(n) of the 1x1 pw (C inputs) and
+// the depthwise dw after it, as one 3x3: B[n][t C + c] = dw[ch][t] pw[ch][c];
+// zeros where chan(n) < 0 (padding).
+template <int C, typename F> __device__ void combine_weights(half *B, int rows, const float *pw, const float *dw, F chan)
+{
+    constexpr int K = geo<C>::K;
+    for (int e = threadIdx.x; e < rows * K; e += NT) {
+        const int n = e / K, k = e % K, ch = chan(n);
+        B[(size_t)n * geo<C>::LDK + k] = __float2half(ch < 0 ? 0.0f : dw[ch * 9 + k / C] * pw[(size_t)ch * C + k % C]);
+    }
+}
+
+} // namespace igemm
