@@ -271,7 +271,7 @@ template <typename M> cublasStatus_t run_step(cuda_state *s, const sx_step *st, 
             else return unfused_fuse_run(ctx_of(s), weights_of(s, st->fuse), in0, h, w, out, scr);
         }
         if (!fused_fuse_run(q, weights_of(s, st->fuse), in0, h, w, out, s->fuse_partial, s->fuse_sums, s->fuse_fold,
-                            s->tensor_cores))
+                            s->tensor_cores ? FUSE_TC : FUSE_FP32))
             return CUBLAS_STATUS_EXECUTION_FAILED;
         break;
     case SX_STEP_DOWN:

@@ -4,6 +4,7 @@
 // (a broadcast load per multiply-add), one round of halo maps at a time.
 #include "fuse_fused.cuh"
 #include "fuse_softmax.cuh"
+#include "fuse_igemm.cuh"
 #include "fuse_tc.cuh"
 #include "kernels.cuh"
 #include "tile_common.cuh"
@@ -196,11 +197,18 @@ __global__ void __launch_bounds__(NT) apply_kernel(const M *x, int h, int w, gpu
 
 template <int C, typename M>
 bool run(cudaStream_t s, const gpu_fuse_weights &f, const M *x, int h, int w, M *out, double *partial, double *sums,
-         float *fold, bool tensor_cores)
+         float *fold, fuse_kernels kernels)
 {
     static_assert((3 * C) % CV == 0 && C % CS == 0, "rounds must divide the rows");
     const int tiles = tiles_of(h, w);
-    if (tensor_cores && tc_fuse_supported(C)) {
+    if (kernels == FUSE_IGEMM && ig_fuse_supported(C)) {
+        int parts = 0;
+        if (!ig_fuse_sums(s, f, x, h, w, partial, K_FUSE_BLOCKS, &parts)) return false;
+        k_fuse_reduce(s, partial, parts, sums);
+        fold_kernel<C><<<1, NT, 0, s>>>(f, sums, fold);
+        return ig_fuse_apply(s, f, x, h, w, fold, out);
+    }
+    if (kernels != FUSE_FP32 && tc_fuse_supported(C)) {
         int parts = 0;
         if (!tc_fuse_sums(s, f, x, h, w, partial, K_FUSE_BLOCKS, &parts)) return false;
         k_fuse_reduce(s, partial, parts, sums);
@@ -226,15 +234,15 @@ bool fused_fuse_supported(int c) { return c == 8 || c == 16; }
 
 template <typename M>
 bool fused_fuse_run(cudaStream_t s, const gpu_fuse_weights &f, const M *x, int h, int w, M *out, double *partial,
-                    double *sums, float *fold, bool tensor_cores)
+                    double *sums, float *fold, fuse_kernels kernels)
 {
     switch (f.c) {
-    case 8: return run<8>(s, f, x, h, w, out, partial, sums, fold, tensor_cores);
-    case 16: return run<16>(s, f, x, h, w, out, partial, sums, fold, tensor_cores);
+    case 8: return run<8>(s, f, x, h, w, out, partial, sums, fold, kernels);
+    case 16: return run<16>(s, f, x, h, w, out, partial, sums, fold, kernels);
     default: return false;
     }
 }
 template bool fused_fuse_run(cudaStream_t, const gpu_fuse_weights &, const float *, int, int, float *, double *,
-                             double *, float *, bool);
+                             double *, float *, fuse_kernels);
 template bool fused_fuse_run(cudaStream_t, const gpu_fuse_weights &, const __half *, int, int, __half *, double *,
-                             double *, float *, bool);
+                             double *, float *, fuse_kernels);

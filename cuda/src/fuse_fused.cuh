@@ -25,10 +25,15 @@ bool fused_fuse_supported(int c);
 // Floats of device scratch the fold needs (M transposed, then the bias).
 inline size_t fused_fuse_fold_floats(int c) { return 3 * (size_t)c * c + c; }
 
+// Which kernels run the two passes: all fp32 (this file's); their 1x1s on
+// WMMA (fuse_tc.cuh); or as implicit GEMMs on mma.sync (fuse_igemm.cuh, the
+// workbench's for now). A choice the width or the device does not take
+// falls back to the one before it.
+enum fuse_kernels { FUSE_FP32, FUSE_TC, FUSE_IGEMM };
+
 // out (C, H, W) = Fuse(x (3C, H, W)). partial: K_FUSE_BLOCKS * 15 doubles;
-// sums: 15 doubles; fold: fused_fuse_fold_floats(C). tensor_cores: the two
-// passes' 1x1s on fp16 tensor cores (fuse_tc.cuh) where they take the width.
-// Maps fp32 or fp16 (map_io.cuh). False on a launch-configuration error.
+// sums: 15 doubles; fold: fused_fuse_fold_floats(C). Maps fp32 or fp16
+// (map_io.cuh). False on a launch-configuration error.
 template <typename M>
 bool fused_fuse_run(cudaStream_t s, const gpu_fuse_weights &f, const M *x, int h, int w, M *out, double *partial,
-                    double *sums, float *fold, bool tensor_cores);
+                    double *sums, float *fold, fuse_kernels kernels);
