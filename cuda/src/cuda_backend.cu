@@ -71,6 +71,7 @@ struct cuda_state {
     int tensor_cores;          // SAGALUX_PRECISION_FP16: fused kernels on fp16, cuBLAS on tf32 tensor cores
     int unfused;               // SAGALUX_CUDA_UNFUSED set: one kernel per layer everywhere (the workbench's baseline)
     fused_kernels block_kernels; // the wide levels' fused blocks (block_fused.cuh); SAGALUX_CUDA_BLOCK=wmma: the older WMMA pair
+    fuse_kernels fuse_passes;   // the Fuse layers' passes (fuse_fused.cuh); SAGALUX_CUDA_FUSE=igemm: the implicit GEMMs (not yet checked on a GPU)
     cudaEvent_t marks[SX_PLAN_MAX_STEPS + 1];
     cudaEvent_t net_begin, net_end;  // around the network of every run: network_ms
     double network_ms;
@@ -271,7 +272,7 @@ template <typename M> cublasStatus_t run_step(cuda_state *s, const sx_step *st, 
             else return unfused_fuse_run(ctx_of(s), weights_of(s, st->fuse), in0, h, w, out, scr);
         }
         if (!fused_fuse_run(q, weights_of(s, st->fuse), in0, h, w, out, s->fuse_partial, s->fuse_sums, s->fuse_fold,
-                            s->tensor_cores ? FUSE_TC : FUSE_FP32))
+                            s->fuse_passes))
             return CUBLAS_STATUS_EXECUTION_FAILED;
         break;
     case SX_STEP_DOWN:
@@ -743,6 +744,10 @@ extern "C" sagalux_status sx_cuda_backend_open(const sagalux_model *model, int d
     s->block_kernels = !s->tensor_cores ? FUSED_FP32 : block && !strcmp(block, "wmma") ? FUSED_TC : FUSED_IGEMM;
     if (s->tensor_cores && block && *block)
         sx_log(SAGALUX_LOG_INFO, "CUDA device %d: SAGALUX_CUDA_BLOCK=%s for the wide levels' blocks", device, block);
+    const char *fuse = getenv("SAGALUX_CUDA_FUSE");
+    s->fuse_passes = !s->tensor_cores ? FUSE_FP32 : fuse && !strcmp(fuse, "igemm") ? FUSE_IGEMM : FUSE_TC;
+    if (s->tensor_cores && fuse && *fuse)
+        sx_log(SAGALUX_LOG_INFO, "CUDA device %d: SAGALUX_CUDA_FUSE=%s for the Fuse layers", device, fuse);
     const char *graphs = getenv("SAGALUX_CUDA_GRAPHS");
     s->graphs = !(graphs && strcmp(graphs, "0") == 0);
     if (st == SAGALUX_OK && getenv("SAGALUX_CUDA_PROFILE")) {
