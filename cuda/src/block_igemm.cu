@@ -47,24 +47,11 @@ __device__ void halo_ln(const M *x, size_t n, int h, int w, int x0, int y0, cons
     }
 }
 
-// The block's residual: y = x + o at tile row r for the accumulators o (C/8
-// n-tiles: channels 8j + 2t, +1 of pixels g and g + 8).
+// The block's residual: y = x + o at tile row py for the accumulators o (C/8 n-tiles).
 template <int C, typename M>
 __device__ __forceinline__ void residual_store(const M *x, M *y, size_t n, int w, int x0, int py, const float (&o)[C / 8][4])
 {
-    const int lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
-#pragma unroll
-    for (int e = 0; e < 2; e++) {
-        const int px = x0 + g + 8 * e;
-        if (px >= w) continue;
-        const size_t at = (size_t)py * w + px;
-#pragma unroll
-        for (int j = 0; j < C / 8; j++) {
-            const size_t c = (size_t)(8 * j + 2 * t);
-            store(&y[c * n + at], load(&x[c * n + at]) + o[j][2 * e]);
-            store(&y[(c + 1) * n + at], load(&x[(c + 1) * n + at]) + o[j][2 * e + 1]);
-        }
-    }
+    for_each_output(o, w, x0, py, [&](size_t c, size_t at, float v) { store(&y[c * n + at], load(&x[c * n + at]) + v); });
 }
 
 // ---------------------------------------------------------------- summary
@@ -87,15 +74,11 @@ __global__ void __launch_bounds__(NT, 3) summary_ig_kernel(const M *x, int h, in
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, g = lane >> 2;
     float S[G][2][4] = {}, zp[G][2][2] = {};
     const size_t n = (size_t)h * w;
-    const int tiles = tiles_of(h, w);
     __syncthreads();
-    for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
-        int x0, y0;
-        tile_origin(tile, w, &x0, &y0);
-        halo_ln<C>(x, n, h, w, x0, y0, b.norm1_w, b.norm1_b, A);
-        __syncthreads();
-        const bool in0 = x0 + g < w, in1 = x0 + g + 8 < w;
-        for (int r = warp; r < T && y0 + r < h; r += WARPS) {
+    for_each_tile_row(
+        h, w, [&](int x0, int y0) { halo_ln<C>(x, n, h, w, x0, y0, b.norm1_w, b.norm1_b, A); },
+        [&](int x0, int y0, int r) {
+            const bool in0 = x0 + g < w, in1 = x0 + g + 8 < w;
 #pragma unroll
             for (int gi = 0; gi < G; gi++) {
                 float acc[8][4] = {};
@@ -128,9 +111,7 @@ __global__ void __launch_bounds__(NT, 3) summary_ig_kernel(const M *x, int h, in
                 mma16816(S[gi][0], sa, trans(pack(vv[0][0], vv[0][1])), trans(pack(vv[0][2], vv[0][3])));
                 mma16816(S[gi][1], sa, trans(pack(vv[1][0], vv[1][1])), trans(pack(vv[1][2], vv[1][3])));
             }
-        }
-        __syncthreads(); // A is rewritten by the next tile
-    }
+        });
     // z: sum over the eight g of each t, then every warp's S and z into A's
     // space, then per entry over the warps in order.
 #pragma unroll
@@ -223,13 +204,9 @@ __global__ void __launch_bounds__(NT, C == 16 ? 4 : 3) apply_ig_kernel(const M *
             pb[j][kq][1] = pack(row[8], row[9]);
         }
     const size_t n = (size_t)h * w;
-    const int tiles = tiles_of(h, w);
-    for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
-        int x0, y0;
-        tile_origin(tile, w, &x0, &y0);
-        halo_ln<C>(x, n, h, w, x0, y0, b.norm1_w, b.norm1_b, A);
-        __syncthreads();
-        for (int r = warp; r < T && y0 + r < h; r += WARPS) {
+    for_each_tile_row(
+        h, w, [&](int x0, int y0) { halo_ln<C>(x, n, h, w, x0, y0, b.norm1_w, b.norm1_b, A); },
+        [&](int x0, int y0, int r) {
             float q[C / 8][4] = {};
 #pragma unroll
             for (int ks = 0; ks < KS; ks++) {
@@ -272,9 +249,7 @@ __global__ void __launch_bounds__(NT, C == 16 ? 4 : 3) apply_ig_kernel(const M *
                 for (int j = 0; j < C / 8; j++) mma16816(out[j], oa, pb[j][kq][0], pb[j][kq][1]);
             }
             residual_store<C>(x, y, n, w, x0, y0 + r, out);
-        }
-        __syncthreads();
-    }
+        });
 }
 
 // -------------------------------------------------------------------- FFN
@@ -318,16 +293,11 @@ __global__ void __launch_bounds__(NT, 2) ffn_ig_kernel(const M *x, int h, int w,
         const int c = e / F.ld2, k = e % F.ld2;
         B2[e] = __float2half(k < hid ? b.pw_out[(size_t)c * hid + k] : 0.0f);
     }
-    const int warp = threadIdx.x >> 5;
     const size_t n = (size_t)h * w;
-    const int tiles = tiles_of(h, w);
     __syncthreads();
-    for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
-        int x0, y0;
-        tile_origin(tile, w, &x0, &y0);
-        halo_ln<C>(x, n, h, w, x0, y0, b.norm2_w, b.norm2_b, A);
-        __syncthreads();
-        for (int r = warp; r < T && y0 + r < h; r += WARPS) {
+    for_each_tile_row(
+        h, w, [&](int x0, int y0) { halo_ln<C>(x, n, h, w, x0, y0, b.norm2_w, b.norm2_b, A); },
+        [&](int x0, int y0, int r) {
             float out[C / 8][4] = {};
             for (int hb = 0; hb < F.hb; hb++) {
                 float acc[4][4] = {};
@@ -361,9 +331,7 @@ __global__ void __launch_bounds__(NT, 2) ffn_ig_kernel(const M *x, int h, int w,
                 }
             }
             residual_store<C>(x, y, n, w, x0, y0 + r, out);
-        }
-        __syncthreads();
-    }
+        });
 }
 
 // ------------------------------------------------------------ launchers

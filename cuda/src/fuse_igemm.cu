@@ -21,7 +21,6 @@ using mma::pack;
 constexpr int C = 16, X3 = 3 * C, KS = geo<X3>::KS, LDK = geo<X3>::LDK;
 constexpr int LDB = 24;          // halves a row of the bias step's B: 9 taps, the constant, padding
 constexpr int LD2 = 2 * X3 + 8;  // halves a row of [M | W_out]
-constexpr int WARPS = NT / 32;
 constexpr int SUMS = 15;         // |q_r|^2, |k_s|^2, q_r . k_s
 
 // The halo of x (3C channels as they are) into A, fp16, zeros outside the image.
@@ -123,22 +122,17 @@ __global__ void __launch_bounds__(NT, 1) sums_ig_kernel(const M *x, int h, int w
          *Bb = reinterpret_cast<half *>(smem + SUMS_BB);
     combine_weights<X3>(B, 2 * X3, f.qkv_w, f.dw_w, [](int n) { return n; });
     bias_weights(Bb, 0, 2 * X3, f);
-    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, g = lane >> 2;
+    const int lane = threadIdx.x & 31, g = lane >> 2;
     const size_t n = (size_t)h * w;
-    const int tiles = tiles_of(h, w);
     double acc[SUMS];
 #pragma unroll
     for (int i = 0; i < SUMS; i++) acc[i] = 0.0;
     __syncthreads();
-    for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
-        int x0, y0;
-        tile_origin(tile, w, &x0, &y0);
-        halo_x(x, n, h, w, x0, y0, A);
-        __syncthreads();
-        const bool in0 = x0 + g < w, in1 = x0 + g + 8 < w;
-        float s[SUMS] = {};
-        for (int r = warp; r < T && y0 + r < h; r += WARPS) {
-            float t[12][4] = {};
+    for_each_tile_row(
+        h, w, [&](int x0, int y0) { halo_x(x, n, h, w, x0, y0, A); },
+        [&](int x0, int y0, int r) {
+            const bool in0 = x0 + g < w, in1 = x0 + g + 8 < w;
+            float t[12][4] = {}, s[SUMS] = {};
             uint32_t unused[3][4];
             conv_row<12, false>(t, A, B, Bb, h, w, x0, y0, r, unused);
 #pragma unroll
@@ -160,12 +154,10 @@ __global__ void __launch_bounds__(NT, 1) sums_ig_kernel(const M *x, int h, int w
                         for (int rr = 0; rr < 3; rr++) s[6 + 3 * rr + ss] += q[rr] * k;
                     }
                 }
-        }
-        // A tile's sums (at most 64 terms a thread) in fp32, the running sums in double.
+            // A row's sums (at most 32 terms a thread) in fp32, the running sums in double.
 #pragma unroll
-        for (int i = 0; i < SUMS; i++) acc[i] += (double)s[i];
-        __syncthreads(); // A is rewritten by the next tile
-    }
+            for (int i = 0; i < SUMS; i++) acc[i] += (double)s[i];
+        });
     fuse_block_partial<NT>(acc, partial);
 }
 
@@ -193,16 +185,11 @@ __global__ void __launch_bounds__(NT, 2) apply_ig_kernel(const MT *x, int h, int
         B2[e] = __float2half(k < X3 ? fold[k * C + o] : k < 2 * X3 ? f.out_w[o * X3 + k - X3] : 0.0f);
     }
     for (int e = threadIdx.x; e < C; e += NT) C0[e] = fold[X3 * C + e];
-    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, g = lane >> 2, t = lane & 3;
     const size_t n = (size_t)h * w;
-    const int tiles = tiles_of(h, w);
     __syncthreads();
-    for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
-        int x0, y0;
-        tile_origin(tile, w, &x0, &y0);
-        halo_x(x, n, h, w, x0, y0, A);
-        __syncthreads();
-        for (int r = warp; r < T && y0 + r < h; r += WARPS) {
+    for_each_tile_row(
+        h, w, [&](int x0, int y0) { halo_x(x, n, h, w, x0, y0, A); },
+        [&](int x0, int y0, int r) {
             float v[6][4] = {};
             uint32_t xa[3][4];
             conv_row<6, true>(v, A, B, Bb, h, w, x0, y0, r, xa);
@@ -219,24 +206,11 @@ __global__ void __launch_bounds__(NT, 2) apply_ig_kernel(const MT *x, int h, int
                 mma16816(o[0], xa[kq], bo[0], bo[1]);
                 mma16816(o[1], xa[kq], bo[2], bo[3]);
             }
-            const int py = y0 + r;
-#pragma unroll
-            for (int e = 0; e < 2; e++) {
-                const int px = x0 + g + 8 * e;
-                if (px >= w) continue;
-                const size_t at = (size_t)py * w + px;
-#pragma unroll
-                for (int j = 0; j < 2; j++) {
-                    const int c = 8 * j + 2 * t;
-                    store(&out[(size_t)c * n + at], o[j][2 * e] + C0[c]);
-                    store(&out[(size_t)(c + 1) * n + at], o[j][2 * e + 1] + C0[c + 1]);
-                }
-            }
-        }
-        __syncthreads(); // A is rewritten by the next tile
-    }
+            for_each_output(o, w, x0, y0 + r, [&](size_t c, size_t at, float val) {
+                store(&out[c * n + at], val + C0[c]);
+            });
+        });
 }
-
 } // namespace
 
 bool ig_fuse_supported(int c)

@@ -59,4 +59,43 @@ template <int C, typename F> __device__ void combine_weights(half *B, int rows, 
     }
 }
 
+// put(c, at, v) for each value v of the accumulators o of tile row py
+// (n_tiles n-tiles: channel 8j + 2t, +1 of pixels x0 + g and x0 + g + 8;
+// at = py w + px) whose pixel lies in the image: a pass's outputs.
+template <int N_TILES, typename Put>
+__device__ __forceinline__ void for_each_output(const float (&o)[N_TILES][4], int w, int x0, int py, Put put)
+{
+    const int lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+#pragma unroll
+    for (int e = 0; e < 2; e++) {
+        const int px = x0 + g + 8 * e;
+        if (px >= w) continue;
+        const size_t at = (size_t)py * w + px;
+#pragma unroll
+        for (int j = 0; j < N_TILES; j++) {
+            const size_t c = (size_t)(8 * j + 2 * t);
+            put(c, at, o[j][2 * e]);
+            put(c + 1, at, o[j][2 * e + 1]);
+        }
+    }
+}
+
+// The persistent grid's walk: for each of this block's tiles, fill(x0, y0)
+// writes the tile's halo into shared memory, then row(x0, y0, r) runs for
+// this warp's rows of the tile that lie in the image (warp w: rows w and
+// w + 8, one m16 tile each). The barriers keep the halo whole while rows
+// read it, and free before the next tile's fill.
+template <typename Fill, typename Row> __device__ __forceinline__ void for_each_tile_row(int h, int w, Fill fill, Row row)
+{
+    const int tiles = tile::tiles_of(h, w), warp = threadIdx.x >> 5;
+    for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
+        int x0, y0;
+        tile::tile_origin(tile, w, &x0, &y0);
+        fill(x0, y0);
+        __syncthreads();
+        for (int r = warp; r < tile::T && y0 + r < h; r += NT / 32) row(x0, y0, r);
+        __syncthreads();
+    }
+}
+
 } // namespace igemm
