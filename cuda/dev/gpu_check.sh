@@ -51,6 +51,7 @@ if command -v compute-sanitizer >/dev/null; then
              "cuda/bench_block --c 32 --heads 2 --size 96x80 --runs 1 --variant igemm/16" \
              "cuda/bench_block --c 64 --heads 4 --size 96x80 --runs 1 --variant half/16" \
              "cuda/bench_fuse --c 16 --size 96x80 --runs 1 --variant fused-tc" \
+             "cuda/bench_conv --size 96x80 --runs 1" \
              $([ $tool = memcheck ] && echo tests/test_backend_parity); do
       log="$out/sanitizer-$tool-$(echo "$t" | tr -c 'a-z0-9_\n' '-').log"
       compute-sanitizer --tool $tool --error-exitcode 9 build-gpu/$t >"$log" 2>&1
@@ -81,6 +82,7 @@ build-gpu/cuda/bench_block --c 32 --heads 2 --size 640x640 | tail -n +3 | tee -a
 build-gpu/cuda/bench_block --c 64 --heads 4 --size 320x320 | tail -n +3 | tee -a "$out/workbench.txt"
 build-gpu/cuda/bench_block --c 256 --heads 8 --size 80x80 | tail -n +3 | tee -a "$out/workbench.txt"
 build-gpu/cuda/bench_fuse --c 16 --size 1280x1280 | tee -a "$out/workbench.txt"
+build-gpu/cuda/bench_conv --size 1280x1280 | tee -a "$out/workbench.txt"
 
 fi # checks
 

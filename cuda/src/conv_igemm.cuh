@@ -1,0 +1,24 @@
+// The dense 3x3 convolutions around the U (the embedding, Down, Up, the
+// output) as implicit GEMMs on tensor cores: K = 9 taps x Cin (padded to 16,
+// 32 or 64) read from the tile's halo in shared memory (igemm_common.cuh),
+// Cout in chunks of 32, fp16 operands and fp32 accumulation; the pixel
+// (un)shuffle of Down and Up is where each output is stored, so no Cout x N
+// map is ever whole. Workbench only for now (bench_conv): not yet checked
+// on a GPU, so the backend still runs its tiled kernel and cuBLAS GEMMs.
+#pragma once
+#include <cuda_runtime.h>
+
+// Where output channel c of the convolution at (y, x) goes: as is; Down's
+// PixelUnshuffle(2) (channel 4c + 2i + j at (y / 2, x / 2)); Up's
+// PixelShuffle(2) (channel c / 4 at (2y + i, 2x + j), i j = c % 4).
+enum ig_conv_output { IG_CONV_PLAIN, IG_CONV_UNSHUFFLE, IG_CONV_SHUFFLE };
+
+// True when the kernel takes the shape (Cin <= 64, Cout <= 128) on this device.
+bool ig_conv_supported(int cin, int cout);
+
+// out = 3x3 conv of x (Cin, H, W; zero padding, no bias), w (Cout, Cin, 3, 3)
+// fp32, stored as `how` says. TI, TO: float or __half (map_io.cuh). False on
+// a launch-configuration error.
+template <typename TI, typename TO>
+bool ig_conv3x3(cudaStream_t s, const TI *x, int cin, int h, int w, const float *wt, int cout, ig_conv_output how,
+                TO *out);
