@@ -10,8 +10,9 @@
 //          double across tiles, reduced in a fixed order;
 //   apply: v (48 outputs), then out = [M | W_out] [v ; X] + c0 (the fold of
 //          fuse_fused.cuh) as a second mma, X being the centre tap's A.
-// Workbench only for now (bench_fuse --variant igemm): not yet checked on a
-// GPU, so the backend still runs fuse_tc.cu.
+// Not yet checked on a GPU: the workbench runs it (bench_fuse --variant
+// igemm), the backend only when SAGALUX_CUDA_FUSE=igemm asks; by default it
+// still runs fuse_tc.cu.
 #pragma once
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
