@@ -1,7 +1,8 @@
 /* GELU with the exact erf, evaluated to 1.5e-7 (absolute, in erf) by
  * Abramowitz & Stegun 7.1.26 instead of the C library's erff: one
- * reciprocal and one exponential, no branches. The CUDA fp16 block kernels
- * use it (cuda/src/block_igemm.cu): their GELU outputs are rounded to fp16
+ * reciprocal and one exponential, no branches (the FFN's dual gate,
+ * sx_dual_gate_fast, shares one reciprocal between its two GELUs). The
+ * CUDA fp16 block kernels use it (cuda/src/block_igemm.cu): their GELU outputs are rounded to fp16
  * (2^-11 relative) right after, so an erf good to 1.5e-7 cannot be told
  * from the library's, while erff's branches and polynomials were the
  * largest part of their FFN's instructions. (The tanh-form GELU differs by

@@ -336,11 +336,6 @@ __global__ void __launch_bounds__(NT, 2) ffn_ig_kernel(const M *x, int h, int w,
 
 // ------------------------------------------------------------ launchers
 
-template <typename K> bool opt_in(K kernel, size_t bytes)
-{
-    return cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes) == cudaSuccess;
-}
-
 template <int C, typename M>
 bool summary_run(cudaStream_t s, const gpu_block_weights &b, const M *x, int h, int w, float *partial, int max_parts,
                  int *parts)
@@ -378,7 +373,7 @@ bool ig_block_supported(int c, int heads, int hid)
     const size_t ffn = c == 16 ? ffn_geo_of<16>(hid).total : ffn_geo_of<32>(hid).total,
                  other = c == 16 ? std::max(summary_bytes<16>(), apply_bytes<16>())
                                  : std::max(summary_bytes<32>(), apply_bytes<32>());
-    return device_compute_major() >= 8 && device_smem_takes(std::max(ffn, other)); // mma.sync m16n8k16: sm_80
+    return device_takes(std::max(ffn, other));
 }
 
 template <typename M>

@@ -107,8 +107,7 @@ template <int CP, typename TI, typename TO>
 bool launch(cudaStream_t s, const TI *x, int cin, int h, int w, const float *wt, int cout, ig_conv_output how, TO *out)
 {
     const size_t bytes = conv_bytes<CP>(cout);
-    if (cudaFuncSetAttribute(conv_ig_kernel<CP, TI, TO>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes))
-        return false;
+    if (!opt_in(conv_ig_kernel<CP, TI, TO>, bytes)) return false;
     conv_ig_kernel<CP, TI, TO><<<grid_for(conv_ig_kernel<CP, TI, TO>, bytes, tiles_of(h, w)), NT, bytes, s>>>(
         x, cin, h, w, wt, cout, how, out);
     return true;
@@ -120,7 +119,7 @@ bool ig_conv_supported(int cin, int cout)
 {
     if (cin < 1 || cin > 64 || cout < 1 || cout > 128) return false;
     const size_t bytes = cin <= 16 ? conv_bytes<16>(cout) : cin <= 32 ? conv_bytes<32>(cout) : conv_bytes<64>(cout);
-    return device_compute_major() >= 8 && device_smem_takes(bytes);
+    return device_takes(bytes);
 }
 
 template <typename TI, typename TO>

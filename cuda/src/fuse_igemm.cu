@@ -215,7 +215,7 @@ __global__ void __launch_bounds__(NT, 2) apply_ig_kernel(const MT *x, int h, int
 
 bool ig_fuse_supported(int c)
 {
-    return c == C && device_compute_major() >= 8 && device_smem_takes(std::max(SUMS_BYTES, APPLY_BYTES));
+    return c == C && device_takes(std::max(SUMS_BYTES, APPLY_BYTES));
 }
 
 template <typename M>
@@ -223,8 +223,7 @@ bool ig_fuse_sums(cudaStream_t s, const gpu_fuse_weights &f, const M *x, int h, 
                   int max_parts, int *parts)
 {
     if (f.c != C) return false;
-    if (cudaFuncSetAttribute(sums_ig_kernel<M>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)SUMS_BYTES))
-        return false;
+    if (!opt_in(sums_ig_kernel<M>, SUMS_BYTES)) return false;
     const int g = grid_for(sums_ig_kernel<M>, SUMS_BYTES, tiles_of(h, w));
     *parts = g < max_parts ? g : max_parts;
     sums_ig_kernel<M><<<*parts, NT, SUMS_BYTES, s>>>(x, h, w, f, partial);
@@ -235,8 +234,7 @@ template <typename M>
 bool ig_fuse_apply(cudaStream_t s, const gpu_fuse_weights &f, const M *x, int h, int w, const float *fold, M *out)
 {
     if (f.c != C) return false;
-    if (cudaFuncSetAttribute(apply_ig_kernel<M>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)APPLY_BYTES))
-        return false;
+    if (!opt_in(apply_ig_kernel<M>, APPLY_BYTES)) return false;
     apply_ig_kernel<M><<<grid_for(apply_ig_kernel<M>, APPLY_BYTES, tiles_of(h, w)), NT, APPLY_BYTES, s>>>(x, h, w, f,
                                                                                                       fold, out);
     return true;

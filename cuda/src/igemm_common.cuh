@@ -59,6 +59,16 @@ template <int C, typename F> __device__ void combine_weights(half *B, int rows, 
     }
 }
 
+// Whether this device runs the implicit-GEMM kernels with smem bytes of
+// shared memory a block: mma.sync m16n8k16 needs compute capability 8.0.
+inline bool device_takes(size_t smem) { return tile::device_compute_major() >= 8 && tile::device_smem_takes(smem); }
+
+// Lets kernel use smem bytes of dynamic shared memory (above the default 48 KB).
+template <typename K> bool opt_in(K kernel, size_t smem)
+{
+    return cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem) == cudaSuccess;
+}
+
 // put(c, at, v) for each value v of the accumulators o of tile row py
 // (n_tiles n-tiles: channel 8j + 2t, +1 of pixels x0 + g and x0 + g + 8;
 // at = py w + px) whose pixel lies in the image: a pass's outputs.
