@@ -51,6 +51,7 @@ if command -v compute-sanitizer >/dev/null; then
              "cuda/bench_block --c 32 --heads 2 --size 96x80 --runs 1 --variant igemm/16" \
              "cuda/bench_block --c 64 --heads 4 --size 96x80 --runs 1 --variant half/16" \
              "cuda/bench_fuse --c 16 --size 96x80 --runs 1 --variant fused-tc" \
+             "cuda/bench_fuse --c 16 --size 96x80 --runs 1 --variant igemm" \
              "cuda/bench_conv --size 96x80 --runs 1" \
              $([ $tool = memcheck ] && echo tests/test_backend_parity); do
       log="$out/sanitizer-$tool-$(echo "$t" | tr -c 'a-z0-9_\n' '-').log"
@@ -106,7 +107,7 @@ planted_parity() {
   "$d/build/tests/test_backend_parity" >"$out/$log" 2>&1
   echo "parity test with $what: exit $? (must be non-zero); first failures:"
   grep -m3 -B1 FAIL "$out/$log"
-  "$d/build/cuda/$@" | grep -E "fused|half|igemm"
+  "$d/build/cuda/$@" | grep -E "fused|half|igemm|CHECK"
 }
 plant() { # FILE OLD NEW: OLD must be in FILE
   python3 -c 'import sys; p, o, n = sys.argv[1:]; s = open(p).read(); assert o in s, (p, o); open(p, "w").write(s.replace(o, n))' \
@@ -162,6 +163,18 @@ planted_tree /tmp/planted11
 plant /tmp/planted11/cuda/src/block_igemm.cu "__shfl_sync(0xffffffffu, num[2][2], lane & ~3)" "__shfl_sync(0xffffffffu, num[2][2], lane | 1)"
 planted_parity /tmp/planted11 planted-ig-apply.log "the implicit-GEMM apply's denominator from the wrong lane" \
   bench_block --c 16 --size 64x64 --variant igemm >"$out/report-11.txt" 2>&1 &
+# The implicit-GEMM Fuse (the fp16 default): its bias step's constant
+# column zero, so the depthwise's bias is lost. The implicit-GEMM 3x3s: the
+# weights' last tap of input channel 0 dropped (every embedding, Down, Up
+# and output they run).
+planted_tree /tmp/planted12
+plant /tmp/planted12/cuda/src/fuse_igemm.cu "if (k >= 9) return k == 9 ? 1.0f : 0.0f;" "if (k >= 9) return 0.0f;"
+planted_parity /tmp/planted12 planted-ig-fuse.log "the implicit-GEMM Fuse's depthwise bias lost" \
+  bench_fuse --c 16 --size 64x64 --variant igemm >"$out/report-12.txt" 2>&1 &
+planted_tree /tmp/planted13
+plant /tmp/planted13/cuda/src/conv_igemm.cu "o < cout && c < cin ? wt" "o < cout && c < cin && !(c == 0 && tap == 8) ? wt"
+planted_parity /tmp/planted13 planted-ig-conv.log "the implicit-GEMM 3x3s' last tap of channel 0 dropped" \
+  bench_conv --size 64x64 >"$out/report-13.txt" 2>&1 &
 # The deep levels' fp16 path: its FFN's last hidden channel dropped; the
 # im2col of Up's GEMM losing the centre tap of channel 0.
 planted_tree /tmp/planted4
@@ -169,10 +182,11 @@ plant /tmp/planted4/cuda/src/kernels.cu "store(&u[(size_t)ch * n + (size_t)py * 
   "store(&u[(size_t)ch * n + (size_t)py * w + px], ch == hid - 1 ? 0.0f : gelu(b[r]) * a[r] + gelu(a[r]) * b[r]);"
 planted_parity /tmp/planted4 planted-half.log "the fp16 deep block's last hidden channel dropped" \
   bench_block --c 64 --heads 4 --size 128x128 --variant half >"$out/report-4.txt" 2>&1 &
+# The WMMA Fuse (SAGALUX_CUDA_FUSE=wmma, no longer the default) its last v row dropped.
 planted_tree /tmp/planted6
 plant /tmp/planted6/cuda/src/fuse_tc.cu "U[(size_t)row * LDP + threadIdx.x] = __float2half(inside ? v : 0.0f);" \
   "U[(size_t)row * LDP + threadIdx.x] = __float2half(inside && row != X3 - 1 ? v : 0.0f);"
-planted_parity /tmp/planted6 planted-fuse-tc.log "the tensor-core Fuse's last v row dropped" \
+SAGALUX_CUDA_FUSE=wmma planted_parity /tmp/planted6 planted-fuse-tc.log "the tensor-core Fuse's last v row dropped" \
   bench_fuse --c 16 --size 128x128 --variant fused-tc >"$out/report-6.txt" 2>&1 &
 planted_tree /tmp/planted5
 plant /tmp/planted5/cuda/src/kernels.cu "store(&col[((size_t)c * 9 + k) * len + j], yy >= 0" \

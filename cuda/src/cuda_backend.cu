@@ -4,11 +4,12 @@
 // precision (half the memory: a 16-channel map at 1280^2 is 50 MiB, not
 // 100) and fp32 in the fp32 precision and the unfused path. Per step:
 // the blocks of the two widest levels (C = 16, 32) in fused tile kernels
-// (block_fused.cu; their summary and FFN on tensor cores in the fp16
-// precision, block_tc.cu), the deeper blocks and the wide Down/Up 3x3s as
-// fp16 cuBLAS GEMMs in the fp16 precision (layers_half.cu), the Fuse layers
-// in two fused passes (fuse_fused.cu; their 1x1s on tensor cores in the fp16
-// precision, fuse_tc.cu), everything else one kernel per layer
+// (block_fused.cu; implicit GEMMs on tensor cores in the fp16 precision,
+// block_igemm.cu), the deeper blocks and the deepest Down/Up 3x3s as fp16
+// cuBLAS GEMMs in the fp16 precision (layers_half.cu), the other dense 3x3s
+// as implicit GEMMs in the fp16 precision (conv_igemm.cu), the Fuse layers
+// in two fused passes (fuse_fused.cu; implicit GEMMs in the fp16 precision,
+// fuse_igemm.cu), everything else one kernel per layer
 // (kernels.cu) with cuBLAS 1x1s: that unfused path is also the GPU's plain
 // reference (SAGALUX_CUDA_UNFUSED=1 runs it everywhere). A step whose
 // kernels take only fp32 maps (the unfused block and Fuse: widths the fused
@@ -23,6 +24,7 @@
 #include <cuda_runtime.h>
 
 #include "block_fused.cuh"
+#include "conv_igemm.cuh"
 #include "fuse_fused.cuh"
 #include "layers_half.cuh"
 #include "layers_unfused.cuh"
@@ -71,7 +73,7 @@ struct cuda_state {
     int tensor_cores;          // SAGALUX_PRECISION_FP16: fused kernels on fp16, cuBLAS on tf32 tensor cores
     int unfused;               // SAGALUX_CUDA_UNFUSED set: one kernel per layer everywhere (the workbench's baseline)
     fused_kernels block_kernels; // the wide levels' fused blocks (block_fused.cuh); SAGALUX_CUDA_BLOCK=wmma: the older WMMA pair
-    fuse_kernels fuse_passes;   // the Fuse layers' passes (fuse_fused.cuh); SAGALUX_CUDA_FUSE=igemm: the implicit GEMMs (not yet checked on a GPU)
+    fuse_kernels fuse_passes;   // the Fuse layers' passes (fuse_fused.cuh); SAGALUX_CUDA_FUSE=wmma: the older WMMA pair
     cudaEvent_t marks[SX_PLAN_MAX_STEPS + 1];
     cudaEvent_t net_begin, net_end;  // around the network of every run: network_ms
     double network_ms;
@@ -147,8 +149,27 @@ bool stage_is_half(const cuda_state *s, const sx_step *st)
 // 512 outputs) 1.08..0.94 ms -> 0.59..0.20 ms, Down C=128 (64 outputs) 0.28
 // -> 0.17 ms, Down C=64 (32) 0.30 either way, Down C=16 and 32 (8 and 16
 // outputs) 0.31 -> 0.84 and 0.30 -> 0.53 ms: slower.
+// The implicit GEMMs below take Cin <= 64 first, so here that leaves the
+// deepest Down and Up (Cin 128, 256, 512).
 constexpr int CONV_GEMM_MIN_OUT = 64;
-bool conv_is_half(const cuda_state *s, int cout) { return s->tensor_cores && !s->unfused && cout >= CONV_GEMM_MIN_OUT; }
+
+// The dense 3x3s (embedding, Down, Up, output) in the fp16 precision: as
+// implicit GEMMs (conv_igemm.cuh) where the kernel takes the widths, else
+// Down and Up as fp16 GEMMs where the output is wide, else the fp32 tiled
+// kernel. Measured on an H200 (cuda/bench_conv, LLFormer 1280^2): embedding
+// 0.23 -> 0.10 ms, Down C=16..64 0.35..0.34 -> 0.11..0.06 ms, Up C=32 0.41
+// -> 0.13 ms, Up C=64 0.21 -> 0.21 ms (the GEMM's), output 0.29 -> 0.10 ms.
+enum conv_path { CONV_TILED, CONV_IGEMM, CONV_GEMM };
+conv_path conv_path_of(const cuda_state *s, int cin, int cout)
+{
+    if (!s->tensor_cores || s->unfused) return CONV_TILED;
+    if (ig_conv_supported(cin, cout)) return CONV_IGEMM;
+    return cout >= CONV_GEMM_MIN_OUT ? CONV_GEMM : CONV_TILED;
+}
+// Down's and Up's output widths.
+int down_out(int c) { return c / 2; }
+int up_out(int c) { return 2 * c; }
+int conv_out(const sx_step *st) { return st->kind == SX_STEP_DOWN ? down_out(st->c) : up_out(st->c); }
 
 bool fuse_is_fused(const cuda_state *s, const sx_step *st) { return !s->unfused && fused_fuse_supported(st->c); }
 
@@ -176,10 +197,14 @@ size_t cuda_scratch(const sx_step *st, void *user)
         if (fuse_is_fused(s, st)) return 0;
         return (s->half_maps ? elems_of_floats(s, 3 * cn) + elems_of_floats(s, cn) : 0) +
                elems_of_floats(s, unfused_fuse_scratch(st->c, n));
-    case SX_STEP_DOWN: // (fp16 GEMMs) a chunk's im2col and output, or the conv's output
+    case SX_STEP_DOWN: // the implicit GEMM none; fp16 GEMMs a chunk's im2col and output; the tiled kernel the conv's output
     case SX_STEP_UP: {
-        const int cout = st->kind == SX_STEP_DOWN ? st->c / 2 : 2 * st->c;
-        return conv_is_half(s, cout) ? elems_of_halves(s, conv3x3_scratch_halves(st->c, cout, n)) : round64(cout * n);
+        const int cout = conv_out(st);
+        switch (conv_path_of(s, st->c, cout)) {
+        case CONV_IGEMM: return 0;
+        case CONV_GEMM: return elems_of_halves(s, conv3x3_scratch_halves(st->c, cout, n));
+        default: return round64(cout * n);
+        }
     }
     case SX_STEP_SKIP: return round64(cn);
     default: return 0;
@@ -244,7 +269,13 @@ template <typename M> cublasStatus_t run_step(cuda_state *s, const sx_step *st, 
     cudaStream_t q = s->stream;
     constexpr bool half_maps = std::is_same<M, __half>::value;
     switch (st->kind) {
-    case SX_STEP_EMBED: k_conv3x3(q, s->in, 3, h, w, dev(s, st->conv), nullptr, s->model->cfg.dim, out); break;
+    case SX_STEP_EMBED: {
+        const int cout = s->model->cfg.dim;
+        if (conv_path_of(s, 3, cout) != CONV_IGEMM) k_conv3x3(q, s->in, 3, h, w, dev(s, st->conv), nullptr, cout, out);
+        else if (!ig_conv3x3(q, s->in, 3, h, w, dev(s, st->conv), cout, IG_CONV_PLAIN, out))
+            return CUBLAS_STATUS_EXECUTION_FAILED;
+        break;
+    }
     case SX_STEP_STAGE: {
         if (out != in0) cudaMemcpyAsync(out, in0, (size_t)c * n * sizeof(M), cudaMemcpyDeviceToDevice, q);
         if (st->stage->count == 0) break;
@@ -277,8 +308,14 @@ template <typename M> cublasStatus_t run_step(cuda_state *s, const sx_step *st, 
         break;
     case SX_STEP_DOWN:
     case SX_STEP_UP: {
-        const int cout = st->kind == SX_STEP_DOWN ? c / 2 : 2 * c;
-        if (conv_is_half(s, cout)) {
+        const int cout = conv_out(st);
+        const conv_path path = conv_path_of(s, c, cout);
+        if (path == CONV_IGEMM)
+            return ig_conv3x3(q, in0, c, h, w, dev(s, st->conv), cout,
+                              st->kind == SX_STEP_DOWN ? IG_CONV_UNSHUFFLE : IG_CONV_SHUFFLE, out)
+                       ? CUBLAS_STATUS_SUCCESS
+                       : CUBLAS_STATUS_EXECUTION_FAILED;
+        if (path == CONV_GEMM) {
             if (!dev16(s, st->conv)) return CUBLAS_STATUS_INVALID_VALUE; // never uploaded
             return half_conv3x3(ctx_of(s), in0, c, h, w, dev16(s, st->conv), cout, out, reinterpret_cast<__half *>(scr),
                                 st->kind == SX_STEP_DOWN ? CONV_UNSHUFFLE : CONV_SHUFFLE);
@@ -296,7 +333,11 @@ template <typename M> cublasStatus_t run_step(cuda_state *s, const sx_step *st, 
         } else
             return gpu_conv1x1(ctx_of(s), scr, c, n, dev(s, st->skip->conv), nullptr, c, out, 0);
     case SX_STEP_MIX: k_weighted_sum(q, in0, dev(s, st->alpha), in1, dev(s, st->beta), c, n, out); break;
-    case SX_STEP_OUT: k_conv3x3(q, in0, c, h, w, dev(s, st->conv), nullptr, 3, s->out); break;
+    case SX_STEP_OUT:
+        if (conv_path_of(s, c, 3) != CONV_IGEMM) k_conv3x3(q, in0, c, h, w, dev(s, st->conv), nullptr, 3, s->out);
+        else if (!ig_conv3x3(q, in0, c, h, w, dev(s, st->conv), 3, IG_CONV_PLAIN, s->out))
+            return CUBLAS_STATUS_EXECUTION_FAILED;
+        break;
     default: break;
     }
     return CUBLAS_STATUS_SUCCESS;
@@ -337,8 +378,10 @@ size_t list_half_weights(cuda_state *s)
         }
     for (int l = 0; l < 4; l++) {
         const int down_in = d0 << l, up_in = 2 * d0 << l;
-        if (conv_is_half(s, down_in / 2)) want16(s, m->down[l], (size_t)down_in / 2 * down_in * 9, &total);
-        if (conv_is_half(s, 2 * up_in)) want16(s, m->up[l], (size_t)2 * up_in * up_in * 9, &total);
+        if (conv_path_of(s, down_in, down_out(down_in)) == CONV_GEMM)
+            want16(s, m->down[l], (size_t)down_out(down_in) * down_in * 9, &total);
+        if (conv_path_of(s, up_in, up_out(up_in)) == CONV_GEMM)
+            want16(s, m->up[l], (size_t)up_out(up_in) * up_in * 9, &total);
     }
     for (int l = 0; l < 3 && s->half_maps; l++) want16(s, m->skip[l].conv, (size_t)(2 * d0 << l) * (2 * d0 << l), &total);
     return total;
@@ -745,7 +788,7 @@ extern "C" sagalux_status sx_cuda_backend_open(const sagalux_model *model, int d
     if (s->tensor_cores && block && *block)
         sx_log(SAGALUX_LOG_INFO, "CUDA device %d: SAGALUX_CUDA_BLOCK=%s for the wide levels' blocks", device, block);
     const char *fuse = getenv("SAGALUX_CUDA_FUSE");
-    s->fuse_passes = !s->tensor_cores ? FUSE_FP32 : fuse && !strcmp(fuse, "igemm") ? FUSE_IGEMM : FUSE_TC;
+    s->fuse_passes = !s->tensor_cores ? FUSE_FP32 : fuse && !strcmp(fuse, "wmma") ? FUSE_TC : FUSE_IGEMM;
     if (s->tensor_cores && fuse && *fuse)
         sx_log(SAGALUX_LOG_INFO, "CUDA device %d: SAGALUX_CUDA_FUSE=%s for the Fuse layers", device, fuse);
     const char *graphs = getenv("SAGALUX_CUDA_GRAPHS");

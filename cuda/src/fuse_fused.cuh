@@ -27,7 +27,7 @@ inline size_t fused_fuse_fold_floats(int c) { return 3 * (size_t)c * c + c; }
 
 // Which kernels run the two passes: all fp32 (this file's); their 1x1s on
 // WMMA (fuse_tc.cuh); or as implicit GEMMs on mma.sync (fuse_igemm.cuh, the
-// workbench's for now). A choice the width or the device does not take
+// fp16 precision's default). A choice the width or the device does not take
 // falls back to the one before it.
 enum fuse_kernels { FUSE_FP32, FUSE_TC, FUSE_IGEMM };
 

@@ -10,9 +10,8 @@
 //          double across tiles, reduced in a fixed order;
 //   apply: v (48 outputs), then out = [M | W_out] [v ; X] + c0 (the fold of
 //          fuse_fused.cuh) as a second mma, X being the centre tap's A.
-// Not yet checked on a GPU: the workbench runs it (bench_fuse --variant
-// igemm), the backend only when SAGALUX_CUDA_FUSE=igemm asks; by default it
-// still runs fuse_tc.cu.
+// The fp16 precision's default (SAGALUX_CUDA_FUSE=wmma runs fuse_tc.cu):
+// 1.35 -> 0.98 ms a layer at 1280^2 on an H200 (cuda/bench_fuse).
 #pragma once
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
