@@ -36,6 +36,12 @@ static __device__ __forceinline__ float sx_fast_exp2(float v)
     asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(r) : "f"(v));
     return r;
 }
+/* The gates' sigmoid on the same two (~2 ulp); exp overflowing to inf gives
+ * 0, the right limit. */
+static __device__ __forceinline__ float sx_sigmoid_fast(float v)
+{
+    return sx_fast_rcp(1.0f + sx_fast_exp2(v * -1.44269504f));
+}
 #endif
 #if defined(__CUDA_ARCH__)
 #define SX_GELU_RCP(v) sx_fast_rcp(v)

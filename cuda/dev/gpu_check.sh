@@ -50,6 +50,7 @@ if command -v compute-sanitizer >/dev/null; then
              "cuda/bench_block --c 16 --size 96x80 --runs 1 --variant igemm/16" \
              "cuda/bench_block --c 32 --heads 2 --size 96x80 --runs 1 --variant igemm/16" \
              "cuda/bench_block --c 64 --heads 4 --size 96x80 --runs 1 --variant half/16" \
+             "cuda/bench_block --c 256 --heads 8 --size 48x40 --runs 1 --variant half/16" \
              "cuda/bench_fuse --c 16 --size 96x80 --runs 1 --variant fused-tc" \
              "cuda/bench_fuse --c 16 --size 96x80 --runs 1 --variant igemm" \
              "cuda/bench_conv --size 96x80 --runs 1" \
@@ -178,10 +179,15 @@ planted_parity /tmp/planted13 planted-ig-conv.log "the implicit-GEMM 3x3s' last 
 # The deep levels' fp16 path: its FFN's last hidden channel dropped; the
 # im2col of Up's GEMM losing the centre tap of channel 0.
 planted_tree /tmp/planted4
-plant /tmp/planted4/cuda/src/kernels.cu "store(&u[(size_t)ch * n + (size_t)py * w + px], gelu(b[r]) * a[r] + gelu(a[r]) * b[r]);" \
-  "store(&u[(size_t)ch * n + (size_t)py * w + px], ch == hid - 1 ? 0.0f : gelu(b[r]) * a[r] + gelu(a[r]) * b[r]);"
+plant /tmp/planted4/cuda/src/kernels.cu "store(&u[(size_t)ch * n + (size_t)py * w + px], dual_gate_of<T>(a[r], b[r]));" \
+  "store(&u[(size_t)ch * n + (size_t)py * w + px], ch == hid - 1 ? 0.0f : dual_gate_of<T>(a[r], b[r]));"
 planted_parity /tmp/planted4 planted-half.log "the fp16 deep block's last hidden channel dropped" \
   bench_block --c 64 --heads 4 --size 128x128 --variant half >"$out/report-4.txt" 2>&1 &
+# The deep levels' summary on tensor cores: z's rows g + 8 given row g's sum.
+planted_tree /tmp/planted14
+plant /tmp/planted14/cuda/src/summary_mma.cu "mine[D * D + 16 * m + g + 8] = zacc[m][2];" "mine[D * D + 16 * m + g + 8] = zacc[m][0];"
+planted_parity /tmp/planted14 planted-summary-mma.log "the tensor-core summary's z rows 8..15 wrong" \
+  bench_block --c 64 --heads 4 --size 128x128 --variant half >"$out/report-14.txt" 2>&1 &
 # The WMMA Fuse (SAGALUX_CUDA_FUSE=wmma, no longer the default) its last v row dropped.
 planted_tree /tmp/planted6
 plant /tmp/planted6/cuda/src/fuse_tc.cu "U[(size_t)row * LDP + threadIdx.x] = __float2half(inside ? v : 0.0f);" \

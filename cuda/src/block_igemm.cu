@@ -26,10 +26,8 @@ using mma::trans;
 constexpr int WARPS = NT / 32;
 constexpr int HEAD = 16; // channels a head: the kernels' S tile
 
-// The gates' sigmoid with the hardware exp2 and reciprocal (gelu_fast.h;
-// ~2 ulp): its outputs are rounded to fp16 (phi_k, v~) right after. exp
-// overflowing to inf gives 0, the right limit.
-__device__ __forceinline__ float sigmoid_fast(float v) { return sx_fast_rcp(1.0f + sx_fast_exp2(v * -1.44269504f)); }
+// The gates' sigmoid: sx_sigmoid_fast (gelu_fast.h), its outputs rounded to
+// fp16 (phi_k, v~) right after.
 
 // The LayerNorm (with its affine) of the tile's halo into A, fp16, zeros
 // outside the image: the depthwise's zero padding.
@@ -101,8 +99,8 @@ __global__ void __launch_bounds__(NT, 3) summary_ig_kernel(const M *x, int h, in
 #pragma unroll
                     for (int e = 0; e < 4; e++) {
                         const bool in = e < 2 ? in0 : in1;
-                        ph[cb][e] = in ? fmaxf(acc[4 * cb][e], 0.0f) * sigmoid_fast(acc[4 * cb + 1][e]) : 0.0f;
-                        vv[cb][e] = in ? acc[4 * cb + 2][e] * sigmoid_fast(acc[4 * cb + 3][e]) : 0.0f;
+                        ph[cb][e] = in ? fmaxf(acc[4 * cb][e], 0.0f) * sx_sigmoid_fast(acc[4 * cb + 1][e]) : 0.0f;
+                        vv[cb][e] = in ? acc[4 * cb + 2][e] * sx_sigmoid_fast(acc[4 * cb + 3][e]) : 0.0f;
                         zp[gi][cb][e & 1] += ph[cb][e];
                     }
                 // S += phi_k^T v~ over these 16 pixels: the pixel index becomes k.

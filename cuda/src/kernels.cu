@@ -4,9 +4,12 @@
 #include "kernels.cuh"
 #include "fuse_softmax.cuh"
 #include "map_io.cuh"
+#include "summary_mma.cuh"
+#include "gelu_fast.h"
 
 #include <cmath>
 #include <cuda_fp16.h>
+#include <type_traits>
 
 namespace {
 
@@ -16,6 +19,22 @@ unsigned blocks_for(size_t n) { return (unsigned)((n + THREADS - 1) / THREADS); 
 
 __device__ float gelu(float v) { return 0.5f * v * (1.0f + erff(v * 0.70710678118654752f)); }
 __device__ float sigmoid(float v) { return 1.0f / (1.0f + expf(-v)); }
+
+// The gates of the depthwise kernels below: exact on fp32 maps (the GPU's
+// plain reference); on fp16 maps, whose storage rounds them by 2^-11 right
+// after, the fast forms of gelu_fast.h (1.5e-7 in erf, ~2 ulp in the
+// sigmoid), as the implicit-GEMM block uses. H200, C=64 at 320^2: the FFN's
+// depthwise + dual gate was issue-bound on erff (108 us for 117 MB).
+template <typename T> __device__ __forceinline__ float gate_of(float v)
+{
+    if constexpr (std::is_same<T, __half>::value) return sx_sigmoid_fast(v);
+    else return sigmoid(v);
+}
+template <typename T> __device__ __forceinline__ float dual_gate_of(float a, float b)
+{
+    if constexpr (std::is_same<T, __half>::value) return sx_dual_gate_fast(a, b);
+    else return gelu(b) * a + gelu(a) * b;
+}
 
 
 // A 16x16 tile of output pixels for COB output channels per block: input
@@ -366,8 +385,8 @@ template <typename T> __global__ void __launch_bounds__(DW_TX *DW_TY)
         if (py >= h) break;
         const size_t o = (size_t)ch * n + (size_t)py * w + px;
         store(&u[o], v[0][r]);
-        store(&u[cn + o], fmaxf(v[1][r], 0.0f) * sigmoid(v[3][r]));
-        store(&u[2 * cn + o], v[2][r] * sigmoid(v[4][r]));
+        store(&u[cn + o], fmaxf(v[1][r], 0.0f) * gate_of<T>(v[3][r]));
+        store(&u[2 * cn + o], v[2][r] * gate_of<T>(v[4][r]));
     }
 }
 
@@ -391,7 +410,7 @@ template <typename T> __global__ void __launch_bounds__(DW_TX *DW_TY)
     for (int r = 0; r < DW_ROWS; r++) {
         const int py = blockIdx.y * DW_TH + threadIdx.y * DW_ROWS + r;
         if (py >= h) break;
-        store(&u[(size_t)ch * n + (size_t)py * w + px], gelu(b[r]) * a[r] + gelu(a[r]) * b[r]);
+        store(&u[(size_t)ch * n + (size_t)py * w + px], dual_gate_of<T>(a[r], b[r]));
     }
 }
 
@@ -595,7 +614,17 @@ static bool saga_summary(cudaStream_t s, const T *k, const T *v, int c, int head
     if (parts < 1) parts = 1;
     size_t chunk = (n + parts - 1) / parts;
     if (chunk < SUM_TILE) chunk = SUM_TILE;
+    // fp16 maps at heads of 16 or 32 channels: on tensor cores (summary_mma.cuh;
+    // H200, C=64 at 320^2: 50.6 us on this file's kernel, bound by its shared-memory loads).
+    const bool mma = std::is_same<T, __half>::value && mma_saga_supported(d);
+    if (mma) chunk = (chunk + 15) / 16 * 16;
     parts = (int)((n + chunk - 1) / chunk);
+    if constexpr (std::is_same<T, __half>::value)
+        if (mma) {
+            if (!mma_saga_partial(s, k, v, d, heads, n, chunk, parts, partial)) return false;
+            k_saga_reduce(s, partial, parts, heads, d, 1.0f / (float)n, S, z);
+            return true;
+        }
     dim3 grid((unsigned)parts, (unsigned)heads);
     switch (d) {
     case 8: saga_partial_kernel<8, T><<<grid, THREADS, 0, s>>>(k, v, n, chunk, partial); break;
