@@ -210,9 +210,13 @@ int main(int argc, char **argv)
             continue;
         }
         // fp32: only the order of sums differs; fp16 operands round by 2^-11
-        // relative each, sums stay fp32 (the backend parity test's reasoning).
-        // An fp16 map also rounds the output (2^-11 relative): same limit.
-        const double limit = !strncmp(v, "fused-tc", 8) || !strncmp(v, "igemm", 5) || !strncmp(v, "half", 4) ? 2e-3 : 1e-5;
+        // relative each, sums stay fp32 (the backend parity test's
+        // reasoning): measured worst 7.4e-5 on fp32 maps, 2.8e-4 with the
+        // output rounded to an fp16 map (H200, the shapes gpu_check runs),
+        // so limits of about 7x those. (At 2e-3 for both, a summary whose z
+        // rows 8..15 were wrong passed here at 9e-4.)
+        const bool tc = !strncmp(v, "fused-tc", 8) || !strncmp(v, "igemm", 5) || !strncmp(v, "half", 4);
+        const double limit = !tc ? 1e-5 : maps16(v) ? 2e-3 : 5e-4;
         double e = check(B, v, tp), ms = time_ms(B, v, h, w, runs);
         printf("%-11s %10.2e %10.3f %10.0f %10.0f%s\n", v, e, ms, flop / ms / 1e6,
                2.0 * c * n * (maps16(v) ? 2 : 4) / ms / 1e6,
