@@ -1,13 +1,15 @@
 // The kernel workbench for the transformer block (llm.c's dev/cuda pattern):
 //
 //   bench_block [--c C] [--heads H] [--size WxH] [--runs N]
-//               [--variant all|unfused|fused|fused-tc|igemm|half|fused-tc/16|igemm/16|half/16]
+//               [--variant all|unfused|fused|fused-tc|igemm|half|half-fused|fused-tc/16|igemm/16|half/16|half-fused/16]
 //
 // Each variant is the production code itself (cuda/src/layers_unfused.cu,
 // cuda/src/block_fused.cu; fused-tc: its summary and FFN on fp16 tensor
 // cores, cuda/src/block_tc.cu; igemm: all three passes as implicit GEMMs on
 // mma.sync, cuda/src/block_igemm.cu; half: the deep levels' fp16 GEMM block,
-// cuda/src/layers_half.cu; "/16": the same on an fp16 map, as the backend
+// cuda/src/layers_half.cu; half-fused: that block with each branch's
+// LayerNorm, 1x1, depthwise and gates in one kernel, cuda/src/deep_front.cu;
+// "/16": the same on an fp16 map, as the backend
 // runs them in the fp16 precision, checked against the CPU on the same
 // fp16-rounded input), first checked against the CPU reference
 // (sx_block_forward in core/src/layers.c) on random weights and a random map
@@ -28,6 +30,7 @@
 #include "block_fused.cuh"
 #include "block_igemm.cuh"
 #include "block_tc.cuh"
+#include "deep_front.cuh"
 #include "kernels.cuh"
 #include "layers_half.cuh"
 #include "layers_unfused.cuh"
@@ -53,6 +56,7 @@ static fused_kernels kernels_of(const char *variant)
     return !strncmp(variant, "igemm", 5) ? FUSED_IGEMM : !strncmp(variant, "fused-tc", 8) ? FUSED_TC : FUSED_FP32;
 }
 static bool is_fused(const char *variant) { return !strncmp(variant, "fused", 5) || !strncmp(variant, "igemm", 5); }
+static bool is_half_fused(const char *variant) { return !strncmp(variant, "half-fused", 10); }
 
 // The "/16" variants: x is an fp16 map.
 static bool run_variant16(bench &B, const char *variant, __half *x, int h, int w)
@@ -60,7 +64,7 @@ static bool run_variant16(bench &B, const char *variant, __half *x, int h, int w
     if (is_fused(variant))
         return fused_block_run(B.ctx.stream, B.w, x, h, w, reinterpret_cast<__half *>(B.tmp), B.ctx.partial,
                                B.ctx.summary, B.ctx.summary + (size_t)B.w.c * B.w.c, kernels_of(variant));
-    return half_block_run(B.ctx, B.w, x, h, w, reinterpret_cast<__half *>(B.tmp)) == 0;
+    return half_block_run(B.ctx, B.w, x, h, w, reinterpret_cast<__half *>(B.tmp), is_half_fused(variant)) == 0;
 }
 
 static bool run_variant(bench &B, const char *variant, float *x, int h, int w)
@@ -68,7 +72,8 @@ static bool run_variant(bench &B, const char *variant, float *x, int h, int w)
     if (is_fused(variant))
         return fused_block_run(B.ctx.stream, B.w, x, h, w, B.tmp, B.ctx.partial, B.ctx.summary,
                                B.ctx.summary + (size_t)B.w.c * B.w.c, kernels_of(variant));
-    if (!strcmp(variant, "half")) return half_block_run(B.ctx, B.w, x, h, w, reinterpret_cast<__half *>(B.tmp)) == 0;
+    if (!strncmp(variant, "half", 4))
+        return half_block_run(B.ctx, B.w, x, h, w, reinterpret_cast<__half *>(B.tmp), is_half_fused(variant)) == 0;
     return unfused_block_run(B.ctx, B.w, x, h, w, B.tmp) == CUBLAS_STATUS_SUCCESS;
 }
 
@@ -153,7 +158,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--variant") && v) variant = v, i++;
         else {
             fprintf(stderr, "usage: bench_block [--c C] [--heads H] [--size WxH] [--runs N] "
-                            "[--variant all|unfused|fused|fused-tc|igemm|half|fused-tc/16|igemm/16|half/16]\n");
+                            "[--variant all|unfused|fused|fused-tc|igemm|half|half-fused|fused-tc/16|igemm/16|half/16|half-fused/16]\n");
             return 2;
         }
     }
@@ -199,13 +204,15 @@ int main(int argc, char **argv)
     printf("%s; block C=%d heads %d hid %d; check at 70x50 against the CPU reference; time at %dx%d (median of %d)\n",
            prop.name, c, heads, hid, w, h, runs);
     printf("%-11s %10s %10s %10s %10s\n", "variant", "nerr", "ms", "GFLOP/s", "GB/s*");
-    const char *variants[] = {"unfused", "fused", "fused-tc", "fused-tc/16", "igemm", "igemm/16", "half", "half/16"};
+    const char *variants[] = {"unfused", "fused", "fused-tc", "fused-tc/16", "igemm",     "igemm/16",
+                              "half",    "half/16", "half-fused", "half-fused/16"};
     for (const char *v : variants) {
         if (strcmp(variant, "all") && strcmp(variant, v)) continue;
         if ((!strcmp(v, "fused") && !fused_block_supported(c, heads, hid)) ||
             (!strncmp(v, "fused-tc", 8) && !tc_block_supported(c, heads, hid)) ||
             (!strncmp(v, "igemm", 5) && !ig_block_supported(c, heads, hid)) ||
-            (!strncmp(v, "half", 4) && !half_block_supported(c, heads))) {
+            (!strncmp(v, "half", 4) && !half_block_supported(c, heads)) ||
+            (is_half_fused(v) && !deep_front_supported(c))) {
             printf("%-11s (not for this shape)\n", v);
             continue;
         }

@@ -1,6 +1,7 @@
 // The deep levels in fp16 (see layers_half.cuh).
 #include "layers_half.cuh"
 
+#include "deep_front.cuh"
 #include "kernels.cuh"
 
 namespace {
@@ -28,7 +29,8 @@ bool half_block_supported(int c, int heads)
 }
 
 template <typename M>
-cublasStatus_t half_block_run(const gpu_ctx &s, const gpu_block_weights &b, M *x, int h, int w, __half *scr)
+cublasStatus_t half_block_run(const gpu_ctx &s, const gpu_block_weights &b, M *x, int h, int w, __half *scr,
+                              bool fused_front)
 {
     const size_t n = (size_t)h * w, cn = (size_t)b.c * n;
     const int c = b.c, d = c / b.heads;
@@ -39,21 +41,29 @@ cublasStatus_t half_block_run(const gpu_ctx &s, const gpu_block_weights &b, M *x
     cublasStatus_t bs;
     if (!b.qkv16 || !b.proj16 || !b.pw_in16 || !b.pw_out16) return CUBLAS_STATUS_INVALID_VALUE; // never uploaded
     // Attention: u = q, phi_k, v~ (3C); S, z from phi_k and v~; o.
-    k_layernorm(s.stream, x, c, n, b.norm1_w, b.norm1_b, ln);
-    if ((bs = gemm16(s, ln, n, c, n, b.qkv16, 5 * c, t, CUDA_R_16F, n, false))) return bs;
-    k_attn_dw_gate(s.stream, t, c, h, w, b.qkv_dw, u);
+    if (fused_front) {
+        if (!deep_front_attn(s.stream, b, x, h, w, u)) return CUBLAS_STATUS_EXECUTION_FAILED;
+    } else {
+        k_layernorm(s.stream, x, c, n, b.norm1_w, b.norm1_b, ln);
+        if ((bs = gemm16(s, ln, n, c, n, b.qkv16, 5 * c, t, CUDA_R_16F, n, false))) return bs;
+        k_attn_dw_gate(s.stream, t, c, h, w, b.qkv_dw, u);
+    }
     if (!k_saga_summary(s.stream, u + cn, u + 2 * cn, c, b.heads, n, s.partial, s.summary, z))
         return CUBLAS_STATUS_NOT_SUPPORTED; // half_block_supported said otherwise
     k_saga_apply(s.stream, u, c, b.heads, n, s.summary, z, o);
     if ((bs = gemm16(s, o, n, c, n, b.proj16, c, x, data_type<M>(), n, true))) return bs;
     // FFN: u = the dual gate of the depthwise 2 hid expansion (hid).
-    k_layernorm(s.stream, x, c, n, b.norm2_w, b.norm2_b, ln);
-    if ((bs = gemm16(s, ln, n, c, n, b.pw_in16, 2 * b.hid, t, CUDA_R_16F, n, false))) return bs;
-    k_ffn_dw_gate(s.stream, t, b.hid, h, w, b.dw, u);
+    if (fused_front) {
+        if (!deep_front_ffn(s.stream, b, x, h, w, u)) return CUBLAS_STATUS_EXECUTION_FAILED;
+    } else {
+        k_layernorm(s.stream, x, c, n, b.norm2_w, b.norm2_b, ln);
+        if ((bs = gemm16(s, ln, n, c, n, b.pw_in16, 2 * b.hid, t, CUDA_R_16F, n, false))) return bs;
+        k_ffn_dw_gate(s.stream, t, b.hid, h, w, b.dw, u);
+    }
     return gemm16(s, u, n, b.hid, n, b.pw_out16, c, x, data_type<M>(), n, true);
 }
-template cublasStatus_t half_block_run(const gpu_ctx &, const gpu_block_weights &, float *, int, int, __half *);
-template cublasStatus_t half_block_run(const gpu_ctx &, const gpu_block_weights &, __half *, int, int, __half *);
+template cublasStatus_t half_block_run(const gpu_ctx &, const gpu_block_weights &, float *, int, int, __half *, bool);
+template cublasStatus_t half_block_run(const gpu_ctx &, const gpu_block_weights &, __half *, int, int, __half *, bool);
 
 size_t conv3x3_chunk(int cin, size_t n)
 {

@@ -24,8 +24,11 @@ inline size_t half_block_scratch(int c, int hid, size_t n) { return (half_block_
 
 // x (C, H, W) <- Block(x) in place; b's fp16 1x1 weights set; scr holds
 // half_block_scratch halves; s.summary and s.partial as for the fp32 block.
+// fused_front: each branch's LayerNorm, 1x1, depthwise and gates in one
+// kernel (deep_front.cuh; where deep_front_supported says so).
 template <typename M>
-cublasStatus_t half_block_run(const gpu_ctx &s, const gpu_block_weights &b, M *x, int h, int w, __half *scr);
+cublasStatus_t half_block_run(const gpu_ctx &s, const gpu_block_weights &b, M *x, int h, int w, __half *scr,
+                              bool fused_front = false);
 
 // Pixels per im2col chunk: the col buffer holds 9 Cin x chunk halves, at
 // most 8 Mi halves (16 MiB), so the 3x3 at full resolution needs no 9 Cin x N map.
