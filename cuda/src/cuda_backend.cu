@@ -75,7 +75,7 @@ struct cuda_state {
     int unfused;               // SAGALUX_CUDA_UNFUSED set: one kernel per layer everywhere (the workbench's baseline)
     fused_kernels block_kernels; // the wide levels' fused blocks (block_fused.cuh); SAGALUX_CUDA_BLOCK=wmma: the older WMMA pair
     fuse_kernels fuse_passes;   // the Fuse layers' passes (fuse_fused.cuh); SAGALUX_CUDA_FUSE=wmma: the older WMMA pair
-    int deep_front;             // SAGALUX_CUDA_DEEP=fused: the deep blocks' branch fronts in one kernel (deep_front.cuh; not yet checked on a GPU)
+    int deep_front;             // SAGALUX_CUDA_DEEP=fused: the deep blocks' branch fronts in one kernel (deep_front.cuh; correct, slower today)
     cudaEvent_t marks[SX_PLAN_MAX_STEPS + 1];
     cudaEvent_t net_begin, net_end;  // around the network of every run: network_ms
     double network_ms;

@@ -10,9 +10,15 @@
 // the 1x1 stays a 1x1 here, only the halo's extra positions recomputed:
 // at these widths the 1x1s are most of the block's FLOPs.
 //
-// Written for the workbench (bench_block --variant half-fused[/16]) and
-// opt-in in the backend (SAGALUX_CUDA_DEEP=fused) until it has been checked
-// on a GPU.
+// Checked on an H200 (bench_block --variant half-fused[/16]: nerr 2.8e-4 on
+// fp16 maps, 8e-5 on fp32 maps, as the unfused fronts; compute-sanitizer
+// memcheck and racecheck clean) but slower than the separate kernels it
+// replaces: the block C=64 320^2 0.336 -> 0.453 ms, C=128 160^2 0.193 ->
+// 0.344, C=256 80^2 0.142 -> 0.357. So it stays opt-in (SAGALUX_CUDA_DEEP=fused)
+// and the workbench's: each chunk runs its three steps between barriers
+// with two or three blocks an SM, and step 3 (scalar fp16 taps from shared
+// memory, ~110 instructions a unit and pixel, no register window) is the
+// bulk. What to try is in docs/performance.md.
 #pragma once
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
