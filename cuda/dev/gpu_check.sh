@@ -51,6 +51,7 @@ if command -v compute-sanitizer >/dev/null; then
              "cuda/bench_block --c 32 --heads 2 --size 96x80 --runs 1 --variant igemm/16" \
              "cuda/bench_block --c 64 --heads 4 --size 96x80 --runs 1 --variant half/16" \
              "cuda/bench_block --c 256 --heads 8 --size 48x40 --runs 1 --variant half/16" \
+             "cuda/bench_block --c 128 --heads 8 --size 48x40 --runs 1 --variant half-fused/16" \
              "cuda/bench_fuse --c 16 --size 96x80 --runs 1 --variant fused-tc" \
              "cuda/bench_fuse --c 16 --size 96x80 --runs 1 --variant igemm" \
              "cuda/bench_conv --size 96x80 --runs 1" \
