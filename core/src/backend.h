@@ -62,6 +62,7 @@ void sx_cpu_backend_fp16_maps(void *state, int on);
  * builds with the CUDA backend (cuda/dev/plan_memory reads it). */
 typedef struct sx_cuda_memory {
     size_t weights, weights16, arena, images, fixed; /* fp32 weights, their fp16 copies, the arena, image in + out */
+    char device[160]; /* the GPU the plan is for (the kernels a step takes depend on it) */
 } sx_cuda_memory;
 struct sx_plan;
 sagalux_status sx_cuda_plan_memory(const sagalux_model *model, int h, int w, sagalux_precision precision,

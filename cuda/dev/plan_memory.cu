@@ -67,6 +67,7 @@ int main(int argc, char **argv)
            w, h, wp, hp, precision == SAGALUX_PRECISION_FP16 ? "fp16" : "fp32",
            mib(b.weights + b.weights16 + b.images + b.fixed + b.arena), mib(b.weights), mib(b.weights16),
            mib(b.images), mib(b.fixed), mib(b.arena));
+    printf("device: %s\n", b.device);
     const size_t elem = plan.arena_elems ? b.arena / plan.arena_elems : sizeof(float); // 2: fp16 maps
     size_t peak = 0;
     int at = 0;

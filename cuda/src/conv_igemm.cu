@@ -115,11 +115,16 @@ bool launch(cudaStream_t s, const TI *x, int cin, int h, int w, const float *wt,
 
 } // namespace
 
+size_t ig_conv_smem(int cin, int cout)
+{
+    if (cin < 1 || cin > 64 || cout < 1 || cout > 128) return 0;
+    return cin <= 16 ? conv_bytes<16>(cout) : cin <= 32 ? conv_bytes<32>(cout) : conv_bytes<64>(cout);
+}
+
 bool ig_conv_supported(int cin, int cout)
 {
-    if (cin < 1 || cin > 64 || cout < 1 || cout > 128) return false;
-    const size_t bytes = cin <= 16 ? conv_bytes<16>(cout) : cin <= 32 ? conv_bytes<32>(cout) : conv_bytes<64>(cout);
-    return device_takes(bytes);
+    const size_t bytes = ig_conv_smem(cin, cout);
+    return bytes && device_takes(bytes);
 }
 
 template <typename TI, typename TO>

@@ -6,6 +6,7 @@
 // map is ever whole. The fp16 precision runs every 3x3 these widths take
 // (cuda_backend.cu, conv_path_of); cuda/bench_conv checks and times them.
 #pragma once
+#include <cstddef>
 #include <cuda_runtime.h>
 
 // Where output channel c of the convolution at (y, x) goes: as is; Down's
@@ -13,7 +14,10 @@
 // PixelShuffle(2) (channel c / 4 at (2y + i, 2x + j), i j = c % 4).
 enum ig_conv_output { IG_CONV_PLAIN, IG_CONV_UNSHUFFLE, IG_CONV_SHUFFLE };
 
-// True when the kernel takes the shape (Cin <= 64, Cout <= 128) on this device.
+// Shared memory a block takes for these widths; 0 where the kernel does not
+// take them (Cin <= 64, Cout <= 128). Host arithmetic only: no device asked.
+size_t ig_conv_smem(int cin, int cout);
+// True when the kernel takes the shape on this device (sm_80, its shared memory).
 bool ig_conv_supported(int cin, int cout);
 
 // out = 3x3 conv of x (Cin, H, W; zero padding, no bias), w (Cout, Cin, 3, 3)

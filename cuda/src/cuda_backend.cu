@@ -72,6 +72,8 @@ struct cuda_state {
     size_t free_at_open;       // the device's free memory as this context began (profile only)
     cublasComputeType_t math;  // SAGALUX_CUDA_MATH: the 1x1 GEMMs' arithmetic (see gpu_ctx)
     int tensor_cores;          // SAGALUX_PRECISION_FP16: fused kernels on fp16, cuBLAS on tf32 tensor cores
+    int sm_major;              // the device's compute capability and opt-in shared memory a block, which
+    size_t smem_optin;         // kernels the plan's steps take (plan_memory without a GPU: an H100's)
     int unfused;               // SAGALUX_CUDA_UNFUSED set: one kernel per layer everywhere (the workbench's baseline)
     fused_kernels block_kernels; // the wide levels' fused blocks (block_fused.cuh); SAGALUX_CUDA_BLOCK=wmma: the older WMMA pair
     fuse_kernels fuse_passes;   // the Fuse layers' passes (fuse_fused.cuh); SAGALUX_CUDA_FUSE=wmma: the older WMMA pair
@@ -165,7 +167,8 @@ enum conv_path { CONV_TILED, CONV_IGEMM, CONV_GEMM };
 conv_path conv_path_of(const cuda_state *s, int cin, int cout)
 {
     if (!s->tensor_cores || s->unfused) return CONV_TILED;
-    if (ig_conv_supported(cin, cout)) return CONV_IGEMM;
+    const size_t smem = ig_conv_smem(cin, cout); // from the state's device figures, so plan_memory plans alike
+    if (smem && s->sm_major >= 8 && smem <= s->smem_optin) return CONV_IGEMM;
     return cout >= CONV_GEMM_MIN_OUT ? CONV_GEMM : CONV_TILED;
 }
 // Down's and Up's output widths.
@@ -714,8 +717,20 @@ extern "C" int sx_cuda_list_devices(sagalux_device_info *out, int max)
 extern "C" sagalux_status sx_cuda_plan_memory(const sagalux_model *model, int h, int w, sagalux_precision precision,
                                                sx_plan *plan, sx_cuda_memory *bytes)
 {
-    cuda_state s = {}; // what the scratch sizes and the fp16 weight list read: the model and the precision
+    cuda_state s = {}; // what the scratch sizes and the fp16 weight list read: the model, the precision, the device
     s.model = model;
+    int dev = 0;
+    cudaDeviceProp prop;
+    if (cudaGetDevice(&dev) == cudaSuccess && cudaGetDeviceProperties(&prop, dev) == cudaSuccess) {
+        s.sm_major = prop.major;
+        s.smem_optin = prop.sharedMemPerBlockOptin;
+        snprintf(bytes->device, sizeof bytes->device, "%.150s", prop.name);
+    } else { // no GPU here: plan as an H100 or H200 would run it
+        cudaGetLastError();
+        s.sm_major = 9;
+        s.smem_optin = 227 * 1024;
+        snprintf(bytes->device, sizeof bytes->device, "no GPU here: planned as for an H100/H200 (sm_90, 227 KiB shared memory a block)");
+    }
     s.tensor_cores = precision == SAGALUX_PRECISION_FP16;
     s.unfused = getenv("SAGALUX_CUDA_UNFUSED") != nullptr;
     s.half_maps = s.tensor_cores && !s.unfused;
@@ -751,7 +766,10 @@ extern "C" sagalux_status sx_cuda_backend_open(const sagalux_model *model, int d
     const size_t fold_bytes = fused_fuse_fold_floats(16) * sizeof(float); // the widest fused Fuse
     s->fixed_bytes = fixed_bytes();
     cudaDeviceProp prop;
-    snprintf(s->name, sizeof s->name, "%s", cudaGetDeviceProperties(&prop, device) == cudaSuccess ? prop.name : "?");
+    const bool have_prop = cudaGetDeviceProperties(&prop, device) == cudaSuccess;
+    snprintf(s->name, sizeof s->name, "%s", have_prop ? prop.name : "?");
+    s->sm_major = have_prop ? prop.major : 0;
+    s->smem_optin = have_prop ? prop.sharedMemPerBlockOptin : 0;
     sagalux_status st = SAGALUX_OK;
     s->tensor_cores = precision == SAGALUX_PRECISION_FP16;
     s->unfused = getenv("SAGALUX_CUDA_UNFUSED") != nullptr;
