@@ -176,6 +176,26 @@ int down_out(int c) { return c / 2; }
 int up_out(int c) { return 2 * c; }
 int conv_out(const sx_step *st) { return st->kind == SX_STEP_DOWN ? down_out(st->c) : up_out(st->c); }
 
+// The embedding's and the output's 3x3 (no resampling): the implicit GEMM
+// or the tiled kernel, as conv_path_of says. False on a launch error.
+template <typename TI, typename TO>
+bool plain_conv3x3(const cuda_state *s, const TI *x, int cin, int h, int w, const float *wt, int cout, TO *y)
+{
+    if (conv_path_of(s, cin, cout) == CONV_IGEMM) return ig_conv3x3(s->stream, x, cin, h, w, wt, cout, IG_CONV_PLAIN, y);
+    k_conv3x3(s->stream, x, cin, h, w, wt, nullptr, cout, y);
+    return true;
+}
+
+// The device figures conv_path_of reads; false (and zeros) when the device cannot say.
+bool read_device(cuda_state *s, int device, cudaDeviceProp *prop)
+{
+    const bool ok = cudaGetDeviceProperties(prop, device) == cudaSuccess;
+    if (!ok) cudaGetLastError();
+    s->sm_major = ok ? prop->major : 0;
+    s->smem_optin = ok ? prop->sharedMemPerBlockOptin : 0;
+    return ok;
+}
+
 bool fuse_is_fused(const cuda_state *s, const sx_step *st) { return !s->unfused && fused_fuse_supported(st->c); }
 
 // Scratch sizes in map elements (what the plan counts) from halves and
@@ -274,13 +294,9 @@ template <typename M> cublasStatus_t run_step(cuda_state *s, const sx_step *st, 
     cudaStream_t q = s->stream;
     constexpr bool half_maps = std::is_same<M, __half>::value;
     switch (st->kind) {
-    case SX_STEP_EMBED: {
-        const int cout = s->model->cfg.dim;
-        if (conv_path_of(s, 3, cout) != CONV_IGEMM) k_conv3x3(q, s->in, 3, h, w, dev(s, st->conv), nullptr, cout, out);
-        else if (!ig_conv3x3(q, s->in, 3, h, w, dev(s, st->conv), cout, IG_CONV_PLAIN, out))
-            return CUBLAS_STATUS_EXECUTION_FAILED;
+    case SX_STEP_EMBED:
+        if (!plain_conv3x3(s, s->in, 3, h, w, dev(s, st->conv), s->model->cfg.dim, out)) return CUBLAS_STATUS_EXECUTION_FAILED;
         break;
-    }
     case SX_STEP_STAGE: {
         if (out != in0) cudaMemcpyAsync(out, in0, (size_t)c * n * sizeof(M), cudaMemcpyDeviceToDevice, q);
         if (st->stage->count == 0) break;
@@ -340,9 +356,7 @@ template <typename M> cublasStatus_t run_step(cuda_state *s, const sx_step *st, 
             return gpu_conv1x1(ctx_of(s), scr, c, n, dev(s, st->skip->conv), nullptr, c, out, 0);
     case SX_STEP_MIX: k_weighted_sum(q, in0, dev(s, st->alpha), in1, dev(s, st->beta), c, n, out); break;
     case SX_STEP_OUT:
-        if (conv_path_of(s, c, 3) != CONV_IGEMM) k_conv3x3(q, in0, c, h, w, dev(s, st->conv), nullptr, 3, s->out);
-        else if (!ig_conv3x3(q, in0, c, h, w, dev(s, st->conv), 3, IG_CONV_PLAIN, s->out))
-            return CUBLAS_STATUS_EXECUTION_FAILED;
+        if (!plain_conv3x3(s, in0, c, h, w, dev(s, st->conv), 3, s->out)) return CUBLAS_STATUS_EXECUTION_FAILED;
         break;
     default: break;
     }
@@ -721,9 +735,7 @@ extern "C" sagalux_status sx_cuda_plan_memory(const sagalux_model *model, int h,
     s.model = model;
     int dev = 0;
     cudaDeviceProp prop;
-    if (cudaGetDevice(&dev) == cudaSuccess && cudaGetDeviceProperties(&prop, dev) == cudaSuccess) {
-        s.sm_major = prop.major;
-        s.smem_optin = prop.sharedMemPerBlockOptin;
+    if (cudaGetDevice(&dev) == cudaSuccess && read_device(&s, dev, &prop)) {
         snprintf(bytes->device, sizeof bytes->device, "%.150s", prop.name);
     } else { // no GPU here: plan as an H100 or H200 would run it
         cudaGetLastError();
@@ -766,10 +778,7 @@ extern "C" sagalux_status sx_cuda_backend_open(const sagalux_model *model, int d
     const size_t fold_bytes = fused_fuse_fold_floats(16) * sizeof(float); // the widest fused Fuse
     s->fixed_bytes = fixed_bytes();
     cudaDeviceProp prop;
-    const bool have_prop = cudaGetDeviceProperties(&prop, device) == cudaSuccess;
-    snprintf(s->name, sizeof s->name, "%s", have_prop ? prop.name : "?");
-    s->sm_major = have_prop ? prop.major : 0;
-    s->smem_optin = have_prop ? prop.sharedMemPerBlockOptin : 0;
+    snprintf(s->name, sizeof s->name, "%s", read_device(s, device, &prop) ? prop.name : "?");
     sagalux_status st = SAGALUX_OK;
     s->tensor_cores = precision == SAGALUX_PRECISION_FP16;
     s->unfused = getenv("SAGALUX_CUDA_UNFUSED") != nullptr;

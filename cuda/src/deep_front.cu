@@ -210,19 +210,6 @@ __global__ void __launch_bounds__(THREADS) front_kernel(const M *x, int h, int w
     }
 }
 
-int sm_count()
-{
-    static int sms = 0;
-    if (!sms) {
-        int dev = 0;
-        if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess) {
-            cudaGetLastError();
-            sms = 1;
-        }
-    }
-    return sms;
-}
-
 template <int C, front_kind K, typename M>
 bool launch(cudaStream_t s, const M *x, int h, int w, const float *ln_g, const float *ln_b, const half *w1,
             const float *dw, int units, half *u)
@@ -232,7 +219,7 @@ bool launch(cudaStream_t s, const M *x, int h, int w, const float *ln_g, const f
     if (!w1 || !igemm::opt_in(kernel, F::BYTES)) return false;
     const int tiles = ((w + TW - 1) / TW) * ((h + F::TH - 1) / F::TH), chunks = (units + UNITS - 1) / UNITS;
     // Two blocks an SM at least, sharing a tile's chunks where tiles are few.
-    const int groups = std::max(1, std::min(chunks, (2 * sm_count() + tiles - 1) / tiles));
+    const int groups = std::max(1, std::min(chunks, (2 * tile::device_sm_count() + tiles - 1) / tiles));
     kernel<<<tiles * groups, THREADS, F::BYTES, s>>>(x, h, w, ln_g, ln_b, w1, dw, units, groups, u);
     return true;
 }

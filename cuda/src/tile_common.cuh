@@ -63,14 +63,23 @@ __device__ inline void tile_origin(int tile, int w, int *x0, int *y0)
     *y0 = (tile / tiles_x) * T;
 }
 
+// The current device's SMs (1 when it cannot say).
+inline int device_sm_count()
+{
+    int dev = 0, sms = 0;
+    if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess) {
+        cudaGetLastError();
+        return 1;
+    }
+    return sms > 0 ? sms : 1;
+}
+
 // Blocks for a persistent grid: what fits on the device at once, at most tiles.
 template <typename K> int grid_for(K kernel, size_t smem, int tiles)
 {
-    int dev = 0, sms = 0, per_sm = 0;
-    cudaGetDevice(&dev);
-    cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev);
+    int per_sm = 0;
     cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, NT, smem);
-    int g = sms * (per_sm > 0 ? per_sm : 1);
+    int g = device_sm_count() * (per_sm > 0 ? per_sm : 1);
     return g < tiles ? g : tiles;
 }
 
