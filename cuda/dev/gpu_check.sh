@@ -189,6 +189,14 @@ planted_tree /tmp/planted14
 plant /tmp/planted14/cuda/src/summary_mma.cu "mine[D * D + 16 * m + g + 8] = zacc[m][2];" "mine[D * D + 16 * m + g + 8] = zacc[m][0];"
 planted_parity /tmp/planted14 planted-summary-mma.log "the tensor-core summary's z rows 8..15 wrong" \
   bench_block --c 64 --heads 4 --size 128x128 --variant half >"$out/report-14.txt" 2>&1 &
+# The fused deep branch front (opt-in: SAGALUX_CUDA_DEEP=fused): the FFN's
+# last hidden channel dropped. (Added after the session's last device call:
+# first run next session.)
+planted_tree /tmp/planted15
+plant /tmp/planted15/cuda/src/deep_front.cu "u[(size_t)i * n + at] = __float2half(sx_dual_gate_fast(a, bb));" \
+  "u[(size_t)i * n + at] = __float2half(i == units - 1 ? 0.0f : sx_dual_gate_fast(a, bb));"
+SAGALUX_CUDA_DEEP=fused planted_parity /tmp/planted15 planted-deep-front.log "the fused deep front's last hidden channel dropped" \
+  bench_block --c 64 --heads 4 --size 128x128 --variant half-fused >"$out/report-15.txt" 2>&1 &
 # The WMMA Fuse (SAGALUX_CUDA_FUSE=wmma, no longer the default) its last v row dropped.
 planted_tree /tmp/planted6
 plant /tmp/planted6/cuda/src/fuse_tc.cu "U[(size_t)row * LDP + threadIdx.x] = __float2half(inside ? v : 0.0f);" \
