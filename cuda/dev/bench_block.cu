@@ -1,14 +1,16 @@
 // The kernel workbench for the transformer block (llm.c's dev/cuda pattern):
 //
 //   bench_block [--c C] [--heads H] [--size WxH] [--runs N]
-//               [--variant all|unfused|fused|fused-tc|igemm|half|half-fused|fused-tc/16|igemm/16|half/16|half-fused/16]
+//               [--variant all|unfused|fused|fused-tc|igemm|half|half-pairs|half-fused|fused-tc/16|igemm/16|half/16|half-pairs/16|half-fused/16]
 //
 // Each variant is the production code itself (cuda/src/layers_unfused.cu,
 // cuda/src/block_fused.cu; fused-tc: its summary and FFN on fp16 tensor
 // cores, cuda/src/block_tc.cu; igemm: all three passes as implicit GEMMs on
 // mma.sync, cuda/src/block_igemm.cu; half: the deep levels' fp16 GEMM block,
-// cuda/src/layers_half.cu; half-fused: that block with each branch's
-// LayerNorm, 1x1, depthwise and gates in one kernel, cuda/src/deep_front.cu;
+// cuda/src/layers_half.cu; half-pairs: that block with its depthwise +
+// gates two pixels a thread, cuda/src/dw_pairs.cu; half-fused: that block
+// with each branch's LayerNorm, 1x1, depthwise and gates in one kernel,
+// cuda/src/deep_front.cu;
 // "/16": the same on an fp16 map, as the backend
 // runs them in the fp16 precision, checked against the CPU on the same
 // fp16-rounded input), first checked against the CPU reference
@@ -57,6 +59,10 @@ static fused_kernels kernels_of(const char *variant)
 }
 static bool is_fused(const char *variant) { return !strncmp(variant, "fused", 5) || !strncmp(variant, "igemm", 5); }
 static bool is_half_fused(const char *variant) { return !strncmp(variant, "half-fused", 10); }
+static deep_fronts fronts_of(const char *variant)
+{
+    return is_half_fused(variant) ? DEEP_FUSED : !strncmp(variant, "half-pairs", 10) ? DEEP_PAIRS : DEEP_SCALAR;
+}
 
 // The "/16" variants: x is an fp16 map.
 static bool run_variant16(bench &B, const char *variant, __half *x, int h, int w)
@@ -64,7 +70,7 @@ static bool run_variant16(bench &B, const char *variant, __half *x, int h, int w
     if (is_fused(variant))
         return fused_block_run(B.ctx.stream, B.w, x, h, w, reinterpret_cast<__half *>(B.tmp), B.ctx.partial,
                                B.ctx.summary, B.ctx.summary + (size_t)B.w.c * B.w.c, kernels_of(variant));
-    return half_block_run(B.ctx, B.w, x, h, w, reinterpret_cast<__half *>(B.tmp), is_half_fused(variant)) == 0;
+    return half_block_run(B.ctx, B.w, x, h, w, reinterpret_cast<__half *>(B.tmp), fronts_of(variant)) == 0;
 }
 
 static bool run_variant(bench &B, const char *variant, float *x, int h, int w)
@@ -73,7 +79,7 @@ static bool run_variant(bench &B, const char *variant, float *x, int h, int w)
         return fused_block_run(B.ctx.stream, B.w, x, h, w, B.tmp, B.ctx.partial, B.ctx.summary,
                                B.ctx.summary + (size_t)B.w.c * B.w.c, kernels_of(variant));
     if (!strncmp(variant, "half", 4))
-        return half_block_run(B.ctx, B.w, x, h, w, reinterpret_cast<__half *>(B.tmp), is_half_fused(variant)) == 0;
+        return half_block_run(B.ctx, B.w, x, h, w, reinterpret_cast<__half *>(B.tmp), fronts_of(variant)) == 0;
     return unfused_block_run(B.ctx, B.w, x, h, w, B.tmp) == CUBLAS_STATUS_SUCCESS;
 }
 
@@ -158,7 +164,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--variant") && v) variant = v, i++;
         else {
             fprintf(stderr, "usage: bench_block [--c C] [--heads H] [--size WxH] [--runs N] "
-                            "[--variant all|unfused|fused|fused-tc|igemm|half|half-fused|fused-tc/16|igemm/16|half/16|half-fused/16]\n");
+                            "[--variant all|unfused|fused|fused-tc|igemm|half|half-pairs|half-fused|fused-tc/16|igemm/16|half/16|half-pairs/16|half-fused/16]\n");
             return 2;
         }
     }
@@ -205,7 +211,7 @@ int main(int argc, char **argv)
            prop.name, c, heads, hid, w, h, runs);
     printf("%-11s %10s %10s %10s %10s\n", "variant", "nerr", "ms", "GFLOP/s", "GB/s*");
     const char *variants[] = {"unfused", "fused", "fused-tc", "fused-tc/16", "igemm",     "igemm/16",
-                              "half",    "half/16", "half-fused", "half-fused/16"};
+                              "half",    "half/16", "half-pairs", "half-pairs/16", "half-fused", "half-fused/16"};
     for (const char *v : variants) {
         if (strcmp(variant, "all") && strcmp(variant, v)) continue;
         if ((!strcmp(v, "fused") && !fused_block_supported(c, heads, hid)) ||

@@ -52,6 +52,8 @@ if command -v compute-sanitizer >/dev/null; then
              "cuda/bench_block --c 64 --heads 4 --size 96x80 --runs 1 --variant half/16" \
              "cuda/bench_block --c 256 --heads 8 --size 48x40 --runs 1 --variant half/16" \
              "cuda/bench_block --c 128 --heads 8 --size 48x40 --runs 1 --variant half-fused/16" \
+             "cuda/bench_block --c 128 --heads 8 --size 48x40 --runs 1 --variant half-pairs/16" \
+             "cuda/bench_dw --size 96x80 --runs 1" \
              "cuda/bench_fuse --c 16 --size 96x80 --runs 1 --variant fused-tc" \
              "cuda/bench_fuse --c 16 --size 96x80 --runs 1 --variant igemm" \
              "cuda/bench_conv --size 96x80 --runs 1" \
@@ -86,6 +88,10 @@ build-gpu/cuda/bench_block --c 64 --heads 4 --size 320x320 | tail -n +3 | tee -a
 build-gpu/cuda/bench_block --c 256 --heads 8 --size 80x80 | tail -n +3 | tee -a "$out/workbench.txt"
 build-gpu/cuda/bench_fuse --c 16 --size 1280x1280 | tee -a "$out/workbench.txt"
 build-gpu/cuda/bench_conv --size 1280x1280 | tee -a "$out/workbench.txt"
+build-gpu/cuda/bench_dw --size 1280x1280 | tee -a "$out/workbench.txt"
+for c in "64 --heads 4 --size 320x320" "128 --heads 8 --size 160x160" "256 --heads 8 --size 80x80"; do
+  for v in half/16 half-pairs/16; do build-gpu/cuda/bench_block --c $c --variant $v | tail -n +3 | grep -v "^\*"; done
+done | tee -a "$out/workbench.txt"
 
 fi # checks
 
@@ -197,6 +203,15 @@ plant /tmp/planted15/cuda/src/deep_front.cu "u[(size_t)i * n + at] = __float2hal
   "u[(size_t)i * n + at] = __float2half(i == units - 1 ? 0.0f : sx_dual_gate_fast(a, bb));"
 SAGALUX_CUDA_DEEP=fused planted_parity /tmp/planted15 planted-deep-front.log "the fused deep front's last hidden channel dropped" \
   bench_block --c 64 --heads 4 --size 128x128 --variant half-fused >"$out/report-15.txt" 2>&1 &
+# The two-pixel deep depthwise kernels (opt-in: SAGALUX_CUDA_DEEP=pairs):
+# the halo's right edge one pair too far, so the last column reads the next
+# row's first pixels instead of the zero padding. (Added without a GPU:
+# first run next session.)
+planted_tree /tmp/planted16
+plant /tmp/planted16/cuda/src/dw_pairs.cu "const bool in_x = (unsigned)gx < (unsigned)w;" \
+  "const bool in_x = (unsigned)gx < (unsigned)w + 2u;"
+SAGALUX_CUDA_DEEP=pairs planted_parity /tmp/planted16 planted-dw-pairs.log "the pair depthwise's halo one pair past the right edge" \
+  bench_dw --size 256x256 >"$out/report-16.txt" 2>&1 &
 # The WMMA Fuse (SAGALUX_CUDA_FUSE=wmma, no longer the default) its last v row dropped.
 planted_tree /tmp/planted6
 plant /tmp/planted6/cuda/src/fuse_tc.cu "U[(size_t)row * LDP + threadIdx.x] = __float2half(inside ? v : 0.0f);" \

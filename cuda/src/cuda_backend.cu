@@ -77,7 +77,7 @@ struct cuda_state {
     int unfused;               // SAGALUX_CUDA_UNFUSED set: one kernel per layer everywhere (the workbench's baseline)
     fused_kernels block_kernels; // the wide levels' fused blocks (block_fused.cuh); SAGALUX_CUDA_BLOCK=wmma: the older WMMA pair
     fuse_kernels fuse_passes;   // the Fuse layers' passes (fuse_fused.cuh); SAGALUX_CUDA_FUSE=wmma: the older WMMA pair
-    int deep_front;             // SAGALUX_CUDA_DEEP=fused: the deep blocks' branch fronts in one kernel (deep_front.cuh; correct, slower today)
+    deep_fronts deep;           // the deep blocks' branch fronts (layers_half.cuh); SAGALUX_CUDA_DEEP=pairs|fused: the opt-in kernels
     cudaEvent_t marks[SX_PLAN_MAX_STEPS + 1];
     cudaEvent_t net_begin, net_end;  // around the network of every run: network_ms
     double network_ms;
@@ -309,8 +309,8 @@ template <typename M> cublasStatus_t run_step(cuda_state *s, const sx_step *st, 
                 if (!fused_block_run(q, bw, out, h, w, scr, s->summary_partial, s->summary, z, s->block_kernels))
                     return CUBLAS_STATUS_EXECUTION_FAILED;
             } else if (half) {
-                cublasStatus_t bs = half_block_run(ctx_of(s), bw, out, h, w, reinterpret_cast<__half *>(scr),
-                                                   s->deep_front && deep_front_supported(c));
+                const deep_fronts fronts = s->deep == DEEP_FUSED && !deep_front_supported(c) ? DEEP_SCALAR : s->deep;
+                cublasStatus_t bs = half_block_run(ctx_of(s), bw, out, h, w, reinterpret_cast<__half *>(scr), fronts);
                 if (bs) return bs;
             } else if constexpr (!half_maps) {
                 cublasStatus_t bs = unfused_block_run(ctx_of(s), bw, out, h, w, scr);
@@ -822,8 +822,14 @@ extern "C" sagalux_status sx_cuda_backend_open(const sagalux_model *model, int d
     if (s->tensor_cores && fuse && *fuse)
         sx_log(SAGALUX_LOG_INFO, "CUDA device %d: SAGALUX_CUDA_FUSE=%s for the Fuse layers", device, fuse);
     const char *deep = getenv("SAGALUX_CUDA_DEEP");
-    s->deep_front = s->tensor_cores && deep && !strcmp(deep, "fused");
-    if (s->deep_front) sx_log(SAGALUX_LOG_INFO, "CUDA device %d: SAGALUX_CUDA_DEEP=fused for the deep blocks", device);
+    // DEEP_PAIRS is written and compiled, not yet run on a GPU: opt-in until
+    // bench_dw and the parity test have passed on one (docs/performance.md).
+    s->deep = !deep                                       ? DEEP_SCALAR
+              : !strcmp(deep, "pairs")                    ? DEEP_PAIRS
+              : s->tensor_cores && !strcmp(deep, "fused") ? DEEP_FUSED
+                                                          : DEEP_SCALAR;
+    if (s->deep != DEEP_SCALAR)
+        sx_log(SAGALUX_LOG_INFO, "CUDA device %d: SAGALUX_CUDA_DEEP=%s for the deep blocks", device, deep);
     const char *graphs = getenv("SAGALUX_CUDA_GRAPHS");
     s->graphs = !(graphs && strcmp(graphs, "0") == 0);
     if (st == SAGALUX_OK && getenv("SAGALUX_CUDA_PROFILE")) {

@@ -2,6 +2,7 @@
 #include "layers_half.cuh"
 
 #include "deep_front.cuh"
+#include "dw_pairs.cuh"
 #include "kernels.cuh"
 
 namespace {
@@ -30,7 +31,7 @@ bool half_block_supported(int c, int heads)
 
 template <typename M>
 cublasStatus_t half_block_run(const gpu_ctx &s, const gpu_block_weights &b, M *x, int h, int w, __half *scr,
-                              bool fused_front)
+                              deep_fronts fronts)
 {
     const size_t n = (size_t)h * w, cn = (size_t)b.c * n;
     const int c = b.c, d = c / b.heads;
@@ -40,13 +41,14 @@ cublasStatus_t half_block_run(const gpu_ctx &s, const gpu_block_weights &b, M *x
     float *z = s.summary + (size_t)b.heads * d * d;
     cublasStatus_t bs;
     if (!b.qkv16 || !b.proj16 || !b.pw_in16 || !b.pw_out16) return CUBLAS_STATUS_INVALID_VALUE; // never uploaded
+    const bool fused_front = fronts == DEEP_FUSED, pairs = fronts == DEEP_PAIRS && dw_pairs_supported(h, w);
     // Attention: u = q, phi_k, v~ (3C); S, z from phi_k and v~; o.
     if (fused_front) {
         if (!deep_front_attn(s.stream, b, x, h, w, u)) return CUBLAS_STATUS_EXECUTION_FAILED;
     } else {
         k_layernorm(s.stream, x, c, n, b.norm1_w, b.norm1_b, ln);
         if ((bs = gemm16(s, ln, n, c, n, b.qkv16, 5 * c, t, CUDA_R_16F, n, false))) return bs;
-        k_attn_dw_gate(s.stream, t, c, h, w, b.qkv_dw, u);
+        (pairs ? k_attn_dw_gate_pairs : k_attn_dw_gate)(s.stream, t, c, h, w, b.qkv_dw, u);
     }
     if (!k_saga_summary(s.stream, u + cn, u + 2 * cn, c, b.heads, n, s.partial, s.summary, z))
         return CUBLAS_STATUS_NOT_SUPPORTED; // half_block_supported said otherwise
@@ -58,12 +60,12 @@ cublasStatus_t half_block_run(const gpu_ctx &s, const gpu_block_weights &b, M *x
     } else {
         k_layernorm(s.stream, x, c, n, b.norm2_w, b.norm2_b, ln);
         if ((bs = gemm16(s, ln, n, c, n, b.pw_in16, 2 * b.hid, t, CUDA_R_16F, n, false))) return bs;
-        k_ffn_dw_gate(s.stream, t, b.hid, h, w, b.dw, u);
+        (pairs ? k_ffn_dw_gate_pairs : k_ffn_dw_gate)(s.stream, t, b.hid, h, w, b.dw, u);
     }
     return gemm16(s, u, n, b.hid, n, b.pw_out16, c, x, data_type<M>(), n, true);
 }
-template cublasStatus_t half_block_run(const gpu_ctx &, const gpu_block_weights &, float *, int, int, __half *, bool);
-template cublasStatus_t half_block_run(const gpu_ctx &, const gpu_block_weights &, __half *, int, int, __half *, bool);
+template cublasStatus_t half_block_run(const gpu_ctx &, const gpu_block_weights &, float *, int, int, __half *, deep_fronts);
+template cublasStatus_t half_block_run(const gpu_ctx &, const gpu_block_weights &, __half *, int, int, __half *, deep_fronts);
 
 size_t conv3x3_chunk(int cin, size_t n)
 {

@@ -22,13 +22,18 @@ bool half_block_supported(int c, int heads);
 inline size_t half_block_gated(int c, int hid) { return (size_t)(3 * c > hid ? 3 * c : hid); }
 inline size_t half_block_scratch(int c, int hid, size_t n) { return (half_block_gated(c, hid) + unfused_wide(c, hid)) * n; }
 
+// How a deep block runs each branch's front (LayerNorm, 1x1, depthwise 3x3, gates).
+enum deep_fronts {
+    DEEP_SCALAR, // k_layernorm, a cuBLAS GEMM, the depthwise + gates a column of pixels a thread (kernels.cuh)
+    DEEP_PAIRS,  // the same with the depthwise + gates two pixels a thread on half2 loads (dw_pairs.cuh) where the width is even
+    DEEP_FUSED,  // all four in one kernel (deep_front.cuh; where deep_front_supported says so)
+};
+
 // x (C, H, W) <- Block(x) in place; b's fp16 1x1 weights set; scr holds
 // half_block_scratch halves; s.summary and s.partial as for the fp32 block.
-// fused_front: each branch's LayerNorm, 1x1, depthwise and gates in one
-// kernel (deep_front.cuh; where deep_front_supported says so).
 template <typename M>
 cublasStatus_t half_block_run(const gpu_ctx &s, const gpu_block_weights &b, M *x, int h, int w, __half *scr,
-                              bool fused_front = false);
+                              deep_fronts fronts = DEEP_SCALAR);
 
 // Pixels per im2col chunk: the col buffer holds 9 Cin x chunk halves, at
 // most 8 Mi halves (16 MiB), so the 3x3 at full resolution needs no 9 Cin x N map.
