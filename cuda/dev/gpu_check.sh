@@ -49,6 +49,8 @@ if command -v compute-sanitizer >/dev/null; then
              "cuda/bench_block --c 16 --size 96x80 --runs 1 --variant fused-tc/16" \
              "cuda/bench_block --c 16 --size 96x80 --runs 1 --variant igemm/16" \
              "cuda/bench_block --c 32 --heads 2 --size 96x80 --runs 1 --variant igemm/16" \
+             "cuda/bench_block --c 16 --size 96x80 --runs 1 --variant igemm2/16" \
+             "cuda/bench_block --c 32 --heads 2 --size 96x80 --runs 1 --variant igemm2/16" \
              "cuda/bench_block --c 64 --heads 4 --size 96x80 --runs 1 --variant half/16" \
              "cuda/bench_block --c 256 --heads 8 --size 48x40 --runs 1 --variant half/16" \
              "cuda/bench_block --c 128 --heads 8 --size 48x40 --runs 1 --variant half-fused/16" \
@@ -212,6 +214,13 @@ plant /tmp/planted16/cuda/src/dw_pairs.cu "const bool in_x = (unsigned)gx < (uns
   "const bool in_x = (unsigned)gx < (unsigned)w + 2u;"
 SAGALUX_CUDA_DEEP=pairs planted_parity /tmp/planted16 planted-dw-pairs.log "the pair depthwise's halo one pair past the right edge" \
   bench_dw --size 256x256 >"$out/report-16.txt" 2>&1 &
+# The implicit-GEMM block with two rows a warp (opt-in: SAGALUX_CUDA_BLOCK=igemm2):
+# the second row's A operand from row r + 7 instead of r + 8, in the
+# summary and the FFN. (Added without a GPU: first run next session.)
+planted_tree /tmp/planted17
+plant /tmp/planted17/cuda/src/block_igemm.cu "load_a<C>(a[q], A, r + 8 * q, ks);" "load_a<C>(a[q], A, r + 7 * q, ks);"
+SAGALUX_CUDA_BLOCK=igemm2 planted_parity /tmp/planted17 planted-igemm2.log "the two-row implicit GEMM's second row shifted" \
+  bench_block --c 16 --size 64x64 --variant igemm2 >"$out/report-17.txt" 2>&1 &
 # The WMMA Fuse (SAGALUX_CUDA_FUSE=wmma, no longer the default) its last v row dropped.
 planted_tree /tmp/planted6
 plant /tmp/planted6/cuda/src/fuse_tc.cu "U[(size_t)row * LDP + threadIdx.x] = __float2half(inside ? v : 0.0f);" \

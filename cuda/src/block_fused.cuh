@@ -21,9 +21,11 @@ bool fused_block_supported(int c, int heads, int hid);
 
 // Which kernels run the block: all fp32 (this file's); the summary and FFN
 // with their 1x1s on WMMA (block_tc.cuh); or all three passes as implicit
-// GEMMs on mma.sync (block_igemm.cuh). A choice a shape does not take falls
-// back to the one before it.
-enum fused_kernels { FUSED_FP32, FUSED_TC, FUSED_IGEMM };
+// GEMMs on mma.sync (block_igemm.cuh); or those with the summary and FFN
+// taking a warp's two rows of a tile at once (one weight operand load for
+// two m16 tiles; written without a GPU, opt-in until measured). A choice a
+// shape does not take falls back to the one before it.
+enum fused_kernels { FUSED_FP32, FUSED_TC, FUSED_IGEMM, FUSED_IGEMM2 };
 
 // x (C, H, W) <- Block(x), maps fp32 or fp16 (map_io.cuh). tmp: C*N map
 // values; partial: K_SUMMARY_BLOCKS * (32*32 + 32)

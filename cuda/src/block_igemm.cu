@@ -58,9 +58,11 @@ template <int C> constexpr size_t summary_bytes() { return geo<C>::A_BYTES + ali
 
 // B's rows per head gi of 16 channels: four n-tiles per 8 channels, in the
 // order k, gk, v, gv (slots 1, 3, 2, 4 of the 5C rows), so the four values
-// of a channel and pixel land in one thread.
-template <int C, typename M>
-__global__ void __launch_bounds__(NT, 3) summary_ig_kernel(const M *x, int h, int w, gpu_block_weights b, float *partial)
+// of a channel and pixel land in one thread. RW rows a warp at once
+// (for_each_tile_rows): RW = 2 loads each B operand once for two m16 tiles,
+// which the 3 blocks an SM of RW = 1 leave no registers for (2 blocks an SM).
+template <int C, int RW, typename M>
+__global__ void __launch_bounds__(NT, RW == 1 ? 3 : 2) summary_ig_kernel(const M *x, int h, int w, gpu_block_weights b, float *partial)
 {
     extern __shared__ __align__(128) unsigned char smem[];
     constexpr int G = C / HEAD, KS = geo<C>::KS, LDK = geo<C>::LDK;
@@ -73,41 +75,48 @@ __global__ void __launch_bounds__(NT, 3) summary_ig_kernel(const M *x, int h, in
     float S[G][2][4] = {}, zp[G][2][2] = {};
     const size_t n = (size_t)h * w;
     __syncthreads();
-    for_each_tile_row(
+    for_each_tile_rows<RW>(
         h, w, [&](int x0, int y0) { halo_ln<C>(x, n, h, w, x0, y0, b.norm1_w, b.norm1_b, A); },
         [&](int x0, int y0, int r) {
-            const bool in0 = x0 + g < w, in1 = x0 + g + 8 < w;
 #pragma unroll
             for (int gi = 0; gi < G; gi++) {
-                float acc[8][4] = {};
+                float acc[RW][8][4] = {};
 #pragma unroll
                 for (int ks = 0; ks < KS; ks++) {
-                    uint32_t a[4];
-                    load_a<C>(a, A, r, ks);
+                    uint32_t a[RW][4];
+#pragma unroll
+                    for (int q = 0; q < RW; q++) load_a<C>(a[q], A, r + 8 * q, ks);
 #pragma unroll
                     for (int p = 0; p < 4; p++) {
                         uint32_t bb[4];
                         load_b2(bb, B, LDK, gi * 64 + p * 16, ks * 16);
-                        mma16816(acc[2 * p], a, bb[0], bb[1]);
-                        mma16816(acc[2 * p + 1], a, bb[2], bb[3]);
+#pragma unroll
+                        for (int q = 0; q < RW; q++) {
+                            mma16816(acc[q][2 * p], a[q], bb[0], bb[1]);
+                            mma16816(acc[q][2 * p + 1], a[q], bb[2], bb[3]);
+                        }
                     }
                 }
-                // acc[4 cb + s]: s = k, gk, v, gv of channels 8 cb + 2t, +1.
-                float ph[2][4], vv[2][4];
 #pragma unroll
-                for (int cb = 0; cb < 2; cb++)
+                for (int q = 0; q < RW; q++) {
+                    // acc[q][4 cb + s]: s = k, gk, v, gv of channels 8 cb + 2t, +1.
+                    const bool row = row_in(h, y0, r + 8 * q), in0 = row && x0 + g < w, in1 = row && x0 + g + 8 < w;
+                    float ph[2][4], vv[2][4];
 #pragma unroll
-                    for (int e = 0; e < 4; e++) {
-                        const bool in = e < 2 ? in0 : in1;
-                        ph[cb][e] = in ? fmaxf(acc[4 * cb][e], 0.0f) * sx_sigmoid_fast(acc[4 * cb + 1][e]) : 0.0f;
-                        vv[cb][e] = in ? acc[4 * cb + 2][e] * sx_sigmoid_fast(acc[4 * cb + 3][e]) : 0.0f;
-                        zp[gi][cb][e & 1] += ph[cb][e];
-                    }
-                // S += phi_k^T v~ over these 16 pixels: the pixel index becomes k.
-                const uint32_t sa[4] = {trans(pack(ph[0][0], ph[0][1])), trans(pack(ph[1][0], ph[1][1])),
-                                        trans(pack(ph[0][2], ph[0][3])), trans(pack(ph[1][2], ph[1][3]))};
-                mma16816(S[gi][0], sa, trans(pack(vv[0][0], vv[0][1])), trans(pack(vv[0][2], vv[0][3])));
-                mma16816(S[gi][1], sa, trans(pack(vv[1][0], vv[1][1])), trans(pack(vv[1][2], vv[1][3])));
+                    for (int cb = 0; cb < 2; cb++)
+#pragma unroll
+                        for (int e = 0; e < 4; e++) {
+                            const bool in = e < 2 ? in0 : in1;
+                            ph[cb][e] = in ? fmaxf(acc[q][4 * cb][e], 0.0f) * sx_sigmoid_fast(acc[q][4 * cb + 1][e]) : 0.0f;
+                            vv[cb][e] = in ? acc[q][4 * cb + 2][e] * sx_sigmoid_fast(acc[q][4 * cb + 3][e]) : 0.0f;
+                            zp[gi][cb][e & 1] += ph[cb][e];
+                        }
+                    // S += phi_k^T v~ over these 16 pixels: the pixel index becomes k.
+                    const uint32_t sa[4] = {trans(pack(ph[0][0], ph[0][1])), trans(pack(ph[1][0], ph[1][1])),
+                                            trans(pack(ph[0][2], ph[0][3])), trans(pack(ph[1][2], ph[1][3]))};
+                    mma16816(S[gi][0], sa, trans(pack(vv[0][0], vv[0][1])), trans(pack(vv[0][2], vv[0][3])));
+                    mma16816(S[gi][1], sa, trans(pack(vv[1][0], vv[1][1])), trans(pack(vv[1][2], vv[1][3])));
+                }
             }
         });
     // z: sum over the eight g of each t, then every warp's S and z into A's
@@ -272,8 +281,8 @@ template <int C> __host__ __device__ ffn_geo ffn_geo_of(int hid)
 // Per block hb of 16 hidden pairs, four n-tiles whose column 2t (2t + 1)
 // holds t1 (t2) of pair 16 hb + {2t, 2t + 1, 2t + 8, 2t + 9}[tile]: a
 // thread's u values are then exactly its part of the A operand (k = the 16
-// pairs) of the output 1x1.
-template <int C, typename M>
+// pairs) of the output 1x1. RW rows a warp at once, as the summary.
+template <int C, int RW, typename M>
 __global__ void __launch_bounds__(NT, 2) ffn_ig_kernel(const M *x, int h, int w, gpu_block_weights b, M *y)
 {
     extern __shared__ __align__(128) unsigned char smem[];
@@ -293,56 +302,69 @@ __global__ void __launch_bounds__(NT, 2) ffn_ig_kernel(const M *x, int h, int w,
     }
     const size_t n = (size_t)h * w;
     __syncthreads();
-    for_each_tile_row(
+    for_each_tile_rows<RW>(
         h, w, [&](int x0, int y0) { halo_ln<C>(x, n, h, w, x0, y0, b.norm2_w, b.norm2_b, A); },
         [&](int x0, int y0, int r) {
-            float out[C / 8][4] = {};
+            float out[RW][C / 8][4] = {};
             for (int hb = 0; hb < F.hb; hb++) {
-                float acc[4][4] = {};
+                float acc[RW][4][4] = {};
 #pragma unroll
                 for (int ks = 0; ks < KS; ks++) {
-                    uint32_t a[4], b01[4], b23[4];
-                    load_a<C>(a, A, r, ks);
+                    uint32_t a[RW][4], b01[4], b23[4];
+#pragma unroll
+                    for (int q = 0; q < RW; q++) load_a<C>(a[q], A, r + 8 * q, ks);
                     load_b2(b01, B1, LDK, hb * 32, ks * 16);
                     load_b2(b23, B1, LDK, hb * 32 + 16, ks * 16);
-                    mma16816(acc[0], a, b01[0], b01[1]);
-                    mma16816(acc[1], a, b01[2], b01[3]);
-                    mma16816(acc[2], a, b23[0], b23[1]);
-                    mma16816(acc[3], a, b23[2], b23[3]);
-                }
-                float u[4][2];
 #pragma unroll
-                for (int j = 0; j < 4; j++)
-#pragma unroll
-                    for (int e = 0; e < 2; e++) {
-                        const float t1 = acc[j][2 * e], t2 = acc[j][2 * e + 1];
-                        u[j][e] = sx_dual_gate_fast(t1, t2);
+                    for (int q = 0; q < RW; q++) {
+                        mma16816(acc[q][0], a[q], b01[0], b01[1]);
+                        mma16816(acc[q][1], a[q], b01[2], b01[3]);
+                        mma16816(acc[q][2], a[q], b23[0], b23[1]);
+                        mma16816(acc[q][3], a[q], b23[2], b23[3]);
                     }
-                const uint32_t ua[4] = {pack(u[0][0], u[1][0]), pack(u[0][1], u[1][1]), pack(u[2][0], u[3][0]),
-                                        pack(u[2][1], u[3][1])};
+                }
+                uint32_t ua[RW][4];
+#pragma unroll
+                for (int q = 0; q < RW; q++) {
+                    float u[4][2];
+#pragma unroll
+                    for (int j = 0; j < 4; j++)
+#pragma unroll
+                        for (int e = 0; e < 2; e++) {
+                            const float t1 = acc[q][j][2 * e], t2 = acc[q][j][2 * e + 1];
+                            u[j][e] = sx_dual_gate_fast(t1, t2);
+                        }
+                    ua[q][0] = pack(u[0][0], u[1][0]), ua[q][1] = pack(u[0][1], u[1][1]);
+                    ua[q][2] = pack(u[2][0], u[3][0]), ua[q][3] = pack(u[2][1], u[3][1]);
+                }
 #pragma unroll
                 for (int np = 0; np < C / 16; np++) {
                     uint32_t bo[4];
                     load_b2(bo, B2, F.ld2, np * 16, hb * 16);
-                    mma16816(out[2 * np], ua, bo[0], bo[1]);
-                    mma16816(out[2 * np + 1], ua, bo[2], bo[3]);
+#pragma unroll
+                    for (int q = 0; q < RW; q++) {
+                        mma16816(out[q][2 * np], ua[q], bo[0], bo[1]);
+                        mma16816(out[q][2 * np + 1], ua[q], bo[2], bo[3]);
+                    }
                 }
             }
-            residual_store<C>(x, y, n, w, x0, y0 + r, out);
+#pragma unroll
+            for (int q = 0; q < RW; q++)
+                if (row_in(h, y0, r + 8 * q)) residual_store<C>(x, y, n, w, x0, y0 + r + 8 * q, out[q]);
         });
 }
 
 // ------------------------------------------------------------ launchers
 
-template <int C, typename M>
+template <int C, int RW, typename M>
 bool summary_run(cudaStream_t s, const gpu_block_weights &b, const M *x, int h, int w, float *partial, int max_parts,
                  int *parts)
 {
     const size_t bytes = summary_bytes<C>();
-    if (!opt_in(summary_ig_kernel<C, M>, bytes)) return false;
-    const int g = grid_for(summary_ig_kernel<C, M>, bytes, tiles_of(h, w));
+    if (!opt_in(summary_ig_kernel<C, RW, M>, bytes)) return false;
+    const int g = grid_for(summary_ig_kernel<C, RW, M>, bytes, tiles_of(h, w));
     *parts = g < max_parts ? g : max_parts;
-    summary_ig_kernel<C, M><<<*parts, NT, bytes, s>>>(x, h, w, b, partial);
+    summary_ig_kernel<C, RW, M><<<*parts, NT, bytes, s>>>(x, h, w, b, partial);
     return true;
 }
 
@@ -355,11 +377,11 @@ bool apply_run(cudaStream_t s, const gpu_block_weights &b, const M *x, int h, in
     return true;
 }
 
-template <int C, typename M> bool ffn_run(cudaStream_t s, const gpu_block_weights &b, const M *x, int h, int w, M *y)
+template <int C, int RW, typename M> bool ffn_run(cudaStream_t s, const gpu_block_weights &b, const M *x, int h, int w, M *y)
 {
     const size_t bytes = ffn_geo_of<C>(b.hid).total;
-    if (!opt_in(ffn_ig_kernel<C, M>, bytes)) return false;
-    ffn_ig_kernel<C, M><<<grid_for(ffn_ig_kernel<C, M>, bytes, tiles_of(h, w)), NT, bytes, s>>>(x, h, w, b, y);
+    if (!opt_in(ffn_ig_kernel<C, RW, M>, bytes)) return false;
+    ffn_ig_kernel<C, RW, M><<<grid_for(ffn_ig_kernel<C, RW, M>, bytes, tiles_of(h, w)), NT, bytes, s>>>(x, h, w, b, y);
     return true;
 }
 
@@ -376,11 +398,13 @@ bool ig_block_supported(int c, int heads, int hid)
 
 template <typename M>
 bool ig_block_summary(cudaStream_t s, const gpu_block_weights &b, const M *x, int h, int w, float *partial,
-                      int max_parts, int *parts)
+                      int max_parts, int *parts, bool two_rows)
 {
-    switch (b.c) {
-    case 16: return summary_run<16>(s, b, x, h, w, partial, max_parts, parts);
-    case 32: return summary_run<32>(s, b, x, h, w, partial, max_parts, parts);
+    switch (b.c * 2 + two_rows) {
+    case 32: return summary_run<16, 1>(s, b, x, h, w, partial, max_parts, parts);
+    case 33: return summary_run<16, 2>(s, b, x, h, w, partial, max_parts, parts);
+    case 64: return summary_run<32, 1>(s, b, x, h, w, partial, max_parts, parts);
+    case 65: return summary_run<32, 2>(s, b, x, h, w, partial, max_parts, parts);
     default: return false;
     }
 }
@@ -396,20 +420,23 @@ bool ig_block_apply(cudaStream_t s, const gpu_block_weights &b, const M *x, int 
     }
 }
 
-template <typename M> bool ig_block_ffn(cudaStream_t s, const gpu_block_weights &b, const M *x, int h, int w, M *y)
+template <typename M>
+bool ig_block_ffn(cudaStream_t s, const gpu_block_weights &b, const M *x, int h, int w, M *y, bool two_rows)
 {
-    switch (b.c) {
-    case 16: return ffn_run<16>(s, b, x, h, w, y);
-    case 32: return ffn_run<32>(s, b, x, h, w, y);
+    switch (b.c * 2 + two_rows) {
+    case 32: return ffn_run<16, 1>(s, b, x, h, w, y);
+    case 33: return ffn_run<16, 2>(s, b, x, h, w, y);
+    case 64: return ffn_run<32, 1>(s, b, x, h, w, y);
+    case 65: return ffn_run<32, 2>(s, b, x, h, w, y);
     default: return false;
     }
 }
 
-template bool ig_block_summary(cudaStream_t, const gpu_block_weights &, const float *, int, int, float *, int, int *);
-template bool ig_block_summary(cudaStream_t, const gpu_block_weights &, const __half *, int, int, float *, int, int *);
+template bool ig_block_summary(cudaStream_t, const gpu_block_weights &, const float *, int, int, float *, int, int *, bool);
+template bool ig_block_summary(cudaStream_t, const gpu_block_weights &, const __half *, int, int, float *, int, int *, bool);
 template bool ig_block_apply(cudaStream_t, const gpu_block_weights &, const float *, int, int, const float *,
                              const float *, float *);
 template bool ig_block_apply(cudaStream_t, const gpu_block_weights &, const __half *, int, int, const float *,
                              const float *, __half *);
-template bool ig_block_ffn(cudaStream_t, const gpu_block_weights &, const float *, int, int, float *);
-template bool ig_block_ffn(cudaStream_t, const gpu_block_weights &, const __half *, int, int, __half *);
+template bool ig_block_ffn(cudaStream_t, const gpu_block_weights &, const float *, int, int, float *, bool);
+template bool ig_block_ffn(cudaStream_t, const gpu_block_weights &, const __half *, int, int, __half *, bool);

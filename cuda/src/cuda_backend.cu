@@ -814,7 +814,10 @@ extern "C" sagalux_status sx_cuda_backend_open(const sagalux_model *model, int d
                                               : CUBLAS_COMPUTE_32F;
     if (math) sx_log(SAGALUX_LOG_INFO, "CUDA device %d: SAGALUX_CUDA_MATH=%s for the cuBLAS 1x1s", device, math);
     const char *block = getenv("SAGALUX_CUDA_BLOCK");
-    s->block_kernels = !s->tensor_cores ? FUSED_FP32 : block && !strcmp(block, "wmma") ? FUSED_TC : FUSED_IGEMM;
+    s->block_kernels = !s->tensor_cores                      ? FUSED_FP32
+                       : block && !strcmp(block, "wmma")   ? FUSED_TC
+                       : block && !strcmp(block, "igemm2") ? FUSED_IGEMM2
+                                                           : FUSED_IGEMM;
     if (s->tensor_cores && block && *block)
         sx_log(SAGALUX_LOG_INFO, "CUDA device %d: SAGALUX_CUDA_BLOCK=%s for the wide levels' blocks", device, block);
     const char *fuse = getenv("SAGALUX_CUDA_FUSE");

@@ -108,4 +108,33 @@ template <typename Fill, typename Row> __device__ __forceinline__ void for_each_
     }
 }
 
+// As for_each_tile_row, for a pass that runs RW rows a warp at once:
+// rows(x0, y0, r) takes rows r, r + 8, ..., r + 8 (RW - 1) of the tile,
+// their m16 tiles sharing each B operand (one ldmatrix of the weights serves
+// RW mma). RW = 1 is for_each_tile_row; RW = 2 calls it once a warp and
+// tile, for rows warp and warp + 8. A row below the image still computes
+// (its halo rows are zeros or the image's last rows): rows must neither
+// store it nor sum it (row_in).
+template <int RW, typename Fill, typename Rows>
+__device__ __forceinline__ void for_each_tile_rows(int h, int w, Fill fill, Rows rows)
+{
+    if constexpr (RW == 1) {
+        for_each_tile_row(h, w, fill, rows);
+    } else {
+        static_assert(RW == 2 && 2 * (NT / 32) == tile::T, "two rows a warp cover the tile");
+        const int tiles = tile::tiles_of(h, w), warp = threadIdx.x >> 5;
+        for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
+            int x0, y0;
+            tile::tile_origin(tile, w, &x0, &y0);
+            fill(x0, y0);
+            __syncthreads();
+            if (y0 + warp < h) rows(x0, y0, warp);
+            __syncthreads();
+        }
+    }
+}
+
+// Whether row r of the tile at y0 lies in the image.
+__device__ __forceinline__ bool row_in(int h, int y0, int r) { return y0 + r < h; }
+
 } // namespace igemm
