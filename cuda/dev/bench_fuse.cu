@@ -1,11 +1,12 @@
 // The kernel workbench for the Fuse layer (llm.c's dev/cuda pattern):
 //
-//   bench_fuse [--c 8|16] [--size WxH] [--runs N] [--variant all|unfused|fused|fused-tc|igemm]
+//   bench_fuse [--c 8|16] [--size WxH] [--runs N] [--variant all|unfused|fused|fused-tc|igemm|igemm2]
 //
 // Each variant is the production code (cuda/src/layers_unfused.cu,
 // cuda/src/fuse_fused.cu; fused-tc: its 1x1s on fp16 tensor cores,
 // cuda/src/fuse_tc.cu; igemm: both passes as implicit GEMMs on mma.sync,
-// cuda/src/fuse_igemm.cu, the candidate to replace fused-tc), first checked against the CPU reference
+// cuda/src/fuse_igemm.cu, the fp16 default; igemm2: those with two rows a
+// warp), first checked against the CPU reference
 // (sx_fuse_forward, core/src/layers.c) on random weights and a random
 // three-map input at an odd size (70x50: partial tiles), then timed at
 // --size with CUDA events (warm-up, median of --runs).
@@ -37,9 +38,10 @@ struct bench {
 
 static bool run_variant(bench &B, const char *variant, const float *x, int h, int w, float *out)
 {
-    if (!strncmp(variant, "fused", 5) || !strcmp(variant, "igemm"))
+    if (!strncmp(variant, "fused", 5) || !strncmp(variant, "igemm", 5))
         return fused_fuse_run(B.ctx.stream, B.f, x, h, w, out, B.partial, B.sums, B.fold,
-                              !strcmp(variant, "igemm")      ? FUSE_IGEMM
+                              !strcmp(variant, "igemm2")     ? FUSE_IGEMM2
+                              : !strcmp(variant, "igemm")    ? FUSE_IGEMM
                               : !strcmp(variant, "fused-tc") ? FUSE_TC
                                                              : FUSE_FP32);
     size_t need = unfused_fuse_scratch(B.f.c, (size_t)h * w);
@@ -80,7 +82,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--runs") && v) runs = atoi(v), i++;
         else if (!strcmp(a, "--variant") && v) variant = v, i++;
         else {
-            fprintf(stderr, "usage: bench_fuse [--c 8|16] [--size WxH] [--runs N] [--variant all|unfused|fused|fused-tc|igemm]\n");
+            fprintf(stderr, "usage: bench_fuse [--c 8|16] [--size WxH] [--runs N] [--variant all|unfused|fused|fused-tc|igemm|igemm2]\n");
             return 2;
         }
     }
@@ -130,11 +132,11 @@ int main(int argc, char **argv)
     CK(cudaMalloc(&dx, x.size() * sizeof(float)));
     CK(cudaMalloc(&dout, (size_t)c * w * h * sizeof(float)));
     CK(cudaMemcpy(dx, x.data(), x.size() * sizeof(float), cudaMemcpyHostToDevice));
-    const char *variants[] = {"unfused", "fused", "fused-tc", "igemm"};
+    const char *variants[] = {"unfused", "fused", "fused-tc", "igemm", "igemm2"};
     for (const char *v : variants) {
         if (strcmp(variant, "all") && strcmp(variant, v)) continue;
         if ((!strcmp(v, "fused") && !fused_fuse_supported(c)) || (!strcmp(v, "fused-tc") && !tc_fuse_supported(c)) ||
-            (!strcmp(v, "igemm") && !ig_fuse_supported(c))) {
+            (!strncmp(v, "igemm", 5) && !ig_fuse_supported(c))) {
             printf("%-8s (not for this width)\n", v);
             continue;
         }
@@ -144,7 +146,7 @@ int main(int argc, char **argv)
         // 2e-3 for fused-tc and igemm: their operands (the inputs, the weights, v, the folded M; for igemm also
         // W_out and the biases) round to fp16, 2^-11 relative each, with fp32 sums (the fused block's
         // tensor-core limit, same reasoning).
-        const double limit = !strcmp(v, "fused-tc") || !strcmp(v, "igemm") ? 2e-3 : 1e-5;
+        const double limit = !strcmp(v, "fused-tc") || !strncmp(v, "igemm", 5) ? 2e-3 : 1e-5;
         printf("%-8s %10.2e %10.3f %10.0f %10.0f%s\n", v, e, ms, flop / ms / 1e6, 4.0 * c * n * 4 / ms / 1e6,
                e <= limit ? "" : "  CHECK FAILED");
     }

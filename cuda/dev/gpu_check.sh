@@ -58,6 +58,7 @@ if command -v compute-sanitizer >/dev/null; then
              "cuda/bench_dw --size 96x80 --runs 1" \
              "cuda/bench_fuse --c 16 --size 96x80 --runs 1 --variant fused-tc" \
              "cuda/bench_fuse --c 16 --size 96x80 --runs 1 --variant igemm" \
+             "cuda/bench_fuse --c 16 --size 96x80 --runs 1 --variant igemm2" \
              "cuda/bench_conv --size 96x80 --runs 1" \
              $([ $tool = memcheck ] && echo tests/test_backend_parity); do
       log="$out/sanitizer-$tool-$(echo "$t" | tr -c 'a-z0-9_\n' '-').log"
@@ -221,6 +222,14 @@ planted_tree /tmp/planted17
 plant /tmp/planted17/cuda/src/block_igemm.cu "load_a<C>(a[q], A, r + 8 * q, ks);" "load_a<C>(a[q], A, r + 7 * q, ks);"
 SAGALUX_CUDA_BLOCK=igemm2 planted_parity /tmp/planted17 planted-igemm2.log "the two-row implicit GEMM's second row shifted" \
   bench_block --c 16 --size 64x64 --variant igemm2 >"$out/report-17.txt" 2>&1 &
+# The implicit-GEMM Fuse with two rows a warp (opt-in: SAGALUX_CUDA_FUSE=igemm2):
+# the second row's bias indicator taken for the first row's pixels (wrong at
+# the image's top and bottom edges only). (Added without a GPU.)
+planted_tree /tmp/planted18
+plant /tmp/planted18/cuda/src/fuse_igemm.cu "for (int q = 0; q < RW; q++) bias_a(a[q], h, w, x0, y0, r + 8 * q);" \
+  "for (int q = 0; q < RW; q++) bias_a(a[q], h, w, x0, y0, r);"
+SAGALUX_CUDA_FUSE=igemm2 planted_parity /tmp/planted18 planted-fuse-igemm2.log "the two-row Fuse's second bias row" \
+  bench_fuse --c 16 --size 64x64 --variant igemm2 >"$out/report-18.txt" 2>&1 &
 # The WMMA Fuse (SAGALUX_CUDA_FUSE=wmma, no longer the default) its last v row dropped.
 planted_tree /tmp/planted6
 plant /tmp/planted6/cuda/src/fuse_tc.cu "U[(size_t)row * LDP + threadIdx.x] = __float2half(inside ? v : 0.0f);" \

@@ -821,7 +821,10 @@ extern "C" sagalux_status sx_cuda_backend_open(const sagalux_model *model, int d
     if (s->tensor_cores && block && *block)
         sx_log(SAGALUX_LOG_INFO, "CUDA device %d: SAGALUX_CUDA_BLOCK=%s for the wide levels' blocks", device, block);
     const char *fuse = getenv("SAGALUX_CUDA_FUSE");
-    s->fuse_passes = !s->tensor_cores ? FUSE_FP32 : fuse && !strcmp(fuse, "wmma") ? FUSE_TC : FUSE_IGEMM;
+    s->fuse_passes = !s->tensor_cores                     ? FUSE_FP32
+                     : fuse && !strcmp(fuse, "wmma")   ? FUSE_TC
+                     : fuse && !strcmp(fuse, "igemm2") ? FUSE_IGEMM2
+                                                       : FUSE_IGEMM;
     if (s->tensor_cores && fuse && *fuse)
         sx_log(SAGALUX_LOG_INFO, "CUDA device %d: SAGALUX_CUDA_FUSE=%s for the Fuse layers", device, fuse);
     const char *deep = getenv("SAGALUX_CUDA_DEEP");

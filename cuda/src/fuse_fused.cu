@@ -201,12 +201,13 @@ bool run(cudaStream_t s, const gpu_fuse_weights &f, const M *x, int h, int w, M 
 {
     static_assert((3 * C) % CV == 0 && C % CS == 0, "rounds must divide the rows");
     const int tiles = tiles_of(h, w);
-    if (kernels == FUSE_IGEMM && ig_fuse_supported(C)) {
+    if ((kernels == FUSE_IGEMM || kernels == FUSE_IGEMM2) && ig_fuse_supported(C)) {
+        const bool two = kernels == FUSE_IGEMM2;
         int parts = 0;
-        if (!ig_fuse_sums(s, f, x, h, w, partial, K_FUSE_BLOCKS, &parts)) return false;
+        if (!ig_fuse_sums(s, f, x, h, w, partial, K_FUSE_BLOCKS, &parts, two)) return false;
         k_fuse_reduce(s, partial, parts, sums);
         fold_kernel<C><<<1, NT, 0, s>>>(f, sums, fold);
-        return ig_fuse_apply(s, f, x, h, w, fold, out);
+        return ig_fuse_apply(s, f, x, h, w, fold, out, two);
     }
     if (kernels != FUSE_FP32 && tc_fuse_supported(C)) {
         int parts = 0;

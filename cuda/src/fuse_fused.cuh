@@ -27,9 +27,11 @@ inline size_t fused_fuse_fold_floats(int c) { return 3 * (size_t)c * c + c; }
 
 // Which kernels run the two passes: all fp32 (this file's); their 1x1s on
 // WMMA (fuse_tc.cuh); or as implicit GEMMs on mma.sync (fuse_igemm.cuh, the
-// fp16 precision's default). A choice the width or the device does not take
+// fp16 precision's default); or those with a warp's two rows of a tile at
+// once (one weight operand load for two m16 tiles; written without a GPU,
+// opt-in until measured). A choice the width or the device does not take
 // falls back to the one before it.
-enum fuse_kernels { FUSE_FP32, FUSE_TC, FUSE_IGEMM };
+enum fuse_kernels { FUSE_FP32, FUSE_TC, FUSE_IGEMM, FUSE_IGEMM2 };
 
 // out (C, H, W) = Fuse(x (3C, H, W)). partial: K_FUSE_BLOCKS * 15 doubles;
 // sums: 15 doubles; fold: fused_fuse_fold_floats(C). Maps fp32 or fp16

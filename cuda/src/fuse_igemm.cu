@@ -73,36 +73,47 @@ __device__ void bias_weights(half *Bb, int first, int rows, const gpu_fuse_weigh
     }
 }
 
-// acc (N2 n-tiles: rows 0 .. 8 N2 of B and Bb) = the 1x1 + depthwise of
-// tile row r with both biases. CENTRE: keep the centre tap's A operands
-// (X at the row's own pixels, k-steps 12..14) in centre.
-template <int N2, bool CENTRE>
-__device__ __forceinline__ void conv_row(float (&acc)[N2][4], const half *A, const half *B, const half *Bb, int h,
-                                         int w, int x0, int y0, int r, uint32_t (&centre)[3][4])
+// acc[q] (N2 n-tiles: rows 0 .. 8 N2 of B and Bb) = the 1x1 + depthwise of
+// tile row r + 8 q (q < RW: for_each_tile_rows) with both biases; each B
+// operand loaded once for the RW rows. CENTRE: keep the centre tap's A
+// operands (X at the row's own pixels, k-steps 12..14) in centre[q].
+template <int RW, int N2, bool CENTRE>
+__device__ __forceinline__ void conv_rows(float (&acc)[RW][N2][4], const half *A, const half *B, const half *Bb, int h,
+                                          int w, int x0, int y0, int r, uint32_t (&centre)[RW][3][4])
 {
 #pragma unroll
     for (int ks = 0; ks < KS; ks++) {
-        uint32_t a[4];
-        load_a<X3>(a, A, r, ks);
-        if (CENTRE && ks / 3 == 4)
+        uint32_t a[RW][4];
 #pragma unroll
-            for (int i = 0; i < 4; i++) centre[ks % 3][i] = a[i];
+        for (int q = 0; q < RW; q++) {
+            load_a<X3>(a[q], A, r + 8 * q, ks);
+            if (CENTRE && ks / 3 == 4)
+#pragma unroll
+                for (int i = 0; i < 4; i++) centre[q][ks % 3][i] = a[q][i];
+        }
 #pragma unroll
         for (int p = 0; p < N2 / 2; p++) {
             uint32_t bb[4];
             load_b2(bb, B, LDK, 16 * p, 16 * ks);
-            mma16816(acc[2 * p], a, bb[0], bb[1]);
-            mma16816(acc[2 * p + 1], a, bb[2], bb[3]);
+#pragma unroll
+            for (int q = 0; q < RW; q++) {
+                mma16816(acc[q][2 * p], a[q], bb[0], bb[1]);
+                mma16816(acc[q][2 * p + 1], a[q], bb[2], bb[3]);
+            }
         }
     }
-    uint32_t a[4];
-    bias_a(a, h, w, x0, y0, r);
+    uint32_t a[RW][4];
+#pragma unroll
+    for (int q = 0; q < RW; q++) bias_a(a[q], h, w, x0, y0, r + 8 * q);
 #pragma unroll
     for (int p = 0; p < N2 / 2; p++) {
         uint32_t bb[4];
         load_b2(bb, Bb, LDB, 16 * p, 0);
-        mma16816(acc[2 * p], a, bb[0], bb[1]);
-        mma16816(acc[2 * p + 1], a, bb[2], bb[3]);
+#pragma unroll
+        for (int q = 0; q < RW; q++) {
+            mma16816(acc[q][2 * p], a[q], bb[0], bb[1]);
+            mma16816(acc[q][2 * p + 1], a[q], bb[2], bb[3]);
+        }
     }
 }
 
@@ -113,8 +124,9 @@ constexpr size_t SUMS_B = geo<X3>::A_BYTES, SUMS_BB = SUMS_B + aligned((size_t)2
 
 // B's 96 rows: q_0, q_1, q_2, k_0, k_1, k_2 (the first 6C of the 9C qkv
 // rows, in order), so q_r and k_s of channel c are in the same column of
-// n-tiles 2r + c / 8 and 6 + 2s + c / 8: in one thread.
-template <typename M>
+// n-tiles 2r + c / 8 and 6 + 2s + c / 8: in one thread. RW rows a warp at
+// once (RW = 2: the weights' operands loaded once for two m16 tiles).
+template <int RW, typename M>
 __global__ void __launch_bounds__(NT, 1) sums_ig_kernel(const M *x, int h, int w, gpu_fuse_weights f, double *partial)
 {
     extern __shared__ __align__(128) unsigned char smem[];
@@ -128,33 +140,36 @@ __global__ void __launch_bounds__(NT, 1) sums_ig_kernel(const M *x, int h, int w
 #pragma unroll
     for (int i = 0; i < SUMS; i++) acc[i] = 0.0;
     __syncthreads();
-    for_each_tile_row(
+    for_each_tile_rows<RW>(
         h, w, [&](int x0, int y0) { halo_x(x, n, h, w, x0, y0, A); },
         [&](int x0, int y0, int r) {
-            const bool in0 = x0 + g < w, in1 = x0 + g + 8 < w;
-            float t[12][4] = {}, s[SUMS] = {};
-            uint32_t unused[3][4];
-            conv_row<12, false>(t, A, B, Bb, h, w, x0, y0, r, unused);
+            float t[RW][12][4] = {}, s[SUMS] = {};
+            uint32_t unused[RW][3][4];
+            conv_rows<RW, 12, false>(t, A, B, Bb, h, w, x0, y0, r, unused);
 #pragma unroll
-            for (int hf = 0; hf < 2; hf++)
+            for (int q = 0; q < RW; q++) {
+                const bool row = row_in(h, y0, r + 8 * q), in0 = row && x0 + g < w, in1 = row && x0 + g + 8 < w;
 #pragma unroll
-                for (int e = 0; e < 4; e++) {
-                    if (!(e < 2 ? in0 : in1)) continue;
-                    float q[3];
+                for (int hf = 0; hf < 2; hf++)
 #pragma unroll
-                    for (int rr = 0; rr < 3; rr++) {
-                        q[rr] = t[2 * rr + hf][e];
-                        s[rr] += q[rr] * q[rr];
+                    for (int e = 0; e < 4; e++) {
+                        if (!(e < 2 ? in0 : in1)) continue;
+                        float qv[3];
+#pragma unroll
+                        for (int rr = 0; rr < 3; rr++) {
+                            qv[rr] = t[q][2 * rr + hf][e];
+                            s[rr] += qv[rr] * qv[rr];
+                        }
+#pragma unroll
+                        for (int ss = 0; ss < 3; ss++) {
+                            const float k = t[q][6 + 2 * ss + hf][e];
+                            s[3 + ss] += k * k;
+#pragma unroll
+                            for (int rr = 0; rr < 3; rr++) s[6 + 3 * rr + ss] += qv[rr] * k;
+                        }
                     }
-#pragma unroll
-                    for (int ss = 0; ss < 3; ss++) {
-                        const float k = t[6 + 2 * ss + hf][e];
-                        s[3 + ss] += k * k;
-#pragma unroll
-                        for (int rr = 0; rr < 3; rr++) s[6 + 3 * rr + ss] += q[rr] * k;
-                    }
-                }
-            // A row's sums (at most 32 terms a thread) in fp32, the running sums in double.
+            }
+            // The rows' sums (at most 32 RW terms a thread) in fp32, the running sums in double.
 #pragma unroll
             for (int i = 0; i < SUMS; i++) acc[i] += (double)s[i];
         });
@@ -169,8 +184,8 @@ constexpr size_t APPLY_B = geo<X3>::A_BYTES, APPLY_BB = APPLY_B + aligned((size_
 
 // v (the last 3C of the 9C rows) per tile row, then out = M v + W_out X + c0
 // with v's accumulators and the centre tap's A as the operands of one more
-// product against [M | W_out] (C x 6C).
-template <typename MT>
+// product against [M | W_out] (C x 6C). RW rows a warp at once, as the sums.
+template <int RW, typename MT>
 __global__ void __launch_bounds__(NT, 2) apply_ig_kernel(const MT *x, int h, int w, gpu_fuse_weights f,
                                                         const float *fold, MT *out)
 {
@@ -187,30 +202,56 @@ __global__ void __launch_bounds__(NT, 2) apply_ig_kernel(const MT *x, int h, int
     for (int e = threadIdx.x; e < C; e += NT) C0[e] = fold[X3 * C + e];
     const size_t n = (size_t)h * w;
     __syncthreads();
-    for_each_tile_row(
+    for_each_tile_rows<RW>(
         h, w, [&](int x0, int y0) { halo_x(x, n, h, w, x0, y0, A); },
         [&](int x0, int y0, int r) {
-            float v[6][4] = {};
-            uint32_t xa[3][4];
-            conv_row<6, true>(v, A, B, Bb, h, w, x0, y0, r, xa);
-            float o[2][4] = {};
+            float v[RW][6][4] = {};
+            uint32_t xa[RW][3][4];
+            conv_rows<RW, 6, true>(v, A, B, Bb, h, w, x0, y0, r, xa);
+            float o[RW][2][4] = {};
 #pragma unroll
             for (int kq = 0; kq < 3; kq++) {
-                const float *v0 = v[2 * kq], *v1 = v[2 * kq + 1];
-                const uint32_t va[4] = {pack(v0[0], v0[1]), pack(v0[2], v0[3]), pack(v1[0], v1[1]), pack(v1[2], v1[3])};
-                uint32_t bo[4];
-                load_b2(bo, B2, LD2, 0, 16 * kq);
-                mma16816(o[0], va, bo[0], bo[1]);
-                mma16816(o[1], va, bo[2], bo[3]);
-                load_b2(bo, B2, LD2, 0, X3 + 16 * kq);
-                mma16816(o[0], xa[kq], bo[0], bo[1]);
-                mma16816(o[1], xa[kq], bo[2], bo[3]);
+                uint32_t bv[4], bx[4];
+                load_b2(bv, B2, LD2, 0, 16 * kq);
+                load_b2(bx, B2, LD2, 0, X3 + 16 * kq);
+#pragma unroll
+                for (int q = 0; q < RW; q++) {
+                    const float *v0 = v[q][2 * kq], *v1 = v[q][2 * kq + 1];
+                    const uint32_t va[4] = {pack(v0[0], v0[1]), pack(v0[2], v0[3]), pack(v1[0], v1[1]), pack(v1[2], v1[3])};
+                    mma16816(o[q][0], va, bv[0], bv[1]);
+                    mma16816(o[q][1], va, bv[2], bv[3]);
+                    mma16816(o[q][0], xa[q][kq], bx[0], bx[1]);
+                    mma16816(o[q][1], xa[q][kq], bx[2], bx[3]);
+                }
             }
-            for_each_output(o, w, x0, y0 + r, [&](size_t c, size_t at, float val) {
-                store(&out[c * n + at], val + C0[c]);
-            });
+#pragma unroll
+            for (int q = 0; q < RW; q++)
+                if (row_in(h, y0, r + 8 * q))
+                    for_each_output(o[q], w, x0, y0 + r + 8 * q, [&](size_t c, size_t at, float val) {
+                        store(&out[c * n + at], val + C0[c]);
+                    });
         });
 }
+template <int RW, typename M>
+bool sums_run(cudaStream_t s, const gpu_fuse_weights &f, const M *x, int h, int w, double *partial, int max_parts,
+              int *parts)
+{
+    if (!opt_in(sums_ig_kernel<RW, M>, SUMS_BYTES)) return false;
+    const int g = grid_for(sums_ig_kernel<RW, M>, SUMS_BYTES, tiles_of(h, w));
+    *parts = g < max_parts ? g : max_parts;
+    sums_ig_kernel<RW, M><<<*parts, NT, SUMS_BYTES, s>>>(x, h, w, f, partial);
+    return true;
+}
+
+template <int RW, typename M>
+bool apply_run(cudaStream_t s, const gpu_fuse_weights &f, const M *x, int h, int w, const float *fold, M *out)
+{
+    if (!opt_in(apply_ig_kernel<RW, M>, APPLY_BYTES)) return false;
+    apply_ig_kernel<RW, M><<<grid_for(apply_ig_kernel<RW, M>, APPLY_BYTES, tiles_of(h, w)), NT, APPLY_BYTES, s>>>(
+        x, h, w, f, fold, out);
+    return true;
+}
+
 } // namespace
 
 bool ig_fuse_supported(int c)
@@ -220,27 +261,22 @@ bool ig_fuse_supported(int c)
 
 template <typename M>
 bool ig_fuse_sums(cudaStream_t s, const gpu_fuse_weights &f, const M *x, int h, int w, double *partial,
-                  int max_parts, int *parts)
+                  int max_parts, int *parts, bool two_rows)
 {
     if (f.c != C) return false;
-    if (!opt_in(sums_ig_kernel<M>, SUMS_BYTES)) return false;
-    const int g = grid_for(sums_ig_kernel<M>, SUMS_BYTES, tiles_of(h, w));
-    *parts = g < max_parts ? g : max_parts;
-    sums_ig_kernel<M><<<*parts, NT, SUMS_BYTES, s>>>(x, h, w, f, partial);
-    return true;
+    return two_rows ? sums_run<2>(s, f, x, h, w, partial, max_parts, parts)
+                    : sums_run<1>(s, f, x, h, w, partial, max_parts, parts);
 }
 
 template <typename M>
-bool ig_fuse_apply(cudaStream_t s, const gpu_fuse_weights &f, const M *x, int h, int w, const float *fold, M *out)
+bool ig_fuse_apply(cudaStream_t s, const gpu_fuse_weights &f, const M *x, int h, int w, const float *fold, M *out,
+                   bool two_rows)
 {
     if (f.c != C) return false;
-    if (!opt_in(apply_ig_kernel<M>, APPLY_BYTES)) return false;
-    apply_ig_kernel<M><<<grid_for(apply_ig_kernel<M>, APPLY_BYTES, tiles_of(h, w)), NT, APPLY_BYTES, s>>>(x, h, w, f,
-                                                                                                      fold, out);
-    return true;
+    return two_rows ? apply_run<2>(s, f, x, h, w, fold, out) : apply_run<1>(s, f, x, h, w, fold, out);
 }
 
-template bool ig_fuse_sums(cudaStream_t, const gpu_fuse_weights &, const float *, int, int, double *, int, int *);
-template bool ig_fuse_sums(cudaStream_t, const gpu_fuse_weights &, const __half *, int, int, double *, int, int *);
-template bool ig_fuse_apply(cudaStream_t, const gpu_fuse_weights &, const float *, int, int, const float *, float *);
-template bool ig_fuse_apply(cudaStream_t, const gpu_fuse_weights &, const __half *, int, int, const float *, __half *);
+template bool ig_fuse_sums(cudaStream_t, const gpu_fuse_weights &, const float *, int, int, double *, int, int *, bool);
+template bool ig_fuse_sums(cudaStream_t, const gpu_fuse_weights &, const __half *, int, int, double *, int, int *, bool);
+template bool ig_fuse_apply(cudaStream_t, const gpu_fuse_weights &, const float *, int, int, const float *, float *, bool);
+template bool ig_fuse_apply(cudaStream_t, const gpu_fuse_weights &, const __half *, int, int, const float *, __half *, bool);

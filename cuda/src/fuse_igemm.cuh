@@ -22,10 +22,12 @@
 // mma.sync m16n8k16 and their shared memory.
 bool ig_fuse_supported(int c);
 // The sums pass: 15 doubles per block into partial (at most max_parts
-// blocks; *parts says how many ran).
+// blocks; *parts says how many ran). two_rows: each warp runs its two rows
+// of a tile at once, sharing the weights' operands (FUSE_IGEMM2).
 template <typename M>
 bool ig_fuse_sums(cudaStream_t s, const gpu_fuse_weights &f, const M *x, int h, int w, double *partial,
-                  int max_parts, int *parts);
+                  int max_parts, int *parts, bool two_rows = false);
 // The apply pass: out (C, H, W) from x (3C, H, W) and the fold (fused_fuse_fold_floats).
 template <typename M>
-bool ig_fuse_apply(cudaStream_t s, const gpu_fuse_weights &f, const M *x, int h, int w, const float *fold, M *out);
+bool ig_fuse_apply(cudaStream_t s, const gpu_fuse_weights &f, const M *x, int h, int w, const float *fold, M *out,
+                   bool two_rows = false);
