@@ -36,6 +36,12 @@ ctest --test-dir build-gpu --output-on-failure >"$out/ctest.log" 2>&1; echo "cte
 grep -E "tests passed|\*\*\*Failed|SKIP" "$out/ctest.log" | head -20
 build-gpu/tests/test_golden 2>&1 | grep -A11 "CUDA device" | head -12
 build-gpu/tests/test_backend_parity 2>&1 | grep -E "^dim|worst|FAIL|OK|SKIP" | head -20
+# The opt-in kernels, all at once: each must pass the same tests before it
+# becomes a default.
+optin="SAGALUX_CUDA_DEEP=pairs SAGALUX_CUDA_BLOCK=igemm2 SAGALUX_CUDA_FUSE=igemm2"
+echo "== with $optin"
+env $optin build-gpu/tests/test_backend_parity 2>&1 | grep -E "^dim|worst|FAIL|OK|SKIP" | head -20
+env $optin build-gpu/tests/test_golden 2>&1 | grep -A11 "CUDA device" | head -12
 build-gpu/tests/test_gpu_fallback 2>&1 | grep -E "warnings|OK|FAIL|SKIP" | head -5
 build-gpu/tests/test_image_io 2>&1 | grep -E "ERROR|FAIL" | head -5
 
@@ -230,6 +236,13 @@ plant /tmp/planted18/cuda/src/fuse_igemm.cu "for (int q = 0; q < RW; q++) bias_a
   "for (int q = 0; q < RW; q++) bias_a(a[q], h, w, x0, y0, r);"
 SAGALUX_CUDA_FUSE=igemm2 planted_parity /tmp/planted18 planted-fuse-igemm2.log "the two-row Fuse's second bias row" \
   bench_fuse --c 16 --size 64x64 --variant igemm2 >"$out/report-18.txt" 2>&1 &
+# The split-N summary's reduction (every block's S and z) drops its first
+# slice of parts (parts 0, 16, 32, ...). (Added without a GPU: first run next session.)
+planted_tree /tmp/planted19
+plant /tmp/planted19/cuda/src/kernels.cu "for (int j = 0; j < RED_Y; j++) sum += slice[j][threadIdx.x];" \
+  "for (int j = 1; j < RED_Y; j++) sum += slice[j][threadIdx.x];"
+planted_parity /tmp/planted19 planted-reduce.log "the summary reduction's first slice dropped" \
+  bench_block --c 64 --heads 4 --size 128x128 --variant half >"$out/report-19.txt" 2>&1 &
 # The WMMA Fuse (SAGALUX_CUDA_FUSE=wmma, no longer the default) its last v row dropped.
 planted_tree /tmp/planted6
 plant /tmp/planted6/cuda/src/fuse_tc.cu "U[(size_t)row * LDP + threadIdx.x] = __float2half(inside ? v : 0.0f);" \

@@ -313,16 +313,36 @@ __global__ void __launch_bounds__(THREADS) saga_partial_kernel(const T *k, const
     if (threadIdx.x < D) out[D * D + threadIdx.x] = zacc;
 }
 
-// S[head] (d x d) and z (heads * d) = (1/N) * the sum of the partials, in order.
-__global__ void saga_reduce_kernel(const float *partial, int parts, int heads, int d, float scale, float *S, float *z)
+// S[head] (d x d) and z (heads * d) = (1/N) * the sum of the partials
+// (partial[p][head][d * d + d]). Thread (x, y) of a block sums entry
+// blockIdx.x * RED_X + x over parts y, y + RED_Y, ..., and the RED_Y slices
+// meet in shared memory in a fixed order: deterministic, with parts / RED_Y
+// loads a thread. (One thread an entry over all the parts, as before, left
+// a C=16 block's 272 entries to two blocks reading 396 parts each in a row.)
+constexpr int RED_X = 32, RED_Y = 16;
+
+__global__ void __launch_bounds__(RED_X *RED_Y)
+    saga_reduce_kernel(const float *partial, int parts, int heads, int d, float scale, float *S, float *z)
 {
-    int per = d * d + d, e = blockIdx.x * blockDim.x + threadIdx.x;
-    if (e >= heads * per) return;
-    int head = e / per, k = e % per;
+    __shared__ float slice[RED_Y][RED_X];
+    const int per = d * d + d, e = blockIdx.x * RED_X + threadIdx.x;
+    const bool in = e < heads * per;
     float acc = 0.0f;
-    for (int p = 0; p < parts; p++) acc += partial[((size_t)p * heads + head) * per + k];
-    if (k < d * d) S[(size_t)head * d * d + k] = acc * scale;
-    else z[(size_t)head * d + (k - d * d)] = acc * scale;
+    if (in) {
+        const float *src = partial + e; // entry e of part p: src[p * heads * per]
+        const size_t stride = (size_t)heads * per;
+#pragma unroll 4
+        for (int p = threadIdx.y; p < parts; p += RED_Y) acc += src[(size_t)p * stride];
+    }
+    slice[threadIdx.y][threadIdx.x] = acc;
+    __syncthreads();
+    if (threadIdx.y != 0 || !in) return;
+    float sum = 0.0f;
+#pragma unroll
+    for (int j = 0; j < RED_Y; j++) sum += slice[j][threadIdx.x];
+    const int head = e / per, k = e % per;
+    if (k < d * d) S[(size_t)head * d * d + k] = sum * scale;
+    else z[(size_t)head * d + (k - d * d)] = sum * scale;
 }
 
 __global__ void dual_gate_kernel(float *t, size_t hn)
@@ -487,14 +507,26 @@ __global__ void fuse_partial_kernel(const float *t, size_t row, double *partial)
     if (threadIdx.x < 15) partial[(size_t)blockIdx.x * 15 + threadIdx.x] = sh[threadIdx.x][0];
 }
 
-__global__ void fuse_reduce_kernel(const double *partial, int blocks, float *sums)
+// The Fuse's 15 sums over the blocks' partials (partial[b][15]): thread
+// (j, y) sums entry j over blocks y, y + FRED_Y, ..., the slices meeting in a
+// fixed order (deterministic; blocks / FRED_Y loads a thread, not blocks).
+constexpr int FRED_Y = 32;
+
+__global__ void __launch_bounds__(16 * FRED_Y) fuse_reduce_kernel(const double *partial, int blocks, float *sums)
 {
-    int j = threadIdx.x;
-    if (j >= 15) return;
+    __shared__ double slice[FRED_Y][16];
+    const int j = threadIdx.x;
     double acc = 0.0;
-    for (int b = 0; b < blocks; b++) acc += partial[(size_t)b * 15 + j];
+    if (j < 15)
+#pragma unroll 4
+        for (int b = threadIdx.y; b < blocks; b += FRED_Y) acc += partial[(size_t)b * 15 + j];
+    slice[threadIdx.y][j] = acc;
+    __syncthreads();
+    if (threadIdx.y != 0 || j >= 15) return;
+    double sum = 0.0;
+    for (int y = 0; y < FRED_Y; y++) sum += slice[y][j];
     // sums is read as doubles by fuse_apply: store them as a double array.
-    reinterpret_cast<double *>(sums)[j] = acc;
+    reinterpret_cast<double *>(sums)[j] = sum;
 }
 
 __global__ void fuse_apply_kernel(float *t, size_t row, float tau, const float *sums, float *o)
@@ -676,8 +708,8 @@ bool k_saga_summary(cudaStream_t s, const __half *k, const __half *v, int c, int
 
 void k_saga_reduce(cudaStream_t s, const float *partial, int parts, int heads, int d, float scale, float *S, float *z)
 {
-    int entries = heads * (d * d + d);
-    saga_reduce_kernel<<<blocks_for((size_t)entries), THREADS, 0, s>>>(partial, parts, heads, d, scale, S, z);
+    const int entries = heads * (d * d + d);
+    saga_reduce_kernel<<<(entries + RED_X - 1) / RED_X, dim3(RED_X, RED_Y), 0, s>>>(partial, parts, heads, d, scale, S, z);
 }
 
 void k_dual_gate(cudaStream_t s, float *t, int hid, size_t n)
@@ -688,12 +720,12 @@ void k_dual_gate(cudaStream_t s, float *t, int hid, size_t n)
 void k_fuse_sums(cudaStream_t s, const float *t, int c, size_t n, float *partial, int blocks, float *sums)
 {
     fuse_partial_kernel<<<blocks, THREADS, 0, s>>>(t, (size_t)c * n, reinterpret_cast<double *>(partial));
-    fuse_reduce_kernel<<<1, 32, 0, s>>>(reinterpret_cast<const double *>(partial), blocks, sums);
+    fuse_reduce_kernel<<<1, dim3(16, FRED_Y), 0, s>>>(reinterpret_cast<const double *>(partial), blocks, sums);
 }
 
 void k_fuse_reduce(cudaStream_t s, const double *partial, int blocks, double *sums)
 {
-    fuse_reduce_kernel<<<1, 32, 0, s>>>(partial, blocks, reinterpret_cast<float *>(sums));
+    fuse_reduce_kernel<<<1, dim3(16, FRED_Y), 0, s>>>(partial, blocks, reinterpret_cast<float *>(sums));
 }
 
 void k_fuse_apply(cudaStream_t s, float *t, int c, size_t n, float tau, const float *sums, float *o)
