@@ -109,25 +109,26 @@ __global__ void dwconv3x3_kernel(const float *x, int h, int w, const float *wt, 
 // (80x80: 6,400 pixels) still gives 200 blocks, not 25 (one thread per
 // pixel left 107 of the H100's 132 SMs idle). Partial sums meet in shared
 // memory in a fixed order: deterministic. Where a thread's channels fit in
-// LN_HELD registers they are read once, not three times. G = 8, or 32 where
+// HELD registers they are read once, not three times. G = 8, or 32 where
 // the map gives few blocks (H200, C=256 at 80x80, 200 blocks: 15.7 us with
 // G = 8 and three reads, latency-bound at 12 warps an SM; 7.1 us with G = 32.
-// C=128 at 160x160, 800 blocks: 9.3 us with G = 8, 15.0 with G = 32).
-constexpr int LN_PIX = 32, LN_HELD = 8, LN_FEW_BLOCKS = 512;
+// C=128 at 160x160, 800 blocks: 9.3 us with G = 8 and three reads, 15.0 with
+// G = 32; so there G = 8 with 16 held, one read).
+constexpr int LN_PIX = 32, LN_FEW_BLOCKS = 512;
 
-template <int G, typename TI, typename T>
+template <int G, int HELD, typename TI, typename T>
 __global__ void __launch_bounds__(LN_PIX *G)
     layernorm_kernel(const TI *x, int c, size_t n, const float *g, const float *b, T *y)
 {
     __shared__ float part[G][LN_PIX + 1], mean_sh[LN_PIX], rstd_sh[LN_PIX];
     const int tx = threadIdx.x, ty = threadIdx.y;
     const size_t i = (size_t)blockIdx.x * LN_PIX + tx;
-    const bool in = i < n, hold = c <= G * LN_HELD;
-    float held[LN_HELD]; // channels ty, ty + G, ... of pixel i when hold
+    const bool in = i < n, hold = c <= G * HELD;
+    float held[HELD]; // channels ty, ty + G, ... of pixel i when hold
     float acc = 0.0f;
     if (in && hold) {
 #pragma unroll
-        for (int j = 0; j < LN_HELD; j++) {
+        for (int j = 0; j < HELD; j++) {
             const int k = ty + j * G;
             held[j] = k < c ? load(&x[(size_t)k * n + i]) : 0.0f;
             acc += held[j];
@@ -147,7 +148,7 @@ __global__ void __launch_bounds__(LN_PIX *G)
     acc = 0.0f;
     if (in && hold) {
 #pragma unroll
-        for (int j = 0; j < LN_HELD; j++) {
+        for (int j = 0; j < HELD; j++) {
             const float d = held[j] - mean;
             if (ty + j * G < c) acc += d * d;
         }
@@ -168,7 +169,7 @@ __global__ void __launch_bounds__(LN_PIX *G)
     const float rstd = rstd_sh[tx];
     if (in && hold) {
 #pragma unroll
-        for (int j = 0; j < LN_HELD; j++) {
+        for (int j = 0; j < HELD; j++) {
             const int k = ty + j * G;
             if (k < c) store(&y[(size_t)k * n + i], (held[j] - mean) * rstd * g[k] + b[k]);
         }
@@ -623,8 +624,9 @@ template <typename TI, typename T>
 void k_layernorm(cudaStream_t s, const TI *x, int c, size_t n, const float *g, const float *b, T *y)
 {
     const unsigned blocks = (unsigned)((n + LN_PIX - 1) / LN_PIX);
-    if (blocks <= LN_FEW_BLOCKS) layernorm_kernel<32><<<blocks, dim3(LN_PIX, 32), 0, s>>>(x, c, n, g, b, y);
-    else layernorm_kernel<8><<<blocks, dim3(LN_PIX, 8), 0, s>>>(x, c, n, g, b, y);
+    if (blocks <= LN_FEW_BLOCKS) layernorm_kernel<32, 8><<<blocks, dim3(LN_PIX, 32), 0, s>>>(x, c, n, g, b, y);
+    else if (c <= 8 * 8) layernorm_kernel<8, 8><<<blocks, dim3(LN_PIX, 8), 0, s>>>(x, c, n, g, b, y);
+    else layernorm_kernel<8, 16><<<blocks, dim3(LN_PIX, 8), 0, s>>>(x, c, n, g, b, y);
 }
 
 void k_bias_init(cudaStream_t s, float *y, int cout, size_t n, const float *bias, int accumulate)
