@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <vector>
 
 #include <cuda_runtime.h>
@@ -19,6 +20,22 @@
             exit(1);                                                                                                   \
         }                                                                                                              \
     } while (0)
+
+// The arguments of a workbench that takes only [--size WxH] [--runs N];
+// false, with the usage printed, on anything else.
+inline bool size_runs_args(int argc, char **argv, const char *tool, int *W, int *H, int *runs)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : nullptr;
+        if (!strcmp(a, "--size") && v && sscanf(v, "%dx%d", W, H) == 2) i++;
+        else if (!strcmp(a, "--runs") && v) *runs = atoi(v), i++;
+        else {
+            fprintf(stderr, "usage: %s [--size WxH] [--runs N]\n", tool);
+            return false;
+        }
+    }
+    return true;
+}
 
 // Values in [-1, 1) from a fixed seed.
 inline std::vector<float> random_map(size_t count, uint64_t seed)

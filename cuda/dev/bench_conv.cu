@@ -103,15 +103,7 @@ static double check(sx_threadpool *tp, const conv_case &k, const float *dwt, con
 int main(int argc, char **argv)
 {
     int W = 1280, H = 1280, runs = 20;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : nullptr;
-        if (!strcmp(a, "--size") && v && sscanf(v, "%dx%d", &W, &H) == 2) i++;
-        else if (!strcmp(a, "--runs") && v) runs = atoi(v), i++;
-        else {
-            fprintf(stderr, "usage: bench_conv [--size WxH] [--runs N]\n");
-            return 2;
-        }
-    }
+    if (!size_runs_args(argc, argv, "bench_conv", &W, &H, &runs)) return 2;
     cudaDeviceProp prop;
     CK(cudaGetDeviceProperties(&prop, 0));
     gpu_ctx ctx = {};

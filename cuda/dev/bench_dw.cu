@@ -111,15 +111,7 @@ static size_t differing(const std::vector<float> &a, const std::vector<float> &b
 int main(int argc, char **argv)
 {
     int W = 1280, H = 1280, runs = 20;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : nullptr;
-        if (!strcmp(a, "--size") && v && sscanf(v, "%dx%d", &W, &H) == 2) i++;
-        else if (!strcmp(a, "--runs") && v) runs = atoi(v), i++;
-        else {
-            fprintf(stderr, "usage: bench_dw [--size WxH] [--runs N]\n");
-            return 2;
-        }
-    }
+    if (!size_runs_args(argc, argv, "bench_dw", &W, &H, &runs)) return 2;
     cudaDeviceProp prop;
     CK(cudaGetDeviceProperties(&prop, 0));
     sx_threadpool *tp = sx_threadpool_create(0, sx_layers_scratch_floats(16, 70));

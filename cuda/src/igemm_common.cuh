@@ -91,21 +91,30 @@ __device__ __forceinline__ void for_each_output(const float (&o)[N_TILES][4], in
 }
 
 // The persistent grid's walk: for each of this block's tiles, fill(x0, y0)
-// writes the tile's halo into shared memory, then row(x0, y0, r) runs for
-// this warp's rows of the tile that lie in the image (warp w: rows w and
-// w + 8, one m16 tile each). The barriers keep the halo whole while rows
-// read it, and free before the next tile's fill.
-template <typename Fill, typename Row> __device__ __forceinline__ void for_each_tile_row(int h, int w, Fill fill, Row row)
+// writes the tile's halo into shared memory, then body(x0, y0) computes
+// from it. The barriers keep the halo whole while the body reads it, and
+// free before the next tile's fill.
+template <typename Fill, typename Body> __device__ __forceinline__ void for_each_tile(int h, int w, Fill fill, Body body)
 {
-    const int tiles = tile::tiles_of(h, w), warp = threadIdx.x >> 5;
+    const int tiles = tile::tiles_of(h, w);
     for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
         int x0, y0;
         tile::tile_origin(tile, w, &x0, &y0);
         fill(x0, y0);
         __syncthreads();
-        for (int r = warp; r < tile::T && y0 + r < h; r += NT / 32) row(x0, y0, r);
+        body(x0, y0);
         __syncthreads();
     }
+}
+
+// row(x0, y0, r) for this warp's rows of each tile that lie in the image
+// (warp w: rows w and w + 8, one m16 tile each).
+template <typename Fill, typename Row> __device__ __forceinline__ void for_each_tile_row(int h, int w, Fill fill, Row row)
+{
+    const int warp = threadIdx.x >> 5;
+    for_each_tile(h, w, fill, [&](int x0, int y0) {
+        for (int r = warp; r < tile::T && y0 + r < h; r += NT / 32) row(x0, y0, r);
+    });
 }
 
 // As for_each_tile_row, for a pass that runs RW rows a warp at once:
@@ -122,15 +131,10 @@ __device__ __forceinline__ void for_each_tile_rows(int h, int w, Fill fill, Rows
         for_each_tile_row(h, w, fill, rows);
     } else {
         static_assert(RW == 2 && 2 * (NT / 32) == tile::T, "two rows a warp cover the tile");
-        const int tiles = tile::tiles_of(h, w), warp = threadIdx.x >> 5;
-        for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
-            int x0, y0;
-            tile::tile_origin(tile, w, &x0, &y0);
-            fill(x0, y0);
-            __syncthreads();
+        const int warp = threadIdx.x >> 5;
+        for_each_tile(h, w, fill, [&](int x0, int y0) {
             if (y0 + warp < h) rows(x0, y0, warp);
-            __syncthreads();
-        }
+        });
     }
 }
 
