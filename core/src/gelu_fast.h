@@ -42,6 +42,9 @@ static __device__ __forceinline__ float sx_sigmoid_fast(float v)
 {
     return sx_fast_rcp(1.0f + sx_fast_exp2(v * -1.44269504f));
 }
+#elif defined(SAGALUX_EMU)
+/* The CUDA emulator (cuda/emu) runs the kernels as host code: exact forms. */
+static inline float sx_sigmoid_fast(float v) { return 1.0f / (1.0f + exp2f(v * -1.44269504f)); }
 #endif
 #if defined(__CUDA_ARCH__)
 #define SX_GELU_RCP(v) sx_fast_rcp(v)

@@ -25,6 +25,11 @@ __device__ __forceinline__ uint32_t pack(float lo, float hi)
     return *reinterpret_cast<uint32_t *>(&v);
 }
 
+#ifdef SAGALUX_EMU
+} // namespace mma
+#include "emu_mma.h" // the same three on the CPU (cuda/emu)
+namespace mma {
+#else
 __device__ __forceinline__ uint32_t smem_addr(const void *p) { return (uint32_t)__cvta_generic_to_shared(p); }
 
 // Four 8x8 fp16 matrices from shared memory: lanes 8j..8j+7 give the row
@@ -59,5 +64,6 @@ __device__ __forceinline__ uint32_t trans(uint32_t x)
     asm volatile("movmatrix.sync.aligned.m8n8.trans.b16 %0, %1;\n" : "=r"(y) : "r"(x));
     return y;
 }
+#endif
 
 } // namespace mma
