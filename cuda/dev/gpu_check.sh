@@ -229,12 +229,12 @@ plant /tmp/planted17/cuda/src/block_igemm.cu "load_a<C>(a[q], A, r + 8 * q, ks);
 SAGALUX_CUDA_BLOCK=igemm2 planted_parity /tmp/planted17 planted-igemm2.log "the two-row implicit GEMM's second row shifted" \
   bench_block --c 16 --size 64x64 --variant igemm2 >"$out/report-17.txt" 2>&1 &
 # The implicit-GEMM Fuse with two rows a warp (opt-in: SAGALUX_CUDA_FUSE=igemm2):
-# the second row's bias indicator taken for the first row's pixels (wrong at
-# the image's top and bottom edges only). (Added without a GPU.)
+# the apply's second row takes the first row's X for its W_out X term.
+# (Added without a GPU; it fails bench_fuse on the CUDA emulator.)
 planted_tree /tmp/planted18
-plant /tmp/planted18/cuda/src/fuse_igemm.cu "for (int q = 0; q < RW; q++) bias_a(a[q], h, w, x0, y0, r + 8 * q);" \
-  "for (int q = 0; q < RW; q++) bias_a(a[q], h, w, x0, y0, r);"
-SAGALUX_CUDA_FUSE=igemm2 planted_parity /tmp/planted18 planted-fuse-igemm2.log "the two-row Fuse's second bias row" \
+plant /tmp/planted18/cuda/src/fuse_igemm.cu "mma16816(o[q][0], xa[q][kq], bx[0], bx[1]);" \
+  "mma16816(o[q][0], xa[0][kq], bx[0], bx[1]);"
+SAGALUX_CUDA_FUSE=igemm2 planted_parity /tmp/planted18 planted-fuse-igemm2.log "the two-row Fuse's second row taking the first's X" \
   bench_fuse --c 16 --size 64x64 --variant igemm2 >"$out/report-18.txt" 2>&1 &
 # The split-N summary's reduction (every block's S and z) drops its first
 # slice of parts (parts 0, 16, 32, ...). (Added without a GPU: first run next session.)

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Planted bugs for the CUDA emulator's tests (cuda/emu): each copy of the
+# sources gets one bug, is built with SAGALUX_CUDA_EMU=ON, and the emu test
+# that guards that kernel must fail. One plant is in the emulator itself (a
+# fragment layout), to show the tests depend on its layouts being right.
+#   bash cuda/emu/planted.sh [WORKDIR]
+# Exits non-zero when a plant does not apply, a copy does not build, or a
+# test passes with its bug in.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+work=${1:-/tmp/sagalux-emu-planted}
+rm -rf "$work" && mkdir -p "$work"
+failures=0
+
+plant() { # NAME TEST FILE OLD NEW
+  local name=$1 test=$2 file=$3 old=$4 new=$5 d="$work/$1"
+  mkdir -p "$d" && cp -r core cuda app CMakeLists.txt "$d"/ && mkdir -p "$d/gui" "$d/tests"
+  if ! python3 -c 'import sys; p, o, n = sys.argv[1:]; s = open(p).read(); assert o in s; open(p, "w").write(s.replace(o, n))' \
+       "$d/$file" "$old" "$new"; then
+    echo "$name: PLANT FAILED (the code it targets changed in $file)"; failures=$((failures + 1)); return
+  fi
+  if ! { cmake -S "$d" -B "$d/build" -DSAGALUX_CUDA=OFF -DSAGALUX_CUDA_EMU=ON -DSAGALUX_TESTS=OFF -DSAGALUX_VIEWER=OFF &&
+         cmake --build "$d/build" -j"$(nproc)"; } >"$d/build.log" 2>&1; then
+    echo "$name: DID NOT BUILD (see $d/build.log)"; failures=$((failures + 1)); return
+  fi
+  if ctest --test-dir "$d/build" -R "^$test\$" >"$d/test.log" 2>&1; then
+    echo "$name: $test PASSED WITH THE BUG IN"; failures=$((failures + 1))
+  else
+    echo "$name: $test fails, as it must: $(grep -m1 'CHECK FAILED' "$d/build/Testing/Temporary/LastTest.log" | sed 's/  */ /g')"
+  fi
+}
+
+plant dw-halo-edge emu_dw cuda/src/dw_pairs.cu \
+  "const bool in_x = (unsigned)gx < (unsigned)w;" "const bool in_x = (unsigned)gx < (unsigned)w + 2u;"
+plant igemm2-second-row emu_block_c16 cuda/src/block_igemm.cu \
+  "load_a<C>(a[q], A, r + 8 * q, ks);" "load_a<C>(a[q], A, r + 7 * q, ks);"
+plant fuse-igemm2-second-row-x emu_fuse cuda/src/fuse_igemm.cu \
+  "mma16816(o[q][0], xa[q][kq], bx[0], bx[1]);" "mma16816(o[q][0], xa[0][kq], bx[0], bx[1]);"
+plant reduce-first-slice emu_block_c64 cuda/src/kernels.cu \
+  "for (int j = 0; j < RED_Y; j++) sum += slice[j][threadIdx.x];" "for (int j = 1; j < RED_Y; j++) sum += slice[j][threadIdx.x];"
+plant conv-igemm-tap emu_conv cuda/src/conv_igemm.cu \
+  "o < cout && c < cin ? wt" "o < cout && c < cin && !(c == 0 && tap == 8) ? wt"
+plant emulator-b-layout emu_block_c16 cuda/emu/emu_mma.h \
+  "return emu_detail::half_of(k < 8 ? r.b0 : r.b1, k % 2);" "return emu_detail::half_of(k < 8 ? r.b1 : r.b0, k % 2);"
+
+[ "$failures" -eq 0 ] && echo "every planted bug failed its test" || echo "$failures planted-bug check(s) went wrong"
+exit $((failures > 0))
