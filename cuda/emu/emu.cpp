@@ -367,17 +367,23 @@ float element(const void *p, cudaDataType t, size_t i)
 }
 
 // C (m x n, column-major, ldc) = alpha op(A) op(B) + beta C in fp32 sums.
+// op(A) and op(B) are first unpacked to fp32, row i of op(A) and column j
+// of op(B) contiguous, so the inner loop is a plain dot product.
 void gemm(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, float alpha, const void *A, cudaDataType at,
           int lda, const void *Bm, cudaDataType bt, int ldb, float beta, void *C, cudaDataType ct, int ldc)
 {
+    std::vector<float> a((size_t)m * k), b((size_t)n * k);
+    for (int i = 0; i < m; i++)
+        for (int p = 0; p < k; p++)
+            a[(size_t)i * k + p] = element(A, at, ta == CUBLAS_OP_N ? (size_t)p * lda + i : (size_t)i * lda + p);
+    for (int j = 0; j < n; j++)
+        for (int p = 0; p < k; p++)
+            b[(size_t)j * k + p] = element(Bm, bt, tb == CUBLAS_OP_N ? (size_t)j * ldb + p : (size_t)p * ldb + j);
     for (int j = 0; j < n; j++)
         for (int i = 0; i < m; i++) {
+            const float *ar = &a[(size_t)i * k], *bc = &b[(size_t)j * k];
             float acc = 0.0f;
-            for (int p = 0; p < k; p++) {
-                const float a = element(A, at, ta == CUBLAS_OP_N ? (size_t)p * lda + i : (size_t)i * lda + p);
-                const float b = element(Bm, bt, tb == CUBLAS_OP_N ? (size_t)j * ldb + p : (size_t)p * ldb + j);
-                acc += a * b;
-            }
+            for (int p = 0; p < k; p++) acc += ar[p] * bc[p];
             const size_t at_c = (size_t)j * ldc + i;
             const float old = beta != 0.0f ? element(C, ct, at_c) : 0.0f;
             const float v = alpha * acc + beta * old;
