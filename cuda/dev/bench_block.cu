@@ -1,6 +1,6 @@
 // The kernel workbench for the transformer block (llm.c's dev/cuda pattern):
 //
-//   bench_block [--c C] [--heads H] [--size WxH] [--runs N]
+//   bench_block [--c C] [--heads H] [--size WxH] [--check WxH] [--runs N]
 //               [--variant all|unfused|fused|fused-tc|igemm|igemm2|half|half-pairs|half-fused|fused-tc/16|igemm/16|igemm2/16|half/16|half-pairs/16|half-fused/16]
 //
 // Each variant is the production code itself (cuda/src/layers_unfused.cu,
@@ -16,7 +16,7 @@
 // runs them in the fp16 precision, checked against the CPU on the same
 // fp16-rounded input), first checked against the CPU reference
 // (sx_block_forward in core/src/layers.c) on random weights and a random map
-// at an odd size (50x70: partial tiles), then timed at --size with CUDA events
+// at an odd size (70x50: partial tiles; --check sets another), then timed at --size with CUDA events
 // (warm-up, median of --runs). A new variant goes here first; only a winner
 // that passes moves into the backend.
 #include <cmath>
@@ -102,9 +102,10 @@ static size_t tmp_floats(const bench &B, const char *variant, size_t n)
     return is_fused(variant) ? (size_t)B.w.c * n : unfused_block_scratch(B.w.c, B.w.hid, n);
 }
 
-static double check(bench &B, const char *variant, sx_threadpool *tp)
+// nerr of variant against the CPU on a random map of ch x cw.
+static double check(bench &B, const char *variant, sx_threadpool *tp, int ch, int cw)
 {
-    const int h = 50, w = 70, c = B.w.c;
+    const int h = ch, w = cw, c = B.w.c;
     const size_t n = (size_t)h * w;
     std::vector<float> x = random_map(c * n, 99), want, got(c * n), ln(c * n), t(unfused_wide(c, B.w.hid) * n);
     float *dx;
@@ -157,7 +158,7 @@ static double time_ms(bench &B, const char *variant, int h, int w, int runs)
 
 int main(int argc, char **argv)
 {
-    int c = 16, heads = 1, w = 1280, h = 1280, runs = 20;
+    int c = 16, heads = 1, w = 1280, h = 1280, runs = 20, cw = 70, ch = 50;
     const char *variant = "all";
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : nullptr;
@@ -165,9 +166,10 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--heads") && v) heads = atoi(v), i++;
         else if (!strcmp(a, "--size") && v && sscanf(v, "%dx%d", &w, &h) == 2) i++;
         else if (!strcmp(a, "--runs") && v) runs = atoi(v), i++;
+        else if (!strcmp(a, "--check") && v && sscanf(v, "%dx%d", &cw, &ch) == 2) i++;
         else if (!strcmp(a, "--variant") && v) variant = v, i++;
         else {
-            fprintf(stderr, "usage: bench_block [--c C] [--heads H] [--size WxH] [--runs N] "
+            fprintf(stderr, "usage: bench_block [--c C] [--heads H] [--size WxH] [--check WxH] [--runs N] "
                             "[--variant all|unfused|fused|fused-tc|igemm|igemm2|half|half-pairs|half-fused|fused-tc/16|igemm/16|igemm2/16|half/16|half-pairs/16|half-fused/16]\n");
             return 2;
         }
@@ -211,8 +213,8 @@ int main(int argc, char **argv)
     const int hid = b->hid, d = c / heads;
     const double n = (double)w * h, flop = n * (2.0 * (5 * c * c + c * c + 2 * c * hid + hid * c) +
                                                  2.0 * (5 * c + 2 * hid) * 9 + 4.0 * c * d);
-    printf("%s; block C=%d heads %d hid %d; check at 70x50 against the CPU reference; time at %dx%d (median of %d)\n",
-           prop.name, c, heads, hid, w, h, runs);
+    printf("%s; block C=%d heads %d hid %d; check at %dx%d against the CPU reference; time at %dx%d (median of %d)\n",
+           prop.name, c, heads, hid, cw, ch, w, h, runs);
     printf("%-11s %10s %10s %10s %10s\n", "variant", "nerr", "ms", "GFLOP/s", "GB/s*");
     const char *variants[] = {"unfused", "fused", "fused-tc", "fused-tc/16", "igemm",     "igemm/16", "igemm2", "igemm2/16",
                               "half",    "half/16", "half-pairs", "half-pairs/16", "half-fused", "half-fused/16"};
@@ -234,7 +236,7 @@ int main(int argc, char **argv)
         // rows 8..15 were wrong passed here at 9e-4.)
         const bool tc = !strncmp(v, "fused-tc", 8) || !strncmp(v, "igemm", 5) || !strncmp(v, "half", 4);
         const double limit = !tc ? 1e-5 : maps16(v) ? 2e-3 : 5e-4;
-        double e = check(B, v, tp), ms = time_ms(B, v, h, w, runs);
+        double e = check(B, v, tp, ch, cw), ms = time_ms(B, v, h, w, runs);
         printf("%-11s %10.2e %10.3f %10.0f %10.0f%s\n", v, e, ms, flop / ms / 1e6,
                2.0 * c * n * (maps16(v) ? 2 : 4) / ms / 1e6,
                e <= limit ? "" : "  CHECK FAILED");

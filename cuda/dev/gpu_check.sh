@@ -98,6 +98,8 @@ build-gpu/cuda/bench_block --c 256 --heads 8 --size 80x80 | tail -n +3 | tee -a 
 build-gpu/cuda/bench_fuse --c 16 --size 1280x1280 | tee -a "$out/workbench.txt"
 build-gpu/cuda/bench_conv --size 1280x1280 | tee -a "$out/workbench.txt"
 build-gpu/cuda/bench_dw --size 1280x1280 | tee -a "$out/workbench.txt"
+# A check above 16,384 pixels: the LayerNorm's many-blocks path.
+build-gpu/cuda/bench_block --c 128 --heads 8 --check 160x110 --size 160x160 --variant half/16 | tail -n +3 | tee -a "$out/workbench.txt"
 for c in "64 --heads 4 --size 320x320" "128 --heads 8 --size 160x160" "256 --heads 8 --size 80x80"; do
   for v in half/16 half-pairs/16; do build-gpu/cuda/bench_block --c $c --variant $v | tail -n +3 | grep -v "^\*"; done
 done | tee -a "$out/workbench.txt"

@@ -13,14 +13,16 @@ rm -rf "$work" && mkdir -p "$work"
 failures=0
 
 plant() { # NAME TEST FILE OLD NEW
-  local name=$1 test=$2 file=$3 old=$4 new=$5 d="$work/$1"
+  local name=$1 test=$2 file=$3 old=$4 new=$5 d="$work/$1" target
+  case $test in emu_block_*) target=bench_block_emu;; emu_fuse) target=bench_fuse_emu;; emu_conv) target=bench_conv_emu;;
+                emu_dw) target=bench_dw_emu;; *) echo "$name: no workbench for $test"; failures=$((failures + 1)); return;; esac
   mkdir -p "$d" && cp -r core cuda app CMakeLists.txt "$d"/ && mkdir -p "$d/gui" "$d/tests"
   if ! python3 -c 'import sys; p, o, n = sys.argv[1:]; s = open(p).read(); assert o in s; open(p, "w").write(s.replace(o, n))' \
        "$d/$file" "$old" "$new"; then
     echo "$name: PLANT FAILED (the code it targets changed in $file)"; failures=$((failures + 1)); return
   fi
   if ! { cmake -S "$d" -B "$d/build" -DSAGALUX_CUDA=OFF -DSAGALUX_CUDA_EMU=ON -DSAGALUX_TESTS=OFF -DSAGALUX_VIEWER=OFF &&
-         cmake --build "$d/build" -j"$(nproc)"; } >"$d/build.log" 2>&1; then
+         cmake --build "$d/build" -j"$(nproc)" --target "$target"; } >"$d/build.log" 2>&1; then
     echo "$name: DID NOT BUILD (see $d/build.log)"; failures=$((failures + 1)); return
   fi
   if ctest --test-dir "$d/build" -R "^$test\$" >"$d/test.log" 2>&1; then
@@ -38,6 +40,9 @@ plant fuse-igemm2-second-row-x emu_fuse cuda/src/fuse_igemm.cu \
   "mma16816(o[q][0], xa[q][kq], bx[0], bx[1]);" "mma16816(o[q][0], xa[0][kq], bx[0], bx[1]);"
 plant reduce-first-slice emu_block_c64 cuda/src/kernels.cu \
   "for (int j = 0; j < RED_Y; j++) sum += slice[j][threadIdx.x];" "for (int j = 1; j < RED_Y; j++) sum += slice[j][threadIdx.x];"
+plant layernorm-held16 emu_block_c128_large cuda/src/kernels.cu \
+  "else layernorm_kernel<8, 16><<<blocks, dim3(LN_PIX, 8), 0, s>>>(x, c, n, g, b, y);" \
+  "else layernorm_kernel<8, 16><<<blocks, dim3(LN_PIX, 8), 0, s>>>(x, c, n, g, g, y);"
 plant conv-igemm-tap emu_conv cuda/src/conv_igemm.cu \
   "o < cout && c < cin ? wt" "o < cout && c < cin && !(c == 0 && tap == 8) ? wt"
 plant emulator-b-layout emu_block_c16 cuda/emu/emu_mma.h \
