@@ -1,11 +1,13 @@
 // The CUDA emulator: the project's kernels compiled as host C++ and run on
 // the CPU, each GPU thread a fiber, so their logic (indexing, masking, the
 // mma.sync fragment layouts, barriers) can be checked where no GPU is: in
-// CI, and in sessions without one. Not a performance model, and not a race
+// CI, and in sessions without one. Not a performance model; not a race
 // detector (a fiber runs until it waits at a barrier or a warp collective,
 // so a missing barrier can go unseen: compute-sanitizer's racecheck on the
-// GPU is that check). The workbenches (cuda/dev/bench_*.cu) run here
-// unchanged: each checks its kernels against the CPU reference.
+// GPU is that check); and only half a check of uninitialised reads
+// (dynamic shared memory starts as NaNs, static __shared__ arrays zeroed). The
+// workbenches (cuda/dev/bench_*.cu) and the backend's parity and golden
+// tests run here unchanged (cuda/emu/CMakeLists.txt).
 //
 // cu2cpp.py turns a .cu into C++ for this (kernel launches become
 // emu::launch, dynamic shared memory emu::dynamic_smem()); every translated
