@@ -287,6 +287,17 @@ for size in $sizes; do
   echo "llformer $size $(build-gpu/app/sagalux-bench --random 16,2,4,8,16,2 -s $size -d cuda -r $runs 2>&1 | tail -2 | tr '\n' ' ')"
 done | tee "$out/bench.txt"
 
+# The opt-in kernels, each alone and all together, against the default at
+# 1280^2 (each becomes a default only where it wins here and passes checks).
+for v in default SAGALUX_CUDA_DEEP=pairs SAGALUX_CUDA_BLOCK=igemm2 SAGALUX_CUDA_FUSE=igemm2 \
+         "SAGALUX_CUDA_DEEP=pairs SAGALUX_CUDA_BLOCK=igemm2 SAGALUX_CUDA_FUSE=igemm2"; do
+  e=; [ "$v" = default ] || e=$v
+  for m in "--random 16,2,4,8,16,2" "-m assets/sagalux.sglx"; do
+    echo "$v | $m 1280: $(env $e build-gpu/app/sagalux-bench $m -s 1280x1280 -d cuda -r 20 2>&1 | tail -2 | tr '\n' ' ')"
+  done
+  echo "$v | --random 16,2,4,8,16,2 512: $(env $e build-gpu/app/sagalux-bench --random 16,2,4,8,16,2 -s 512x512 -d cuda -r 20 2>&1 | tail -2 | tr '\n' ' ')"
+done | tee "$out/optin.txt"
+
 # Side by side with the PyTorch twin (same GPU, same weights): eager fp16 and torch.compile.
 if [ "$mode" != quick ]; then
   timeout 300 python3 cuda/dev/compare_twin.py --bench build-gpu/app/sagalux-bench --sizes 512,1280 --compile-sizes 1280 \
