@@ -1,7 +1,7 @@
 // The kernel workbench for the transformer block (llm.c's dev/cuda pattern):
 //
 //   bench_block [--c C] [--heads H] [--size WxH] [--check WxH] [--runs N]
-//               [--variant all|unfused|fused|fused-tc|igemm|igemm2|half|half-pairs|half-fused|fused-tc/16|igemm/16|igemm2/16|half/16|half-pairs/16|half-fused/16]
+//               [--variant all|unfused|fused|fused-tc|igemm|igemm2|half|half-pairs|half-apply|half-fused|fused-tc/16|igemm/16|igemm2/16|half/16|half-pairs/16|half-apply/16|half-fused/16]
 //
 // Each variant is the production code itself (cuda/src/layers_unfused.cu,
 // cuda/src/block_fused.cu; fused-tc: its summary and FFN on fp16 tensor
@@ -9,7 +9,8 @@
 // mma.sync, cuda/src/block_igemm.cu; igemm2: those with the summary and FFN
 // taking two rows a warp; half: the deep levels' fp16 GEMM block,
 // cuda/src/layers_half.cu; half-pairs: that block with its depthwise +
-// gates two pixels a thread, cuda/src/dw_pairs.cu; half-fused: that block
+// gates two pixels a thread, cuda/src/dw_pairs.cu; half-apply: its apply on
+// tensor cores, cuda/src/apply_mma.cu; half-fused: that block
 // with each branch's LayerNorm, 1x1, depthwise and gates in one kernel,
 // cuda/src/deep_front.cu;
 // "/16": the same on an fp16 map, as the backend
@@ -67,6 +68,13 @@ static deep_fronts fronts_of(const char *variant)
 {
     return is_half_fused(variant) ? DEEP_FUSED : !strncmp(variant, "half-pairs", 10) ? DEEP_PAIRS : DEEP_SCALAR;
 }
+// half-apply: the deep block with its apply on tensor cores (apply_mma.cuh).
+static gpu_ctx ctx_for(const bench &B, const char *variant)
+{
+    gpu_ctx c = B.ctx;
+    c.apply_mma = !strncmp(variant, "half-apply", 10);
+    return c;
+}
 
 // The "/16" variants: x is an fp16 map.
 static bool run_variant16(bench &B, const char *variant, __half *x, int h, int w)
@@ -74,7 +82,7 @@ static bool run_variant16(bench &B, const char *variant, __half *x, int h, int w
     if (is_fused(variant))
         return fused_block_run(B.ctx.stream, B.w, x, h, w, reinterpret_cast<__half *>(B.tmp), B.ctx.partial,
                                B.ctx.summary, B.ctx.summary + (size_t)B.w.c * B.w.c, kernels_of(variant));
-    return half_block_run(B.ctx, B.w, x, h, w, reinterpret_cast<__half *>(B.tmp), fronts_of(variant)) == 0;
+    return half_block_run(ctx_for(B, variant), B.w, x, h, w, reinterpret_cast<__half *>(B.tmp), fronts_of(variant)) == 0;
 }
 
 static bool run_variant(bench &B, const char *variant, float *x, int h, int w)
@@ -83,7 +91,7 @@ static bool run_variant(bench &B, const char *variant, float *x, int h, int w)
         return fused_block_run(B.ctx.stream, B.w, x, h, w, B.tmp, B.ctx.partial, B.ctx.summary,
                                B.ctx.summary + (size_t)B.w.c * B.w.c, kernels_of(variant));
     if (!strncmp(variant, "half", 4))
-        return half_block_run(B.ctx, B.w, x, h, w, reinterpret_cast<__half *>(B.tmp), fronts_of(variant)) == 0;
+        return half_block_run(ctx_for(B, variant), B.w, x, h, w, reinterpret_cast<__half *>(B.tmp), fronts_of(variant)) == 0;
     return unfused_block_run(B.ctx, B.w, x, h, w, B.tmp) == CUBLAS_STATUS_SUCCESS;
 }
 
@@ -170,7 +178,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--variant") && v) variant = v, i++;
         else {
             fprintf(stderr, "usage: bench_block [--c C] [--heads H] [--size WxH] [--check WxH] [--runs N] "
-                            "[--variant all|unfused|fused|fused-tc|igemm|igemm2|half|half-pairs|half-fused|fused-tc/16|igemm/16|igemm2/16|half/16|half-pairs/16|half-fused/16]\n");
+                            "[--variant all|unfused|fused|fused-tc|igemm|igemm2|half|half-pairs|half-apply|half-fused|fused-tc/16|igemm/16|igemm2/16|half/16|half-pairs/16|half-apply/16|half-fused/16]\n");
             return 2;
         }
     }
@@ -217,7 +225,8 @@ int main(int argc, char **argv)
            prop.name, c, heads, hid, cw, ch, w, h, runs);
     printf("%-11s %10s %10s %10s %10s\n", "variant", "nerr", "ms", "GFLOP/s", "GB/s*");
     const char *variants[] = {"unfused", "fused", "fused-tc", "fused-tc/16", "igemm",     "igemm/16", "igemm2", "igemm2/16",
-                              "half",    "half/16", "half-pairs", "half-pairs/16", "half-fused", "half-fused/16"};
+                              "half",    "half/16", "half-pairs", "half-pairs/16", "half-apply", "half-apply/16",
+                              "half-fused", "half-fused/16"};
     for (const char *v : variants) {
         if (strcmp(variant, "all") && strcmp(variant, v)) continue;
         if ((!strcmp(v, "fused") && !fused_block_supported(c, heads, hid)) ||

@@ -38,7 +38,7 @@ build-gpu/tests/test_golden 2>&1 | grep -A11 "CUDA device" | head -12
 build-gpu/tests/test_backend_parity 2>&1 | grep -E "^dim|worst|FAIL|OK|SKIP" | head -20
 # The opt-in kernels, all at once: each must pass the same tests before it
 # becomes a default.
-optin="SAGALUX_CUDA_DEEP=pairs SAGALUX_CUDA_BLOCK=igemm2 SAGALUX_CUDA_FUSE=igemm2"
+optin="SAGALUX_CUDA_DEEP=pairs SAGALUX_CUDA_BLOCK=igemm2 SAGALUX_CUDA_FUSE=igemm2 SAGALUX_CUDA_APPLY=mma"
 echo "== with $optin"
 env $optin build-gpu/tests/test_backend_parity 2>&1 | grep -E "^dim|worst|FAIL|OK|SKIP" | head -20
 env $optin build-gpu/tests/test_golden 2>&1 | grep -A11 "CUDA device" | head -12
@@ -61,6 +61,7 @@ if command -v compute-sanitizer >/dev/null; then
              "cuda/bench_block --c 256 --heads 8 --size 48x40 --runs 1 --variant half/16" \
              "cuda/bench_block --c 128 --heads 8 --size 48x40 --runs 1 --variant half-fused/16" \
              "cuda/bench_block --c 128 --heads 8 --size 48x40 --runs 1 --variant half-pairs/16" \
+             "cuda/bench_block --c 256 --heads 8 --size 48x40 --runs 1 --variant half-apply/16" \
              "cuda/bench_dw --size 96x80 --runs 1" \
              "cuda/bench_fuse --c 16 --size 96x80 --runs 1 --variant fused-tc" \
              "cuda/bench_fuse --c 16 --size 96x80 --runs 1 --variant igemm" \
@@ -101,7 +102,7 @@ build-gpu/cuda/bench_dw --size 1280x1280 | tee -a "$out/workbench.txt"
 # A check above 16,384 pixels: the LayerNorm's many-blocks path.
 build-gpu/cuda/bench_block --c 128 --heads 8 --check 160x110 --size 160x160 --variant half/16 | tail -n +3 | tee -a "$out/workbench.txt"
 for c in "64 --heads 4 --size 320x320" "128 --heads 8 --size 160x160" "256 --heads 8 --size 80x80"; do
-  for v in half/16 half-pairs/16; do build-gpu/cuda/bench_block --c $c --variant $v | tail -n +3 | grep -v "^\*"; done
+  for v in half/16 half-pairs/16 half-apply/16; do build-gpu/cuda/bench_block --c $c --variant $v | tail -n +3 | grep -v "^\*"; done
 done | tee -a "$out/workbench.txt"
 
 fi # checks
@@ -245,6 +246,14 @@ plant /tmp/planted19/cuda/src/kernels.cu "for (int j = 0; j < RED_Y; j++) sum +=
   "for (int j = 1; j < RED_Y; j++) sum += slice[j][threadIdx.x];"
 planted_parity /tmp/planted19 planted-reduce.log "the summary reduction's first slice dropped" \
   bench_block --c 64 --heads 4 --size 128x128 --variant half >"$out/report-19.txt" 2>&1 &
+# The deep apply on tensor cores (opt-in: SAGALUX_CUDA_APPLY=mma): the
+# denominator of the even pixels read from a lane that holds a zero row.
+# (Added without a GPU; it fails bench_block on the CUDA emulator.)
+planted_tree /tmp/planted20
+plant /tmp/planted20/cuda/src/apply_mma.cu "const float r0 = 1.0f / (__shfl_sync(0xffffffffu, den[0], t) + eps);" \
+  "const float r0 = 1.0f / (__shfl_sync(0xffffffffu, den[0], t + 4) + eps);"
+SAGALUX_CUDA_APPLY=mma planted_parity /tmp/planted20 planted-apply-mma.log "the tensor-core apply's denominator from the wrong lane" \
+  bench_block --c 64 --heads 4 --size 128x128 --variant half-apply >"$out/report-20.txt" 2>&1 &
 # The WMMA Fuse (SAGALUX_CUDA_FUSE=wmma, no longer the default) its last v row dropped.
 planted_tree /tmp/planted6
 plant /tmp/planted6/cuda/src/fuse_tc.cu "U[(size_t)row * LDP + threadIdx.x] = __float2half(inside ? v : 0.0f);" \
@@ -289,8 +298,8 @@ done | tee "$out/bench.txt"
 
 # The opt-in kernels, each alone and all together, against the default at
 # 1280^2 (each becomes a default only where it wins here and passes checks).
-for v in default SAGALUX_CUDA_DEEP=pairs SAGALUX_CUDA_BLOCK=igemm2 SAGALUX_CUDA_FUSE=igemm2 \
-         "SAGALUX_CUDA_DEEP=pairs SAGALUX_CUDA_BLOCK=igemm2 SAGALUX_CUDA_FUSE=igemm2"; do
+for v in default SAGALUX_CUDA_DEEP=pairs SAGALUX_CUDA_BLOCK=igemm2 SAGALUX_CUDA_FUSE=igemm2 SAGALUX_CUDA_APPLY=mma \
+         "SAGALUX_CUDA_DEEP=pairs SAGALUX_CUDA_BLOCK=igemm2 SAGALUX_CUDA_FUSE=igemm2 SAGALUX_CUDA_APPLY=mma"; do
   e=; [ "$v" = default ] || e=$v
   for m in "--random 16,2,4,8,16,2" "-m assets/sagalux.sglx"; do
     echo "$v | $m 1280: $(env $e build-gpu/app/sagalux-bench $m -s 1280x1280 -d cuda -r 20 2>&1 | tail -2 | tr '\n' ' ')"

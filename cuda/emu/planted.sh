@@ -43,6 +43,9 @@ plant reduce-first-slice emu_block_c64 cuda/src/kernels.cu \
 plant layernorm-held16 emu_block_c128_large cuda/src/kernels.cu \
   "else layernorm_kernel<8, 16><<<blocks, dim3(LN_PIX, 8), 0, s>>>(x, c, n, g, b, y);" \
   "else layernorm_kernel<8, 16><<<blocks, dim3(LN_PIX, 8), 0, s>>>(x, c, n, g, g, y);"
+plant apply-mma-denominator emu_block_c64 cuda/src/apply_mma.cu \
+  "const float r0 = 1.0f / (__shfl_sync(0xffffffffu, den[0], t) + eps);" \
+  "const float r0 = 1.0f / (__shfl_sync(0xffffffffu, den[0], t + 4) + eps);"
 plant conv-igemm-tap emu_conv cuda/src/conv_igemm.cu \
   "o < cout && c < cin ? wt" "o < cout && c < cin && !(c == 0 && tap == 8) ? wt"
 plant emulator-b-layout emu_block_c16 cuda/emu/emu_mma.h \

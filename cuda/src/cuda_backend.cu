@@ -78,6 +78,7 @@ struct cuda_state {
     fused_kernels block_kernels; // the wide levels' fused blocks (block_fused.cuh); SAGALUX_CUDA_BLOCK=wmma: the older WMMA pair
     fuse_kernels fuse_passes;   // the Fuse layers' passes (fuse_fused.cuh); SAGALUX_CUDA_FUSE=wmma: the older WMMA pair
     deep_fronts deep;           // the deep blocks' branch fronts (layers_half.cuh); SAGALUX_CUDA_DEEP=pairs|fused: the opt-in kernels
+    int apply_mma;              // SAGALUX_CUDA_APPLY=mma: the deep blocks' apply on tensor cores (apply_mma.cuh; opt-in)
     cudaEvent_t marks[SX_PLAN_MAX_STEPS + 1];
     cudaEvent_t net_begin, net_end;  // around the network of every run: network_ms
     double network_ms;
@@ -239,7 +240,7 @@ size_t cuda_scratch(const sx_step *st, void *user)
 gpu_ctx ctx_of(const cuda_state *s)
 {
     return gpu_ctx{s->stream, s->blas, s->summary, s->summary_partial, reinterpret_cast<float *>(s->fuse_partial),
-                   reinterpret_cast<float *>(s->fuse_sums), s->math};
+                   reinterpret_cast<float *>(s->fuse_sums), s->math, s->apply_mma != 0};
 }
 
 gpu_block_weights weights_of(const cuda_state *s, const sx_block *b)
@@ -836,6 +837,9 @@ extern "C" sagalux_status sx_cuda_backend_open(const sagalux_model *model, int d
                                                           : DEEP_SCALAR;
     if (s->deep != DEEP_SCALAR)
         sx_log(SAGALUX_LOG_INFO, "CUDA device %d: SAGALUX_CUDA_DEEP=%s for the deep blocks", device, deep);
+    const char *apply = getenv("SAGALUX_CUDA_APPLY");
+    s->apply_mma = s->tensor_cores && apply && !strcmp(apply, "mma");
+    if (s->apply_mma) sx_log(SAGALUX_LOG_INFO, "CUDA device %d: SAGALUX_CUDA_APPLY=mma for the deep blocks", device);
     const char *graphs = getenv("SAGALUX_CUDA_GRAPHS");
     s->graphs = !(graphs && strcmp(graphs, "0") == 0);
     if (st == SAGALUX_OK && getenv("SAGALUX_CUDA_PROFILE")) {

@@ -1,6 +1,7 @@
 // The deep levels in fp16 (see layers_half.cuh).
 #include "layers_half.cuh"
 
+#include "apply_mma.cuh"
 #include "deep_front.cuh"
 #include "dw_pairs.cuh"
 #include "kernels.cuh"
@@ -52,7 +53,8 @@ cublasStatus_t half_block_run(const gpu_ctx &s, const gpu_block_weights &b, M *x
     }
     if (!k_saga_summary(s.stream, u + cn, u + 2 * cn, c, b.heads, n, s.partial, s.summary, z))
         return CUBLAS_STATUS_NOT_SUPPORTED; // half_block_supported said otherwise
-    k_saga_apply(s.stream, u, c, b.heads, n, s.summary, z, o);
+    if (!(s.apply_mma && mma_saga_apply(s.stream, u, d, b.heads, n, s.summary, z, o)))
+        k_saga_apply(s.stream, u, c, b.heads, n, s.summary, z, o);
     if ((bs = gemm16(s, o, n, c, n, b.proj16, c, x, data_type<M>(), n, true))) return bs;
     // FFN: u = the dual gate of the depthwise 2 hid expansion (hid).
     if (fused_front) {

@@ -19,6 +19,8 @@ struct gpu_ctx {
     // precision) or tensor cores on fp32 data (_FAST_TF32: the fp16
     // precision; SAGALUX_CUDA_MATH=fp32|tf32|fp16 overrides, to measure).
     cublasComputeType_t math = CUBLAS_COMPUTE_32F;
+    // The deep blocks' apply on tensor cores (apply_mma.cuh; SAGALUX_CUDA_APPLY=mma, opt-in).
+    bool apply_mma = false;
 };
 
 struct gpu_block_weights {
