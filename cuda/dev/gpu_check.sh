@@ -129,6 +129,17 @@ planted_parity() {
   grep -m3 -B1 FAIL "$out/$log"
   "$d/build/cuda/$@" | grep -E "fused|half|igemm|CHECK"
 }
+# N ENV FILE OLD NEW WHAT WORKBENCH...: copy /tmp/plantedN of the sources
+# with OLD replaced by NEW in FILE; its parity test (run with ENV, a
+# VAR=value or - for none) and the workbench must both report the bug, in
+# report-N.txt. Runs in the background.
+planted_case() {
+  local n=$1 env=$2 file=$3 old=$4 new=$5 what=$6 d=/tmp/planted$1
+  shift 6
+  planted_tree "$d"
+  plant "$d/$file" "$old" "$new"
+  ( [ "$env" = - ] || export "${env?}"; planted_parity "$d" "planted-$n.log" "$what" "$@" ) >"$out/report-$n.txt" 2>&1 &
+}
 plant() { # FILE OLD NEW: OLD must be in FILE
   python3 -c 'import sys; p, o, n = sys.argv[1:]; s = open(p).read(); assert o in s, (p, o); open(p, "w").write(s.replace(o, n))' \
     "$@" || echo "PLANT FAILED in $1: the code it targets changed"
@@ -155,111 +166,86 @@ fi; } >"$out/report-1.txt" 2>&1 &
 # Alone (errors carry downstream, so each bug needs its own build): the fused
 # Fuse drops its last v row; the tensor-core FFN its last hidden channel (only
 # the fp16 runs can see that one).
-planted_tree /tmp/planted2
-plant /tmp/planted2/cuda/src/fuse_fused.cu "for (int o = 0; o < C; o++) acc[o] += MT[row * C + o] * v;" \
-  "for (int o = 0; o < C; o++) acc[o] += row == 3 * C - 1 ? 0.0f : MT[row * C + o] * v;"
-planted_parity /tmp/planted2 planted-fuse.log "the fused Fuse's last v row dropped" \
-  bench_fuse --c 16 --size 256x256 --variant fused >"$out/report-2.txt" 2>&1 &
-planted_tree /tmp/planted3
-plant /tmp/planted3/cuda/src/block_tc.cu "__float2half(gelu_(t2) * t1 + gelu_(t1) * t2)" \
-  "__float2half(i == hid - 1 ? 0.0f : gelu_(t2) * t1 + gelu_(t1) * t2)"
-planted_parity /tmp/planted3 planted-tc.log "the WMMA FFN's last hidden channel dropped" \
-  bench_block --c 16 --heads 2 --size 256x256 --variant fused-tc >"$out/report-3.txt" 2>&1 &
+planted_case 2 - cuda/src/fuse_fused.cu "for (int o = 0; o < C; o++) acc[o] += MT[row * C + o] * v;" \
+  "for (int o = 0; o < C; o++) acc[o] += row == 3 * C - 1 ? 0.0f : MT[row * C + o] * v;" \
+  "the fused Fuse's last v row dropped" bench_fuse --c 16 --size 256x256 --variant fused
+planted_case 3 - cuda/src/block_tc.cu "__float2half(gelu_(t2) * t1 + gelu_(t1) * t2)" \
+  "__float2half(i == hid - 1 ? 0.0f : gelu_(t2) * t1 + gelu_(t1) * t2)" \
+  "the WMMA FFN's last hidden channel dropped" bench_block --c 16 --heads 2 --size 256x256 --variant fused-tc
 # The implicit-GEMM block (the fp16 default at heads of 16): its FFN's
 # column order putting pairs 2t + 8 and 2t + 9 the other way round; its
 # summary's S operand with two 8x8 blocks swapped; its apply's denominator
 # from the wrong lane of the quad.
-planted_tree /tmp/planted9
-plant /tmp/planted9/cuda/src/block_igemm.cu "(cc / 2) * 2 + (j & 1) + (j >> 1) * 8;" "(cc / 2) * 2 + (j & 1) + (j >> 1) * 8 + (j == 2) - (j == 3);"
-planted_parity /tmp/planted9 planted-ig-ffn.log "the implicit-GEMM FFN's pairs 2t+8, 2t+9 swapped" \
-  bench_block --c 16 --size 64x64 --variant igemm >"$out/report-9.txt" 2>&1 &
-planted_tree /tmp/planted10
-plant /tmp/planted10/cuda/src/block_igemm.cu "trans(pack(ph[1][0], ph[1][1])),
-                                        trans(pack(ph[0][2], ph[0][3]))," "trans(pack(ph[0][2], ph[0][3])),
-                                        trans(pack(ph[1][0], ph[1][1])),"
-planted_parity /tmp/planted10 planted-ig-summary.log "the implicit-GEMM summary's operand blocks swapped" \
-  bench_block --c 32 --heads 2 --size 64x64 --variant igemm >"$out/report-10.txt" 2>&1 &
-planted_tree /tmp/planted11
-plant /tmp/planted11/cuda/src/block_igemm.cu "__shfl_sync(0xffffffffu, num[2][2], lane & ~3)" "__shfl_sync(0xffffffffu, num[2][2], lane | 1)"
-planted_parity /tmp/planted11 planted-ig-apply.log "the implicit-GEMM apply's denominator from the wrong lane" \
-  bench_block --c 16 --size 64x64 --variant igemm >"$out/report-11.txt" 2>&1 &
+planted_case 9 - cuda/src/block_igemm.cu "(cc / 2) * 2 + (j & 1) + (j >> 1) * 8;" \
+  "(cc / 2) * 2 + (j & 1) + (j >> 1) * 8 + (j == 2) - (j == 3);" \
+  "the implicit-GEMM FFN's pairs 2t+8, 2t+9 swapped" bench_block --c 16 --size 64x64 --variant igemm
+planted_case 10 - cuda/src/block_igemm.cu "trans(pack(ph[1][0], ph[1][1])),
+                                        trans(pack(ph[0][2], ph[0][3]))," \
+  "trans(pack(ph[0][2], ph[0][3])),
+                                        trans(pack(ph[1][0], ph[1][1]))," \
+  "the implicit-GEMM summary's operand blocks swapped" bench_block --c 32 --heads 2 --size 64x64 --variant igemm
+planted_case 11 - cuda/src/block_igemm.cu "__shfl_sync(0xffffffffu, num[2][2], lane & ~3)" \
+  "__shfl_sync(0xffffffffu, num[2][2], lane | 1)" \
+  "the implicit-GEMM apply's denominator from the wrong lane" bench_block --c 16 --size 64x64 --variant igemm
 # The implicit-GEMM Fuse (the fp16 default): its bias step's constant
 # column zero, so the depthwise's bias is lost. The implicit-GEMM 3x3s: the
 # weights' last tap of input channel 0 dropped (every embedding, Down, Up
 # and output they run).
-planted_tree /tmp/planted12
-plant /tmp/planted12/cuda/src/fuse_igemm.cu "if (k >= 9) return k == 9 ? 1.0f : 0.0f;" "if (k >= 9) return 0.0f;"
-planted_parity /tmp/planted12 planted-ig-fuse.log "the implicit-GEMM Fuse's depthwise bias lost" \
-  bench_fuse --c 16 --size 64x64 --variant igemm >"$out/report-12.txt" 2>&1 &
-planted_tree /tmp/planted13
-plant /tmp/planted13/cuda/src/conv_igemm.cu "o < cout && c < cin ? wt" "o < cout && c < cin && !(c == 0 && tap == 8) ? wt"
-planted_parity /tmp/planted13 planted-ig-conv.log "the implicit-GEMM 3x3s' last tap of channel 0 dropped" \
-  bench_conv --size 64x64 >"$out/report-13.txt" 2>&1 &
+planted_case 12 - cuda/src/fuse_igemm.cu "if (k >= 9) return k == 9 ? 1.0f : 0.0f;" \
+  "if (k >= 9) return 0.0f;" \
+  "the implicit-GEMM Fuse's depthwise bias lost" bench_fuse --c 16 --size 64x64 --variant igemm
+planted_case 13 - cuda/src/conv_igemm.cu "o < cout && c < cin ? wt" \
+  "o < cout && c < cin && !(c == 0 && tap == 8) ? wt" \
+  "the implicit-GEMM 3x3s' last tap of channel 0 dropped" bench_conv --size 64x64
 # The deep levels' fp16 path: its FFN's last hidden channel dropped; the
 # im2col of Up's GEMM losing the centre tap of channel 0.
-planted_tree /tmp/planted4
-plant /tmp/planted4/cuda/src/kernels.cu "store(&u[(size_t)ch * n + (size_t)py * w + px], dual_gate_of<T>(a[r], b[r]));" \
-  "store(&u[(size_t)ch * n + (size_t)py * w + px], ch == hid - 1 ? 0.0f : dual_gate_of<T>(a[r], b[r]));"
-planted_parity /tmp/planted4 planted-half.log "the fp16 deep block's last hidden channel dropped" \
-  bench_block --c 64 --heads 4 --size 128x128 --variant half >"$out/report-4.txt" 2>&1 &
+planted_case 4 - cuda/src/kernels.cu "store(&u[(size_t)ch * n + (size_t)py * w + px], dual_gate_of<T>(a[r], b[r]));" \
+  "store(&u[(size_t)ch * n + (size_t)py * w + px], ch == hid - 1 ? 0.0f : dual_gate_of<T>(a[r], b[r]));" \
+  "the fp16 deep block's last hidden channel dropped" bench_block --c 64 --heads 4 --size 128x128 --variant half
 # The deep levels' summary on tensor cores: z's rows g + 8 given row g's sum.
-planted_tree /tmp/planted14
-plant /tmp/planted14/cuda/src/summary_mma.cu "mine[D * D + 16 * m + g + 8] = zacc[m][2];" "mine[D * D + 16 * m + g + 8] = zacc[m][0];"
-planted_parity /tmp/planted14 planted-summary-mma.log "the tensor-core summary's z rows 8..15 wrong" \
-  bench_block --c 64 --heads 4 --size 128x128 --variant half >"$out/report-14.txt" 2>&1 &
+planted_case 14 - cuda/src/summary_mma.cu "mine[D * D + 16 * m + g + 8] = zacc[m][2];" \
+  "mine[D * D + 16 * m + g + 8] = zacc[m][0];" \
+  "the tensor-core summary's z rows 8..15 wrong" bench_block --c 64 --heads 4 --size 128x128 --variant half
 # The fused deep branch front (opt-in: SAGALUX_CUDA_DEEP=fused): the FFN's
 # last hidden channel dropped. (Added after the session's last device call:
 # first run next session.)
-planted_tree /tmp/planted15
-plant /tmp/planted15/cuda/src/deep_front.cu "u[(size_t)i * n + at] = __float2half(sx_dual_gate_fast(a, bb));" \
-  "u[(size_t)i * n + at] = __float2half(i == units - 1 ? 0.0f : sx_dual_gate_fast(a, bb));"
-SAGALUX_CUDA_DEEP=fused planted_parity /tmp/planted15 planted-deep-front.log "the fused deep front's last hidden channel dropped" \
-  bench_block --c 64 --heads 4 --size 128x128 --variant half-fused >"$out/report-15.txt" 2>&1 &
+planted_case 15 SAGALUX_CUDA_DEEP=fused cuda/src/deep_front.cu "u[(size_t)i * n + at] = __float2half(sx_dual_gate_fast(a, bb));" \
+  "u[(size_t)i * n + at] = __float2half(i == units - 1 ? 0.0f : sx_dual_gate_fast(a, bb));" \
+  "the fused deep front's last hidden channel dropped" bench_block --c 64 --heads 4 --size 128x128 --variant half-fused
 # The two-pixel deep depthwise kernels (opt-in: SAGALUX_CUDA_DEEP=pairs):
 # the halo's right edge one pair too far, so the last column reads the next
 # row's first pixels instead of the zero padding. (Added without a GPU:
 # first run next session.)
-planted_tree /tmp/planted16
-plant /tmp/planted16/cuda/src/dw_pairs.cu "const bool in_x = (unsigned)gx < (unsigned)w;" \
-  "const bool in_x = (unsigned)gx < (unsigned)w + 2u;"
-SAGALUX_CUDA_DEEP=pairs planted_parity /tmp/planted16 planted-dw-pairs.log "the pair depthwise's halo one pair past the right edge" \
-  bench_dw --size 256x256 >"$out/report-16.txt" 2>&1 &
+planted_case 16 SAGALUX_CUDA_DEEP=pairs cuda/src/dw_pairs.cu "const bool in_x = (unsigned)gx < (unsigned)w;" \
+  "const bool in_x = (unsigned)gx < (unsigned)w + 2u;" \
+  "the pair depthwise's halo one pair past the right edge" bench_dw --size 256x256
 # The implicit-GEMM block with two rows a warp (opt-in: SAGALUX_CUDA_BLOCK=igemm2):
 # the second row's A operand from row r + 7 instead of r + 8, in the
 # summary and the FFN. (Added without a GPU: first run next session.)
-planted_tree /tmp/planted17
-plant /tmp/planted17/cuda/src/block_igemm.cu "load_a<C>(a[q], A, r + 8 * q, ks);" "load_a<C>(a[q], A, r + 7 * q, ks);"
-SAGALUX_CUDA_BLOCK=igemm2 planted_parity /tmp/planted17 planted-igemm2.log "the two-row implicit GEMM's second row shifted" \
-  bench_block --c 16 --size 64x64 --variant igemm2 >"$out/report-17.txt" 2>&1 &
+planted_case 17 SAGALUX_CUDA_BLOCK=igemm2 cuda/src/block_igemm.cu "load_a<C>(a[q], A, r + 8 * q, ks);" \
+  "load_a<C>(a[q], A, r + 7 * q, ks);" \
+  "the two-row implicit GEMM's second row shifted" bench_block --c 16 --size 64x64 --variant igemm2
 # The implicit-GEMM Fuse with two rows a warp (opt-in: SAGALUX_CUDA_FUSE=igemm2):
 # the apply's second row takes the first row's X for its W_out X term.
 # (Added without a GPU; it fails bench_fuse on the CUDA emulator.)
-planted_tree /tmp/planted18
-plant /tmp/planted18/cuda/src/fuse_igemm.cu "mma16816(o[q][0], xa[q][kq], bx[0], bx[1]);" \
-  "mma16816(o[q][0], xa[0][kq], bx[0], bx[1]);"
-SAGALUX_CUDA_FUSE=igemm2 planted_parity /tmp/planted18 planted-fuse-igemm2.log "the two-row Fuse's second row taking the first's X" \
-  bench_fuse --c 16 --size 64x64 --variant igemm2 >"$out/report-18.txt" 2>&1 &
+planted_case 18 SAGALUX_CUDA_FUSE=igemm2 cuda/src/fuse_igemm.cu "mma16816(o[q][0], xa[q][kq], bx[0], bx[1]);" \
+  "mma16816(o[q][0], xa[0][kq], bx[0], bx[1]);" \
+  "the two-row Fuse's second row taking the first's X" bench_fuse --c 16 --size 64x64 --variant igemm2
 # The split-N summary's reduction (every block's S and z) drops its first
 # slice of parts (parts 0, 16, 32, ...). (Added without a GPU: first run next session.)
-planted_tree /tmp/planted19
-plant /tmp/planted19/cuda/src/kernels.cu "for (int j = 0; j < RED_Y; j++) sum += slice[j][threadIdx.x];" \
-  "for (int j = 1; j < RED_Y; j++) sum += slice[j][threadIdx.x];"
-planted_parity /tmp/planted19 planted-reduce.log "the summary reduction's first slice dropped" \
-  bench_block --c 64 --heads 4 --size 128x128 --variant half >"$out/report-19.txt" 2>&1 &
+planted_case 19 - cuda/src/kernels.cu "for (int j = 0; j < RED_Y; j++) sum += slice[j][threadIdx.x];" \
+  "for (int j = 1; j < RED_Y; j++) sum += slice[j][threadIdx.x];" \
+  "the summary reduction's first slice dropped" bench_block --c 64 --heads 4 --size 128x128 --variant half
 # The deep apply on tensor cores (opt-in: SAGALUX_CUDA_APPLY=mma): the
 # denominator of the even pixels read from a lane that holds a zero row.
 # (Added without a GPU; it fails bench_block on the CUDA emulator.)
-planted_tree /tmp/planted20
-plant /tmp/planted20/cuda/src/apply_mma.cu "const float r0 = 1.0f / (__shfl_sync(0xffffffffu, den[0], t) + eps);" \
-  "const float r0 = 1.0f / (__shfl_sync(0xffffffffu, den[0], t + 4) + eps);"
-SAGALUX_CUDA_APPLY=mma planted_parity /tmp/planted20 planted-apply-mma.log "the tensor-core apply's denominator from the wrong lane" \
-  bench_block --c 64 --heads 4 --size 128x128 --variant half-apply >"$out/report-20.txt" 2>&1 &
+planted_case 20 SAGALUX_CUDA_APPLY=mma cuda/src/apply_mma.cu "const float r0 = 1.0f / (__shfl_sync(0xffffffffu, den[0], t) + eps);" \
+  "const float r0 = 1.0f / (__shfl_sync(0xffffffffu, den[0], t + 4) + eps);" \
+  "the tensor-core apply's denominator from the wrong lane" bench_block --c 64 --heads 4 --size 128x128 --variant half-apply
 # The WMMA Fuse (SAGALUX_CUDA_FUSE=wmma, no longer the default) its last v row dropped.
-planted_tree /tmp/planted6
-plant /tmp/planted6/cuda/src/fuse_tc.cu "U[(size_t)row * LDP + threadIdx.x] = __float2half(inside ? v : 0.0f);" \
-  "U[(size_t)row * LDP + threadIdx.x] = __float2half(inside && row != X3 - 1 ? v : 0.0f);"
-SAGALUX_CUDA_FUSE=wmma planted_parity /tmp/planted6 planted-fuse-tc.log "the tensor-core Fuse's last v row dropped" \
-  bench_fuse --c 16 --size 128x128 --variant fused-tc >"$out/report-6.txt" 2>&1 &
+planted_case 6 SAGALUX_CUDA_FUSE=wmma cuda/src/fuse_tc.cu "U[(size_t)row * LDP + threadIdx.x] = __float2half(inside ? v : 0.0f);" \
+  "U[(size_t)row * LDP + threadIdx.x] = __float2half(inside && row != X3 - 1 ? v : 0.0f);" \
+  "the tensor-core Fuse's last v row dropped" bench_fuse --c 16 --size 128x128 --variant fused-tc
 planted_tree /tmp/planted5
 plant /tmp/planted5/cuda/src/kernels.cu "store(&col[((size_t)c * 9 + k) * len + j], yy >= 0" \
   "store(&col[((size_t)c * 9 + k) * len + j], c == 0 && k == 4 ? 0.0f : yy >= 0"
@@ -275,14 +261,12 @@ plant /tmp/planted5/cuda/src/cuda_backend.cu "== cudaSuccess) s->network_ms = ms
 fi; } >"$out/report-5.txt" 2>&1 &
 # fp16 maps: Up's chunked pixel shuffle swapping the two columns of each
 # 2x2 block; the fp32 layers on fp16 maps (odd widths) widening half their input.
-planted_tree /tmp/planted7
-plant /tmp/planted7/cuda/src/kernels.cu "i = (ch / 2) & 1, jj = ch & 1," "i = (ch / 2) & 1, jj = 1 - (ch & 1),"
-planted_parity /tmp/planted7 planted-shuffle.log "Up's chunked pixel shuffle swapping columns" \
-  bench_block --c 16 --size 64x64 --variant fused >"$out/report-7.txt" 2>&1 &
-planted_tree /tmp/planted8
-plant /tmp/planted8/cuda/src/cuda_backend.cu "k_to_float(q, in0, cn, x32);" "k_to_float(q, in0, cn / 2, x32);"
-planted_parity /tmp/planted8 planted-widen.log "the fp32 blocks on fp16 maps widening half their input" \
-  bench_block --c 16 --size 64x64 --variant fused >"$out/report-8.txt" 2>&1 &
+planted_case 7 - cuda/src/kernels.cu "i = (ch / 2) & 1, jj = ch & 1," \
+  "i = (ch / 2) & 1, jj = 1 - (ch & 1)," \
+  "Up's chunked pixel shuffle swapping columns" bench_block --c 16 --size 64x64 --variant fused
+planted_case 8 - cuda/src/cuda_backend.cu "k_to_float(q, in0, cn, x32);" \
+  "k_to_float(q, in0, cn / 2, x32);" \
+  "the fp32 blocks on fp16 maps widening half their input" bench_block --c 16 --size 64x64 --variant fused
 wait
 cat "$out"/report-[0-9].txt "$out"/report-1[0-9].txt
 fi # planted
