@@ -33,9 +33,7 @@ __global__ void __launch_bounds__(WARPS * 32)
     for (int e = lane; e < D * D + D; e += 32) m = fmaxf(m, fabsf(e < D * D ? Sh[e] : zh[e - D * D]));
 #pragma unroll
     for (int k = 16; k; k >>= 1) m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, k));
-    int ex = 0;
-    frexpf(m, &ex);
-    const float s = m > 0.0f && std::isfinite(m) ? ldexpf(1.0f, -ex) : 1.0f, eps = 1e-6f * s;
+    const float s = mma::fp16_range_scale(m), eps = 1e-6f * s;
     // A: S^T (row j = output, column i = input) per m-tile and k-step; z as row 0 of za.
     uint32_t sa[MT][KS][4], za[KS][4];
     auto st = [&](int j, int i) { return Sh[(size_t)i * D + j] * s; };

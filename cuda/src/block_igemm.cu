@@ -179,9 +179,7 @@ __global__ void __launch_bounds__(NT, C == 16 ? 4 : 3) apply_ig_kernel(const M *
             m = fmaxf(m, fabsf(e < HEAD * HEAD ? Sg[warp * HEAD * HEAD + e] : zg[warp * HEAD + e - HEAD * HEAD]));
 #pragma unroll
         for (int k = 16; k; k >>= 1) m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, k));
-        int ex = 0;
-        frexpf(m, &ex);
-        if (lane == 0) scale[warp] = m > 0.0f && isfinite(m) ? ldexpf(1.0f, -ex) : 1.0f;
+        if (lane == 0) scale[warp] = mma::fp16_range_scale(m);
     }
     __syncthreads();
     // B operands held in registers for the whole kernel: [S | z] per head

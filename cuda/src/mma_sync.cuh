@@ -13,10 +13,21 @@
 // so the accumulators of two neighbouring n-tiles are, packed to fp16, an A
 // operand whose k runs over those 16 columns (as in FlashAttention-2).
 #pragma once
+#include <cmath>
 #include <cstdint>
 #include <cuda_fp16.h>
 
 namespace mma {
+
+// The power of two that brings m, the largest magnitude of a set of fp32
+// values, into [0.5, 1): scaled by it they fit fp16's range as operands
+// (a ratio of two of them is unchanged); 1 where m is 0 or not finite.
+__device__ __forceinline__ float fp16_range_scale(float m)
+{
+    int ex = 0;
+    frexpf(m, &ex);
+    return m > 0.0f && std::isfinite(m) ? ldexpf(1.0f, -ex) : 1.0f;
+}
 
 // Two floats as one register of two fp16 (lo in the low half).
 __device__ __forceinline__ uint32_t pack(float lo, float hi)
