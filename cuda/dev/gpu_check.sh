@@ -4,12 +4,14 @@
 # bug, compute-sanitizer on the GPU tests, per-step profiles and the benchmark
 # table. Needs .deps/prefix (cmocka and cJSON: .ci/gpu-machine-deps, run here first) carried:
 # device run with carry [".deps"].
-#   bash cuda/dev/gpu_check.sh [OUTDIR] [full|checks|planted|perf|quick]
+#   bash cuda/dev/gpu_check.sh [OUTDIR] [full|checks|planted|perf|quick|optin]
 # checks: build, tests, sanitizer, profiles, workbench; planted: the planted
 # bugs (one copy of the sources per bug, built in parallel); perf: build, the
 # benchmark table, each precision, the PyTorch twin; quick: checks with the
 # table at 1280^2 only. full is all of them: longer than one 10-minute
-# device call, so run checks, planted and perf as three. Logs go to
+# device call, so run checks, planted and perf as three. optin: the short
+# call that decides the opt-in kernels (parity and golden with them, their
+# workbench rows, the optin.txt table), about four minutes. Logs go to
 # OUTDIR/gpu_check.tar.gz (the device tool brings back at most 8 files).
 set -uo pipefail
 dest=${1:-${OUT:-/tmp/gpu_check}}
@@ -17,8 +19,9 @@ mode=${2:-full}
 out=/tmp/gpu_check_logs
 rm -rf "$out" && mkdir -p "$out" "$dest"
 trap 'tar -C /tmp -czf "$dest/gpu_check.tar.gz" gpu_check_logs' EXIT
-checks=1; planted=1; perf=1
+checks=1; planted=1; perf=1; optin=0
 case $mode in
+  optin) checks=0 planted=0 perf=0 optin=1;;
   checks) planted=0 perf=0;;
   planted) checks=0 perf=0;;
   perf) checks=0 planted=0;;
@@ -106,6 +109,21 @@ for c in "64 --heads 4 --size 320x320" "128 --heads 8 --size 160x160" "256 --hea
 done | tee -a "$out/workbench.txt"
 
 fi # checks
+
+if [ $optin = 1 ]; then
+optin="SAGALUX_CUDA_DEEP=pairs SAGALUX_CUDA_BLOCK=igemm2 SAGALUX_CUDA_FUSE=igemm2 SAGALUX_CUDA_APPLY=mma"
+for e in - $optin "$optin"; do
+  echo "== parity and golden with ${e/-/the defaults}"
+  env ${e/-/} build-gpu/tests/test_backend_parity 2>&1 | grep -E "worst|FAIL|OK|SKIP" | head -8
+  env ${e/-/} build-gpu/tests/test_golden 2>&1 | grep -E "FAILED|PASSED" | head -3
+done
+{ build-gpu/cuda/bench_dw --size 1280x1280
+  build-gpu/cuda/bench_block --c 16 --heads 1 --size 1280x1280 | grep -E "igemm|CHECK"
+  build-gpu/cuda/bench_fuse --c 16 --size 1280x1280 | grep -E "igemm|CHECK"
+  for c in "64 --heads 4 --size 320x320" "128 --heads 8 --size 160x160" "256 --heads 8 --size 80x80"; do
+    for v in half/16 half-pairs/16 half-apply/16; do build-gpu/cuda/bench_block --c $c --variant $v | tail -n +3 | grep -v "^\*"; done
+  done; } 2>&1 | tee "$out/workbench-optin.txt"
+fi # optin
 
 if [ $planted = 1 ]; then
 # Planted bugs must fail the tests that guard them. Each build is a copy of
@@ -271,10 +289,10 @@ wait
 cat "$out"/report-[0-9].txt "$out"/report-1[0-9].txt
 fi # planted
 
-if [ $perf = 1 ] || [ "$mode" = quick ]; then
+if [ $perf = 1 ] || [ "$mode" = quick ] || [ $optin = 1 ]; then
 sizes="256x256 512x512 1280x1280 2048x2048 4096x4096 6000x4000"
 [ "$mode" = quick ] && sizes=1280x1280
-for size in $sizes; do
+[ $optin = 1 ] || for size in $sizes; do
   runs=20; case $size in 4096x4096|6000x4000) runs=5;; esac
   echo "shipped $size $(build-gpu/app/sagalux-bench -m assets/sagalux.sglx -s $size -d cuda -r $runs 2>&1 | tail -2 | tr '\n' ' ')"
   echo "llformer $size $(build-gpu/app/sagalux-bench --random 16,2,4,8,16,2 -s $size -d cuda -r $runs 2>&1 | tail -2 | tr '\n' ' ')"
@@ -292,6 +310,7 @@ for v in default SAGALUX_CUDA_DEEP=pairs SAGALUX_CUDA_BLOCK=igemm2 SAGALUX_CUDA_
 done | tee "$out/optin.txt"
 
 # Side by side with the PyTorch twin (same GPU, same weights): eager fp16 and torch.compile.
+[ $optin = 1 ] && exit 0
 if [ "$mode" != quick ]; then
   timeout 300 python3 cuda/dev/compare_twin.py --bench build-gpu/app/sagalux-bench --sizes 512,1280 --compile-sizes 1280 \
     --runs 20 2>&1 | grep -v Warning | tee "$out/compare_twin.txt" | tail -8
