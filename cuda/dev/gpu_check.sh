@@ -19,9 +19,9 @@ mode=${2:-full}
 out=/tmp/gpu_check_logs
 rm -rf "$out" && mkdir -p "$out" "$dest"
 trap 'tar -C /tmp -czf "$dest/gpu_check.tar.gz" gpu_check_logs' EXIT
-checks=1; planted=1; perf=1; optin=0
+checks=1; planted=1; perf=1; optin_mode=0
 case $mode in
-  optin) checks=0 planted=0 perf=0 optin=1;;
+  optin) checks=0 planted=0 perf=0 optin_mode=1;;
   checks) planted=0 perf=0;;
   planted) checks=0 perf=0;;
   perf) checks=0 planted=0;;
@@ -110,7 +110,7 @@ done | tee -a "$out/workbench.txt"
 
 fi # checks
 
-if [ $optin = 1 ]; then
+if [ $optin_mode = 1 ]; then
 optin="SAGALUX_CUDA_DEEP=pairs SAGALUX_CUDA_BLOCK=igemm2 SAGALUX_CUDA_FUSE=igemm2 SAGALUX_CUDA_APPLY=mma"
 for e in - $optin "$optin"; do
   echo "== parity and golden with ${e/-/the defaults}"
@@ -289,10 +289,10 @@ wait
 cat "$out"/report-[0-9].txt "$out"/report-1[0-9].txt
 fi # planted
 
-if [ $perf = 1 ] || [ "$mode" = quick ] || [ $optin = 1 ]; then
+if [ $perf = 1 ] || [ "$mode" = quick ] || [ $optin_mode = 1 ]; then
 sizes="256x256 512x512 1280x1280 2048x2048 4096x4096 6000x4000"
 [ "$mode" = quick ] && sizes=1280x1280
-[ $optin = 1 ] || for size in $sizes; do
+[ $optin_mode = 1 ] || for size in $sizes; do
   runs=20; case $size in 4096x4096|6000x4000) runs=5;; esac
   echo "shipped $size $(build-gpu/app/sagalux-bench -m assets/sagalux.sglx -s $size -d cuda -r $runs 2>&1 | tail -2 | tr '\n' ' ')"
   echo "llformer $size $(build-gpu/app/sagalux-bench --random 16,2,4,8,16,2 -s $size -d cuda -r $runs 2>&1 | tail -2 | tr '\n' ' ')"
@@ -310,7 +310,7 @@ for v in default SAGALUX_CUDA_DEEP=pairs SAGALUX_CUDA_BLOCK=igemm2 SAGALUX_CUDA_
 done | tee "$out/optin.txt"
 
 # Side by side with the PyTorch twin (same GPU, same weights): eager fp16 and torch.compile.
-[ $optin = 1 ] && exit 0
+[ $optin_mode = 1 ] && exit 0
 if [ "$mode" != quick ]; then
   timeout 300 python3 cuda/dev/compare_twin.py --bench build-gpu/app/sagalux-bench --sizes 512,1280 --compile-sizes 1280 \
     --runs 20 2>&1 | grep -v Warning | tee "$out/compare_twin.txt" | tail -8
