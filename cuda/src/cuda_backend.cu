@@ -75,9 +75,9 @@ struct cuda_state {
     int sm_major;              // the device's compute capability and opt-in shared memory a block, which
     size_t smem_optin;         // kernels the plan's steps take (plan_memory without a GPU: an H100's)
     int unfused;               // SAGALUX_CUDA_UNFUSED set: one kernel per layer everywhere (the workbench's baseline)
-    fused_kernels block_kernels; // the wide levels' fused blocks (block_fused.cuh); SAGALUX_CUDA_BLOCK=wmma: the older WMMA pair
-    fuse_kernels fuse_passes;   // the Fuse layers' passes (fuse_fused.cuh); SAGALUX_CUDA_FUSE=wmma: the older WMMA pair
-    deep_fronts deep;           // the deep blocks' branch fronts (layers_half.cuh); SAGALUX_CUDA_DEEP=pairs|fused: the opt-in kernels
+    fused_kernels block_kernels; // the wide levels' fused blocks (block_fused.cuh); SAGALUX_CUDA_BLOCK=igemm: one row a warp, =wmma: the older WMMA pair
+    fuse_kernels fuse_passes;   // the Fuse layers' passes (fuse_fused.cuh); SAGALUX_CUDA_FUSE=igemm: one row a warp, =wmma: the older WMMA pair
+    deep_fronts deep;           // the deep blocks' branch fronts (layers_half.cuh); SAGALUX_CUDA_DEEP=scalar: one pixel a thread, =fused: opt-in
     int apply_mma;              // SAGALUX_CUDA_APPLY=mma: the deep blocks' apply on tensor cores (apply_mma.cuh; opt-in)
     cudaEvent_t marks[SX_PLAN_MAX_STEPS + 1];
     cudaEvent_t net_begin, net_end;  // around the network of every run: network_ms
@@ -814,28 +814,28 @@ extern "C" sagalux_status sx_cuda_backend_open(const sagalux_model *model, int d
               : s->tensor_cores               ? CUBLAS_COMPUTE_32F_FAST_TF32
                                               : CUBLAS_COMPUTE_32F;
     if (math) sx_log(SAGALUX_LOG_INFO, "CUDA device %d: SAGALUX_CUDA_MATH=%s for the cuBLAS 1x1s", device, math);
+    // The defaults are the kernels that won on the H200 (docs/performance.md,
+    // "Opt-in kernels measured"); the environment picks the ones they
+    // replaced, for the workbench's A/B and as a fallback.
     const char *block = getenv("SAGALUX_CUDA_BLOCK");
-    s->block_kernels = !s->tensor_cores                      ? FUSED_FP32
-                       : block && !strcmp(block, "wmma")   ? FUSED_TC
-                       : block && !strcmp(block, "igemm2") ? FUSED_IGEMM2
-                                                           : FUSED_IGEMM;
+    s->block_kernels = !s->tensor_cores                     ? FUSED_FP32
+                       : block && !strcmp(block, "wmma")  ? FUSED_TC
+                       : block && !strcmp(block, "igemm") ? FUSED_IGEMM
+                                                          : FUSED_IGEMM2;
     if (s->tensor_cores && block && *block)
         sx_log(SAGALUX_LOG_INFO, "CUDA device %d: SAGALUX_CUDA_BLOCK=%s for the wide levels' blocks", device, block);
     const char *fuse = getenv("SAGALUX_CUDA_FUSE");
-    s->fuse_passes = !s->tensor_cores                     ? FUSE_FP32
-                     : fuse && !strcmp(fuse, "wmma")   ? FUSE_TC
-                     : fuse && !strcmp(fuse, "igemm2") ? FUSE_IGEMM2
-                                                       : FUSE_IGEMM;
+    s->fuse_passes = !s->tensor_cores                    ? FUSE_FP32
+                     : fuse && !strcmp(fuse, "wmma")  ? FUSE_TC
+                     : fuse && !strcmp(fuse, "igemm") ? FUSE_IGEMM
+                                                      : FUSE_IGEMM2;
     if (s->tensor_cores && fuse && *fuse)
         sx_log(SAGALUX_LOG_INFO, "CUDA device %d: SAGALUX_CUDA_FUSE=%s for the Fuse layers", device, fuse);
     const char *deep = getenv("SAGALUX_CUDA_DEEP");
-    // DEEP_PAIRS is written and compiled, not yet run on a GPU: opt-in until
-    // bench_dw and the parity test have passed on one (docs/performance.md).
-    s->deep = !deep                                       ? DEEP_SCALAR
-              : !strcmp(deep, "pairs")                    ? DEEP_PAIRS
-              : s->tensor_cores && !strcmp(deep, "fused") ? DEEP_FUSED
-                                                          : DEEP_SCALAR;
-    if (s->deep != DEEP_SCALAR)
+    s->deep = deep && !strcmp(deep, "scalar")                    ? DEEP_SCALAR
+              : deep && s->tensor_cores && !strcmp(deep, "fused") ? DEEP_FUSED
+                                                                  : DEEP_PAIRS;
+    if (deep && *deep)
         sx_log(SAGALUX_LOG_INFO, "CUDA device %d: SAGALUX_CUDA_DEEP=%s for the deep blocks", device, deep);
     const char *apply = getenv("SAGALUX_CUDA_APPLY");
     s->apply_mma = s->tensor_cores && apply && !strcmp(apply, "mma");
