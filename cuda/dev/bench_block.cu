@@ -208,7 +208,22 @@ int main(int argc, char **argv)
         return h16;
     };
     B.w.qkv16 = dev16(b->qkv, 5 * b->c * b->c), B.w.proj16 = dev16(b->proj, b->c * b->c);
-    B.w.pw_in16 = dev16(b->pw_in, 2 * b->hid * b->c), B.w.pw_out16 = dev16(b->pw_out, b->c * b->hid);
+    B.w.pw_in16 = dev16(b->pw_in, 2 * b->hid * b->c);
+    { // pw_out16: rows hid_padded(hid) halves apart, zeros between (layers_half.cuh)
+        const int hidp = hid_padded(b->hid);
+        std::vector<float> padded((size_t)b->c * hidp, 0.0f);
+        for (int o = 0; o < b->c; o++)
+            for (int j = 0; j < b->hid; j++) padded[(size_t)o * hidp + j] = b->pw_out[(size_t)o * b->hid + j];
+        float *staged;
+        CK(cudaMalloc(&staged, padded.size() * sizeof(float)));
+        CK(cudaMemcpy(staged, padded.data(), padded.size() * sizeof(float), cudaMemcpyHostToDevice));
+        __half *h16;
+        CK(cudaMalloc(&h16, padded.size() * sizeof(__half)));
+        k_to_half(nullptr, staged, padded.size(), h16);
+        CK(cudaDeviceSynchronize());
+        CK(cudaFree(staged));
+        B.w.pw_out16 = h16;
+    }
     CK(cudaStreamCreate(&B.ctx.stream));
     cublasCreate(&B.ctx.blas);
     cublasSetStream(B.ctx.blas, B.ctx.stream);

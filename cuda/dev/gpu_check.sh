@@ -258,6 +258,15 @@ planted_case 19 - cuda/src/kernels.cu "for (int j = 0; j < RED_Y; j++) sum += sl
 planted_case 20 SAGALUX_CUDA_APPLY=mma cuda/src/apply_mma.cu "const float r0 = 1.0f / (__shfl_sync(0xffffffffu, den[0], t) + eps);" \
   "const float r0 = 1.0f / (__shfl_sync(0xffffffffu, den[0], t + 4) + eps);" \
   "the tensor-core apply's denominator from the wrong lane" bench_block --c 64 --heads 4 --size 128x128 --variant half-apply
+# The deep FFN's output 1x1 with K = hid padded to a multiple of 8: the
+# GEMM given the unpadded K, so it reads the padded weights at the wrong stride.
+planted_case 21 - cuda/src/layers_half.cu "return gemm16(s, u, n, hidp, n, b.pw_out16, c, x, data_type<M>(), n, true);" \
+  "return gemm16(s, u, n, b.hid, n, b.pw_out16, c, x, data_type<M>(), n, true);" \
+  "the deep FFN output 1x1 at the unpadded stride" bench_block --c 64 --heads 4 --size 128x128 --variant half
+# The C=16 summary and FFN's halo fill, both positions a thread at once:
+# the second position given the first's values.
+planted_case 22 - cuda/src/block_igemm.cu "if (p1 < HN) put(p1, v1);" "if (p1 < HN) put(p1, v0);" \
+  "the C=16 halo fill's second position given the first's values" bench_block --c 16 --size 64x64 --variant igemm2
 # The WMMA Fuse (SAGALUX_CUDA_FUSE=wmma, no longer the default) its last v row dropped.
 planted_case 6 SAGALUX_CUDA_FUSE=wmma cuda/src/fuse_tc.cu "U[(size_t)row * LDP + threadIdx.x] = __float2half(inside ? v : 0.0f);" \
   "U[(size_t)row * LDP + threadIdx.x] = __float2half(inside && row != X3 - 1 ? v : 0.0f);" \
@@ -284,7 +293,7 @@ planted_case 8 - cuda/src/cuda_backend.cu "k_to_float(q, in0, cn, x32);" \
   "k_to_float(q, in0, cn / 2, x32);" \
   "the fp32 blocks on fp16 maps widening half their input" bench_block --c 16 --size 64x64 --variant fused
 wait
-cat "$out"/report-[0-9].txt "$out"/report-1[0-9].txt
+cat "$out"/report-[0-9].txt "$out"/report-[12][0-9].txt
 fi # planted
 
 if [ $perf = 1 ] || [ "$mode" = quick ] || [ $optin_mode = 1 ]; then

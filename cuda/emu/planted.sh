@@ -48,6 +48,14 @@ plant apply-mma-denominator emu_block_c64 cuda/src/apply_mma.cu \
   "const float r0 = 1.0f / (__shfl_sync(0xffffffffu, den[0], t + 4) + eps);"
 plant conv-igemm-tap emu_conv cuda/src/conv_igemm.cu \
   "o < cout && c < cin ? wt" "o < cout && c < cin && !(c == 0 && tap == 8) ? wt"
+plant ffn-out-padded-stride emu_block_c64 cuda/src/layers_half.cu \
+  "return gemm16(s, u, n, hidp, n, b.pw_out16, c, x, data_type<M>(), n, true);" \
+  "return gemm16(s, u, n, b.hid, n, b.pw_out16, c, x, data_type<M>(), n, true);"
+plant igemm-summary-blocks emu_block_c32 cuda/src/block_igemm.cu \
+  "{trans(pack(ph[0][0], ph[0][1])), trans(pack(ph[1][0], ph[1][1]))," \
+  "{trans(pack(ph[1][0], ph[1][1])), trans(pack(ph[0][0], ph[0][1])),"
+plant halo-both-second emu_block_c16 cuda/src/block_igemm.cu \
+  "if (p1 < HN) put(p1, v1);" "if (p1 < HN) put(p1, v0);"
 plant emulator-b-layout emu_block_c16 cuda/emu/emu_mma.h \
   "return emu_detail::half_of(k < 8 ? r.b0 : r.b1, k % 2);" "return emu_detail::half_of(k < 8 ? r.b1 : r.b0, k % 2);"
 

@@ -30,18 +30,38 @@ constexpr int HEAD = 16; // channels a head: the kernels' S tile
 // fp16 (phi_k, v~) right after.
 
 // The LayerNorm (with its affine) of the tile's halo into A, fp16, zeros
-// outside the image: the depthwise's zero padding.
-template <int C, typename M>
+// outside the image: the depthwise's zero padding. A thread owns positions
+// threadIdx.x and threadIdx.x + NT (324 for 256 threads). BOTH: it loads
+// the two before normalising either, one trip to memory a tile where a loop
+// over them makes the owners of two (and the block, at the barrier after
+// the fill) wait for two in turn. It needs 2C floats of registers at once:
+// the C=16 summary and FFN take it without spilling; at C=32, and in the
+// apply (64 registers), it spills (ptxas -v), so those keep the loop.
+template <int C, bool BOTH, typename M>
 __device__ void halo_ln(const M *x, size_t n, int h, int w, int x0, int y0, const float *g, const float *b, half *A)
 {
-    for (int pos = threadIdx.x; pos < HN; pos += NT) {
-        float v[C];
-        ln_at<C>(x, n, h, w, x0, y0, pos, g, b, v);
+    static_assert(HN <= 2 * NT, "a thread owns at most two halo positions");
+    auto put = [&](int pos, const float (&v)[C]) {
 #pragma unroll
         for (int c = 0; c < C; c += 8)
             *reinterpret_cast<uint4 *>(A + (size_t)pos * geo<C>::LDC + c) =
                 make_uint4(pack(v[c], v[c + 1]), pack(v[c + 2], v[c + 3]), pack(v[c + 4], v[c + 5]),
                            pack(v[c + 6], v[c + 7]));
+    };
+    if constexpr (BOTH) {
+        const int p0 = threadIdx.x, p1 = threadIdx.x + NT;
+        float v0[C], v1[C];
+        const bool in0 = halo_load<C>(x, n, h, w, x0, y0, p0, v0), in1 = halo_load<C>(x, n, h, w, x0, y0, p1, v1);
+        if (in0) layernorm_affine<C>(v0, g, b);
+        put(p0, v0);
+        if (in1) layernorm_affine<C>(v1, g, b);
+        if (p1 < HN) put(p1, v1);
+    } else {
+        for (int pos = threadIdx.x; pos < HN; pos += NT) {
+            float v[C];
+            ln_at<C>(x, n, h, w, x0, y0, pos, g, b, v);
+            put(pos, v);
+        }
     }
 }
 
@@ -76,7 +96,7 @@ __global__ void __launch_bounds__(NT, RW == 1 ? 3 : 2) summary_ig_kernel(const M
     const size_t n = (size_t)h * w;
     __syncthreads();
     for_each_tile_rows<RW>(
-        h, w, [&](int x0, int y0) { halo_ln<C>(x, n, h, w, x0, y0, b.norm1_w, b.norm1_b, A); },
+        h, w, [&](int x0, int y0) { halo_ln<C, C == 16>(x, n, h, w, x0, y0, b.norm1_w, b.norm1_b, A); },
         [&](int x0, int y0, int r) {
 #pragma unroll
             for (int gi = 0; gi < G; gi++) {
@@ -210,7 +230,7 @@ __global__ void __launch_bounds__(NT, C == 16 ? 4 : 3) apply_ig_kernel(const M *
         }
     const size_t n = (size_t)h * w;
     for_each_tile_row(
-        h, w, [&](int x0, int y0) { halo_ln<C>(x, n, h, w, x0, y0, b.norm1_w, b.norm1_b, A); },
+        h, w, [&](int x0, int y0) { halo_ln<C, false>(x, n, h, w, x0, y0, b.norm1_w, b.norm1_b, A); },
         [&](int x0, int y0, int r) {
             float q[C / 8][4] = {};
 #pragma unroll
@@ -301,7 +321,7 @@ __global__ void __launch_bounds__(NT, 2) ffn_ig_kernel(const M *x, int h, int w,
     const size_t n = (size_t)h * w;
     __syncthreads();
     for_each_tile_rows<RW>(
-        h, w, [&](int x0, int y0) { halo_ln<C>(x, n, h, w, x0, y0, b.norm2_w, b.norm2_b, A); },
+        h, w, [&](int x0, int y0) { halo_ln<C, C == 16>(x, n, h, w, x0, y0, b.norm2_w, b.norm2_b, A); },
         [&](int x0, int y0, int r) {
             float out[RW][C / 8][4] = {};
             for (int hb = 0; hb < F.hb; hb++) {

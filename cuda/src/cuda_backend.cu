@@ -43,6 +43,7 @@ namespace {
 struct half_weight {
     const float *host;
     size_t count, offset;
+    size_t cols, ld; // rows of cols floats stored ld halves apart (ld >= cols; zeros between)
 };
 
 struct cuda_state {
@@ -370,12 +371,14 @@ template <typename M> cublasStatus_t run_step(cuda_state *s, const sx_step *st, 
 // boundary: cuBLAS takes its fast tensor-core kernels only for 16-byte
 // aligned operands, and the fp32 arena's offsets are not (a depthwise weight
 // of 2 hid x 9 floats shifts what follows by 4 floats when hid is odd).
-void want16(cuda_state *s, const float *host, size_t count, size_t *total)
+void want16(cuda_state *s, const float *host, size_t count, size_t *total, size_t cols = 0, size_t ld = 0)
 {
-    if (s->w16) s->w16[s->n_w16] = half_weight{host, count, *total};
+    if (!cols) cols = ld = count;
+    const size_t halves = count / cols * ld;
+    if (s->w16) s->w16[s->n_w16] = half_weight{host, count, *total, cols, ld};
     s->n_w16++;
     s->w16_floats += count;
-    *total += (count + 127) / 128 * 128;
+    *total += (halves + 127) / 128 * 128;
 }
 
 size_t list_half_weights(cuda_state *s)
@@ -395,7 +398,7 @@ size_t list_half_weights(cuda_state *s)
             want16(s, b->qkv, (size_t)5 * b->c * b->c, &total);
             want16(s, b->proj, (size_t)b->c * b->c, &total);
             want16(s, b->pw_in, (size_t)2 * b->hid * b->c, &total);
-            want16(s, b->pw_out, (size_t)b->c * b->hid, &total);
+            want16(s, b->pw_out, (size_t)b->c * b->hid, &total, b->hid, hid_padded(b->hid));
         }
     for (int l = 0; l < 4; l++) {
         const int down_in = d0 << l, up_in = 2 * d0 << l;
@@ -432,8 +435,11 @@ sagalux_status upload_weights(cuda_state *s, char *err, size_t err_size)
         return st;
     }
     memset(host16, 0, halves * sizeof(__half));
-    for (int i = 0; i < s->n_w16; i++)
-        for (size_t k = 0; k < s->w16[i].count; k++) host16[s->w16[i].offset + k] = __float2half_rn(s->w16[i].host[k]);
+    for (int i = 0; i < s->n_w16; i++) {
+        const half_weight &wt = s->w16[i];
+        for (size_t k = 0; k < wt.count; k++)
+            host16[wt.offset + k / wt.cols * wt.ld + k % wt.cols] = __float2half_rn(wt.host[k]);
+    }
     cudaError_t e = cudaMemcpy(s->weights16, host16, halves * sizeof(__half), cudaMemcpyHostToDevice);
     free(host16);
     // The fp32 runs between the fp16-only tensors, each where dev() says.

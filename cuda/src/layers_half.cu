@@ -64,7 +64,11 @@ cublasStatus_t half_block_run(const gpu_ctx &s, const gpu_block_weights &b, M *x
         if ((bs = gemm16(s, ln, n, c, n, b.pw_in16, 2 * b.hid, t, CUDA_R_16F, n, false))) return bs;
         (pairs ? k_ffn_dw_gate_pairs : k_ffn_dw_gate)(s.stream, t, b.hid, h, w, b.dw, u);
     }
-    return gemm16(s, u, n, b.hid, n, b.pw_out16, c, x, data_type<M>(), n, true);
+    const int hidp = hid_padded(b.hid);
+    if (hidp > b.hid &&
+        cudaMemsetAsync(u + (size_t)b.hid * n, 0, (size_t)(hidp - b.hid) * n * sizeof(__half), s.stream) != cudaSuccess)
+        return CUBLAS_STATUS_EXECUTION_FAILED;
+    return gemm16(s, u, n, hidp, n, b.pw_out16, c, x, data_type<M>(), n, true);
 }
 template cublasStatus_t half_block_run(const gpu_ctx &, const gpu_block_weights &, float *, int, int, __half *, deep_fronts);
 template cublasStatus_t half_block_run(const gpu_ctx &, const gpu_block_weights &, __half *, int, int, __half *, deep_fronts);

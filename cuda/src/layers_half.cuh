@@ -17,9 +17,20 @@
 // True when half_block_run takes this shape (head width 8, 16 or 32: the
 // split-N summary kernel's widths).
 bool half_block_supported(int c, int heads);
-// Scratch, in halves: the gated maps (3C or hid; the LayerNorm's output
-// before them), then the 5C / 2 hid expansion (the attention's output after it).
-inline size_t half_block_gated(int c, int hid) { return (size_t)(3 * c > hid ? 3 * c : hid); }
+// The FFN's hidden width rounded up to a multiple of 8: the K of the FFN's
+// output 1x1 and its fp16 weights' row stride. cuBLAS takes its tensor-core
+// kernels with 16-byte vector loads only where K and the leading dimensions
+// are multiples of 8 halves; LLFormer's hid (2.66 C: 170, 340, 681) is not.
+// The gated map's rows hid.. are zeroed before that GEMM (0 x a stale Inf
+// would be NaN), the weights' pad columns are zeros.
+inline int hid_padded(int hid) { return (hid + 7) / 8 * 8; }
+// Scratch, in halves: the gated maps (3C or hid_padded rows; the LayerNorm's
+// output before them), then the 5C / 2 hid expansion (the attention's output after it).
+inline size_t half_block_gated(int c, int hid)
+{
+    const int rows = hid_padded(hid);
+    return (size_t)(3 * c > rows ? 3 * c : rows);
+}
 inline size_t half_block_scratch(int c, int hid, size_t n) { return (half_block_gated(c, hid) + unfused_wide(c, hid)) * n; }
 
 // How a deep block runs each branch's front (LayerNorm, 1x1, depthwise 3x3, gates).

@@ -26,7 +26,9 @@ struct gpu_ctx {
 struct gpu_block_weights {
     const float *norm1_w, *norm1_b, *qkv, *qkv_dw, *proj, *norm2_w, *norm2_b, *pw_in, *dw, *pw_out;
     int c, heads, hid;
-    // fp16 copies of the four 1x1 weights (layers_half.cuh), where the fp16 precision uploaded them.
+    // fp16 copies of the four 1x1 weights (layers_half.cuh), where the fp16
+    // precision uploaded them; pw_out16's rows hid_padded(hid) halves apart,
+    // zeros past hid.
     const __half *qkv16 = nullptr, *proj16 = nullptr, *pw_in16 = nullptr, *pw_out16 = nullptr;
 };
 
