@@ -1,35 +1,42 @@
 #!/usr/bin/env bash
-# Planted bugs for the CUDA emulator's tests (cuda/emu): each copy of the
-# sources gets one bug, is built with SAGALUX_CUDA_EMU=ON, and the emu test
-# that guards that kernel must fail. One plant is in the emulator itself (a
-# fragment layout), to show the tests depend on its layouts being right.
+# Planted bugs for the CUDA emulator's tests (cuda/emu): one copy of the
+# sources is built with SAGALUX_CUDA_EMU=ON, then each bug in turn is put
+# into it, the workbench that guards that kernel rebuilt (only the planted
+# file recompiles) and its emu test must fail; the file is restored before
+# the next. One plant is in the emulator itself (a fragment layout), to show
+# the tests depend on its layouts being right.
 #   bash cuda/emu/planted.sh [WORKDIR]
-# Exits non-zero when a plant does not apply, a copy does not build, or a
-# test passes with its bug in.
+# Exits non-zero when a plant does not apply, a planted copy does not
+# build, or a test passes with its bug in.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 work=${1:-/tmp/sagalux-emu-planted}
-rm -rf "$work" && mkdir -p "$work"
+rm -rf "$work" && mkdir -p "$work/src" && cp -r core cuda app CMakeLists.txt "$work/src"/ && mkdir -p "$work/src/gui" "$work/src/tests"
 failures=0
+targets="bench_block_emu bench_fuse_emu bench_conv_emu bench_dw_emu"
+if ! { cmake -S "$work/src" -B "$work/build" -DSAGALUX_CUDA=OFF -DSAGALUX_CUDA_EMU=ON -DSAGALUX_TESTS=OFF \
+         -DSAGALUX_VIEWER=OFF && cmake --build "$work/build" -j"$(nproc)" --target $targets; } >"$work/build.log" 2>&1; then
+  echo "the unplanted copy did not build (see $work/build.log)"; exit 1
+fi
 
 plant() { # NAME TEST FILE OLD NEW
-  local name=$1 test=$2 file=$3 old=$4 new=$5 d="$work/$1" target
+  local name=$1 test=$2 file=$3 old=$4 new=$5 target f="$work/src/$3"
   case $test in emu_block_*) target=bench_block_emu;; emu_fuse) target=bench_fuse_emu;; emu_conv) target=bench_conv_emu;;
                 emu_dw) target=bench_dw_emu;; *) echo "$name: no workbench for $test"; failures=$((failures + 1)); return;; esac
-  mkdir -p "$d" && cp -r core cuda app CMakeLists.txt "$d"/ && mkdir -p "$d/gui" "$d/tests"
+  cp "$f" "$work/original"
   if ! python3 -c 'import sys; p, o, n = sys.argv[1:]; s = open(p).read(); assert o in s; open(p, "w").write(s.replace(o, n))' \
-       "$d/$file" "$old" "$new"; then
+       "$f" "$old" "$new"; then
     echo "$name: PLANT FAILED (the code it targets changed in $file)"; failures=$((failures + 1)); return
   fi
-  if ! { cmake -S "$d" -B "$d/build" -DSAGALUX_CUDA=OFF -DSAGALUX_CUDA_EMU=ON -DSAGALUX_TESTS=OFF -DSAGALUX_VIEWER=OFF &&
-         cmake --build "$d/build" -j"$(nproc)" --target "$target"; } >"$d/build.log" 2>&1; then
-    echo "$name: DID NOT BUILD (see $d/build.log)"; failures=$((failures + 1)); return
-  fi
-  if ctest --test-dir "$d/build" -R "^$test\$" >"$d/test.log" 2>&1; then
+  if ! cmake --build "$work/build" -j"$(nproc)" --target "$target" >"$work/$name.build.log" 2>&1; then
+    echo "$name: DID NOT BUILD (see $work/$name.build.log)"; failures=$((failures + 1))
+  elif ctest --test-dir "$work/build" -R "^$test\$" >"$work/$name.test.log" 2>&1; then
     echo "$name: $test PASSED WITH THE BUG IN"; failures=$((failures + 1))
   else
-    echo "$name: $test fails, as it must: $(grep -m1 'CHECK FAILED' "$d/build/Testing/Temporary/LastTest.log" | sed 's/  */ /g')"
+    echo "$name: $test fails, as it must: $(grep -m1 'CHECK FAILED' "$work/build/Testing/Temporary/LastTest.log" | sed 's/  */ /g')"
   fi
+  # The original back, newer than the planted file's objects: the next build recompiles it.
+  cp "$work/original" "$f" && touch "$f"
 }
 
 plant dw-halo-edge emu_dw cuda/src/dw_pairs.cu \
