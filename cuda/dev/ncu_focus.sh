@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # ncu on the kernels that decide what to write next, one device call:
-# the C=16 block's three implicit-GEMM passes (40% of LLFormer 1280^2), the
+# the C=16 block's three implicit-GEMM passes (40% of LLFormer 1280^2; and
+# with the opt-in prefetched fill, igemm2p), the
 # Fuse's two, one deep block at C=128 on each apply (its cuBLAS GEMMs, the
 # depthwise kernels, the summary and both applies), and the whole network
 # by kernel (cuda/dev/ncu_summary.py). Needs .deps/prefix carried (device
@@ -36,6 +37,7 @@ profile() {
   python3 cuda/dev/ncu_stalls.py "$out/$name.csv"
 }
 profile block16 "ig_kernel|saga_reduce" 20 build-gpu/cuda/bench_block --c 16 --size 1280x1280 --runs 1 --variant igemm2/16
+profile block16p "ig_kernel|saga_reduce" 20 build-gpu/cuda/bench_block --c 16 --size 1280x1280 --runs 1 --variant igemm2p/16
 profile fuse16 "ig_kernel|fuse_reduce" 20 build-gpu/cuda/bench_fuse --c 16 --size 1280x1280 --runs 1 --variant igemm2
 profile deep128 "." 80 build-gpu/cuda/bench_block --c 128 --heads 8 --size 160x160 --runs 1 --variant half-pairs/16
 profile apply128 "apply" 8 build-gpu/cuda/bench_block --c 128 --heads 8 --size 160x160 --runs 1 --variant half-apply/16
