@@ -266,7 +266,7 @@ planted_case 21 - cuda/src/layers_half.cu "return gemm16(s, u, n, hidp, n, b.pw_
   "the deep FFN output 1x1 at the unpadded stride" bench_block --c 64 --heads 4 --size 128x128 --variant half
 # The C=16 summary and FFN's halo fill, both positions a thread at once:
 # the second position given the first's values.
-planted_case 22 - cuda/src/block_igemm.cu "if (p1 < HN) put(p1, v1);" "if (p1 < HN) put(p1, v0);" \
+planted_case 22 - cuda/src/block_igemm.cu "if (p1 < HN) put_halo<C>(A, p1, v1);" "if (p1 < HN) put_halo<C>(A, p1, v0);" \
   "the C=16 halo fill's second position given the first's values" bench_block --c 16 --size 64x64 --variant igemm2
 # The prefetched C=16 fill (opt-in: SAGALUX_CUDA_BLOCK=igemm2p): the staged
 # halo read one column to the right.

@@ -62,7 +62,7 @@ plant igemm-summary-blocks emu_block_c32 cuda/src/block_igemm.cu \
   "{trans(pack(ph[0][0], ph[0][1])), trans(pack(ph[1][0], ph[1][1]))," \
   "{trans(pack(ph[1][0], ph[1][1])), trans(pack(ph[0][0], ph[0][1])),"
 plant halo-both-second emu_block_c16 cuda/src/block_igemm.cu \
-  "if (p1 < HN) put(p1, v1);" "if (p1 < HN) put(p1, v0);"
+  "if (p1 < HN) put_halo<C>(A, p1, v1);" "if (p1 < HN) put_halo<C>(A, p1, v0);"
 plant prefetched-fill-column emu_block_c16 cuda/src/block_igemm.cu \
   "const half *at = stage + pos / HALO * STAGE_ROW + pos % HALO + 1;" \
   "const half *at = stage + pos / HALO * STAGE_ROW + pos % HALO + 2;"
