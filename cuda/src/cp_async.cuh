@@ -13,9 +13,11 @@ namespace cpasync {
 // zeros instead where !valid (src is then not read).
 __device__ __forceinline__ void copy4(void *dst, const void *src, bool valid)
 {
-#ifdef SAGALUX_EMU
-    // The CUDA emulator (cuda/emu) copies at once: the same result once the
-    // wait and the barrier that must follow have run.
+#if defined(SAGALUX_EMU) || (defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 800)
+    // The CUDA emulator (cuda/emu), and the builds for GPUs before sm_80
+    // (which never run the implicit-GEMM kernels: ig_block_supported asks
+    // the device), copy at once: the same result once the wait and the
+    // barrier that must follow have run.
     uint32_t v = 0;
     if (valid) memcpy(&v, src, 4);
     memcpy(dst, &v, 4);
@@ -28,7 +30,7 @@ __device__ __forceinline__ void copy4(void *dst, const void *src, bool valid)
 // Closes the group of this thread's copies issued since the last commit.
 __device__ __forceinline__ void commit()
 {
-#ifndef SAGALUX_EMU
+#if !defined(SAGALUX_EMU) && !(defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 800)
     asm volatile("cp.async.commit_group;\n" ::: "memory");
 #endif
 }
@@ -36,7 +38,7 @@ __device__ __forceinline__ void commit()
 // Waits until all of this thread's copies have landed.
 __device__ __forceinline__ void wait_all()
 {
-#ifndef SAGALUX_EMU
+#if !defined(SAGALUX_EMU) && !(defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 800)
     asm volatile("cp.async.wait_all;\n" ::: "memory");
 #endif
 }
