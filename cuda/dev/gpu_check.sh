@@ -226,8 +226,7 @@ planted_case 14 - cuda/src/summary_mma.cu "mine[D * D + 16 * m + g + 8] = zacc[m
   "mine[D * D + 16 * m + g + 8] = zacc[m][0];" \
   "the tensor-core summary's z rows 8..15 wrong" bench_block --c 64 --heads 4 --size 128x128 --variant half
 # The fused deep branch front (opt-in: SAGALUX_CUDA_DEEP=fused): the FFN's
-# last hidden channel dropped. (Added after the session's last device call:
-# first run next session.)
+# last hidden channel dropped.
 planted_case 15 SAGALUX_CUDA_DEEP=fused cuda/src/deep_front.cu "u[(size_t)i * n + at] = __float2half(sx_dual_gate_fast(a, bb));" \
   "u[(size_t)i * n + at] = __float2half(i == units - 1 ? 0.0f : sx_dual_gate_fast(a, bb));" \
   "the fused deep front's last hidden channel dropped" bench_block --c 64 --heads 4 --size 128x128 --variant half-fused
@@ -249,13 +248,12 @@ planted_case 18 - cuda/src/fuse_igemm.cu "mma16816(o[q][0], xa[q][kq], bx[0], bx
   "mma16816(o[q][0], xa[0][kq], bx[0], bx[1]);" \
   "the two-row Fuse's second row taking the first's X" bench_fuse --c 16 --size 64x64 --variant igemm2
 # The split-N summary's reduction (every block's S and z) drops its first
-# slice of parts (parts 0, 16, 32, ...). (Added without a GPU: first run next session.)
+# slice of parts (parts 0, 16, 32, ...).
 planted_case 19 - cuda/src/kernels.cu "for (int j = 0; j < RED_Y; j++) sum += slice[j][threadIdx.x];" \
   "for (int j = 1; j < RED_Y; j++) sum += slice[j][threadIdx.x];" \
   "the summary reduction's first slice dropped" bench_block --c 64 --heads 4 --size 128x128 --variant half
 # The deep apply on tensor cores (opt-in: SAGALUX_CUDA_APPLY=mma): the
 # denominator of the even pixels read from a lane that holds a zero row.
-# (Added without a GPU; it fails bench_block on the CUDA emulator.)
 planted_case 20 SAGALUX_CUDA_APPLY=mma cuda/src/apply_mma.cu "const float r0 = 1.0f / (__shfl_sync(0xffffffffu, den[0], t) + eps);" \
   "const float r0 = 1.0f / (__shfl_sync(0xffffffffu, den[0], t + 4) + eps);" \
   "the tensor-core apply's denominator from the wrong lane" bench_block --c 64 --heads 4 --size 128x128 --variant half-apply
