@@ -60,7 +60,6 @@ if command -v compute-sanitizer >/dev/null; then
              "cuda/bench_block --c 32 --heads 2 --size 96x80 --runs 1 --variant igemm/16" \
              "cuda/bench_block --c 16 --size 96x80 --runs 1 --variant igemm2/16" \
              "cuda/bench_block --c 32 --heads 2 --size 96x80 --runs 1 --variant igemm2/16" \
-             "cuda/bench_block --c 16 --size 96x80 --runs 1 --variant igemm2p/16" \
              "cuda/bench_block --c 64 --heads 4 --size 96x80 --runs 1 --variant half/16" \
              "cuda/bench_block --c 256 --heads 8 --size 48x40 --runs 1 --variant half/16" \
              "cuda/bench_block --c 128 --heads 8 --size 48x40 --runs 1 --variant half-fused/16" \
@@ -113,7 +112,7 @@ fi # checks
 
 if [ $optin_mode = 1 ]; then
 optin="SAGALUX_CUDA_DEEP=scalar SAGALUX_CUDA_BLOCK=igemm SAGALUX_CUDA_FUSE=igemm SAGALUX_CUDA_APPLY=mma"
-for e in - $optin "$optin" SAGALUX_CUDA_BLOCK=igemm2p; do
+for e in - $optin "$optin"; do
   echo "== parity and golden with ${e/-/the defaults}"
   env ${e/-/} build-gpu/tests/test_backend_parity 2>&1 | grep -E "worst|FAIL|OK|SKIP" | head -8
   env ${e/-/} build-gpu/tests/test_golden 2>&1 | grep -E "FAILED|PASSED" | head -3
@@ -155,12 +154,16 @@ planted_parity() {
 planted_case() {
   local n=$1 env=$2 file=$3 old=$4 new=$5 what=$6 d=/tmp/planted$1
   shift 6
+  wanted "$n" || return 0
   planted_tree "$d"
   # A plant that no longer finds its code is reported in the case's own
   # report (it once printed only to the console, where a tail cut it off).
   plant "$d/$file" "$old" "$new" >"$out/report-$n.txt" 2>&1 || { echo "PLANTED-BUG CHECK DID NOT RUN: $what" >>"$out/report-$n.txt"; return; }
   ( [ "$env" = - ] || export "${env?}"; planted_parity "$d" "planted-$n.log" "$what" "$@" ) >>"$out/report-$n.txt" 2>&1 &
 }
+# PLANTS="10 21" (environment): only those cases, for a short call that runs
+# new plants first; 0, 1 and 5 are the shared copies below.
+wanted() { [ -z "${PLANTS:-}" ] || [[ " $PLANTS " == *" $1 "* ]]; }
 plant() { # FILE OLD NEW: OLD must be in FILE
   python3 -c 'import sys; p, o, n = sys.argv[1:]; s = open(p).read(); assert o in s, (p, o); open(p, "w").write(s.replace(o, n))' \
     "$@" 2>/dev/null || { echo "PLANT FAILED in $1: the code it targets changed"; return 1; }
@@ -171,6 +174,7 @@ plant() { # FILE OLD NEW: OLD must be in FILE
 # the out-of-memory test must fail.
 # Each copy builds and runs in the background (the builds in parallel: one
 # after another they outlast a device call); the reports print in order.
+if wanted 1; then
 planted_tree /tmp/planted
 plant /tmp/planted/cuda/src/block_fused.cu "for (int c = 0; c < C; c++) acc[c] += wo[c] * u;" \
   "for (int c = 0; c < C; c++) acc[c] += i0 + j == hid - 1 ? 0.0f : wo[c] * u;" >>"$out/report-0.txt"
@@ -184,6 +188,7 @@ plant /tmp/planted/core/src/enhance.c \
   /tmp/planted/build/tests/test_gpu_fallback >"$out/planted-fallback.log" 2>&1
   echo "fallback test with the CPU fallback cut out: exit $? (must be non-zero)"
 fi; } >"$out/report-1.txt" 2>&1 &
+fi
 # Alone (errors carry downstream, so each bug needs its own build): the fused
 # Fuse drops its last v row; the tensor-core FFN its last hidden channel (only
 # the fp16 runs can see that one).
@@ -262,19 +267,11 @@ planted_case 20 SAGALUX_CUDA_APPLY=mma cuda/src/apply_mma.cu "const float r0 = 1
 planted_case 21 - cuda/src/layers_half.cu "return gemm16(s, u, n, hidp, n, b.pw_out16, c, x, data_type<M>(), n, true);" \
   "return gemm16(s, u, n, b.hid, n, b.pw_out16, c, x, data_type<M>(), n, true);" \
   "the deep FFN output 1x1 at the unpadded stride" bench_block --c 64 --heads 4 --size 128x128 --variant half
-# The C=16 summary and FFN's halo fill, both positions a thread at once:
-# the second position given the first's values.
-planted_case 22 - cuda/src/block_igemm.cu "if (p1 < HN) put_halo<C>(A, p1, v1);" "if (p1 < HN) put_halo<C>(A, p1, v0);" \
-  "the C=16 halo fill's second position given the first's values" bench_block --c 16 --size 64x64 --variant igemm2
-# The prefetched C=16 fill (opt-in: SAGALUX_CUDA_BLOCK=igemm2p): the staged
-# halo read one column to the right.
-planted_case 23 SAGALUX_CUDA_BLOCK=igemm2p cuda/src/block_igemm.cu "const half *at = stage + pos / HALO * STAGE_ROW + pos % HALO + 1;" \
-  "const half *at = stage + pos / HALO * STAGE_ROW + pos % HALO + 2;" \
-  "the prefetched fill's staged halo one column off" bench_block --c 16 --size 64x64 --variant igemm2p/16
 # The WMMA Fuse (SAGALUX_CUDA_FUSE=wmma, no longer the default) its last v row dropped.
 planted_case 6 SAGALUX_CUDA_FUSE=wmma cuda/src/fuse_tc.cu "U[(size_t)row * LDP + threadIdx.x] = __float2half(inside ? v : 0.0f);" \
   "U[(size_t)row * LDP + threadIdx.x] = __float2half(inside && row != X3 - 1 ? v : 0.0f);" \
   "the tensor-core Fuse's last v row dropped" bench_fuse --c 16 --size 128x128 --variant fused-tc
+if wanted 5; then
 planted_tree /tmp/planted5
 plant /tmp/planted5/cuda/src/kernels.cu "store(&col[((size_t)c * 9 + k) * len + j], yy >= 0" \
   "store(&col[((size_t)c * 9 + k) * len + j], c == 0 && k == 4 ? 0.0f : yy >= 0" >>"$out/report-0.txt"
@@ -288,6 +285,7 @@ plant /tmp/planted5/cuda/src/cuda_backend.cu "== cudaSuccess) s->network_ms = ms
   /tmp/planted5/build/tests/test_golden >"$out/planted-network-ms.log" 2>&1
   echo "golden test with the CUDA network time never recorded: exit $? (must be non-zero): $(grep -E 'FAILED' "$out/planted-network-ms.log" | head -2 | tr '\n' ' ')"
 fi; } >"$out/report-5.txt" 2>&1 &
+fi
 # fp16 maps: Up's chunked pixel shuffle swapping the two columns of each
 # 2x2 block; the fp32 layers on fp16 maps (odd widths) widening half their input.
 planted_case 7 - cuda/src/kernels.cu "i = (ch / 2) & 1, jj = ch & 1," \
@@ -297,7 +295,7 @@ planted_case 8 - cuda/src/cuda_backend.cu "k_to_float(q, in0, cn, x32);" \
   "k_to_float(q, in0, cn / 2, x32);" \
   "the fp32 blocks on fp16 maps widening half their input" bench_block --c 16 --size 64x64 --variant fused
 wait
-cat "$out"/report-[0-9].txt "$out"/report-[12][0-9].txt
+cat "$out"/report-[0-9].txt "$out"/report-[12][0-9].txt 2>/dev/null
 fi # planted
 
 if [ $perf = 1 ] || [ "$mode" = quick ] || [ $optin_mode = 1 ]; then
@@ -310,8 +308,9 @@ sizes="256x256 512x512 1280x1280 2048x2048 4096x4096 6000x4000"
 done | tee "$out/bench.txt"
 
 # The kernels the environment picks, each alone and all together, against
-# the defaults (a default is the one that wins here and passes the checks).
-for v in default SAGALUX_CUDA_DEEP=scalar SAGALUX_CUDA_BLOCK=igemm SAGALUX_CUDA_FUSE=igemm SAGALUX_CUDA_APPLY=mma SAGALUX_CUDA_BLOCK=igemm2p \
+# the defaults (a default is the one that wins here and passes the checks);
+# optin only (perf's call has no time for it beside the twin).
+[ $optin_mode = 1 ] && for v in default SAGALUX_CUDA_DEEP=scalar SAGALUX_CUDA_BLOCK=igemm SAGALUX_CUDA_FUSE=igemm SAGALUX_CUDA_APPLY=mma \
          "SAGALUX_CUDA_DEEP=scalar SAGALUX_CUDA_BLOCK=igemm SAGALUX_CUDA_FUSE=igemm SAGALUX_CUDA_APPLY=mma"; do
   e=; [ "$v" = default ] || e=$v
   for m in "--random 16,2,4,8,16,2" "-m assets/sagalux.sglx"; do

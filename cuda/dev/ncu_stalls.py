@@ -17,9 +17,10 @@ import csv
 import re
 
 COLUMNS = [  # (label, metric, format)
-    ("us", "gpu__time_duration.sum", lambda v: f"{v / 1e3:8.1f}"),
+    ("us", "gpu__time_duration.sum", lambda v: f"{v:8.1f}"),  # scaled to us from the units row
     ("SM%", "sm__throughput.avg.pct_of_peak_sustained_elapsed", lambda v: f"{v:5.1f}"),
-    ("DRAM%", "dram__throughput.avg.pct_of_peak_sustained_elapsed", lambda v: f"{v:5.1f}"),
+    ("DRAM%", ("dram__throughput.avg.pct_of_peak_sustained_elapsed",
+               "gpu__dram_throughput.avg.pct_of_peak_sustained_elapsed"), lambda v: f"{v:5.1f}"),
     ("tensor%", "sm__pipe_tensor_op_hmma_cycles_active.avg.pct_of_peak_sustained_active", lambda v: f"{v:5.1f}"),
     ("issue%", "smsp__issue_active.avg.pct_of_peak_sustained_active", lambda v: f"{v:5.1f}"),
     ("occ%", "sm__warps_active.avg.pct_of_peak_sustained_active", lambda v: f"{v:5.1f}"),
@@ -45,8 +46,12 @@ def main():
     if len(rows) < 2:
         print(f"{a.csv}: no ncu rows (see the .err file beside it)")
         return 1
-    header, body = rows[0], [r for r in rows[1:] if r and r[0].isdigit()]  # the second row is units
+    header, body = rows[0], [r for r in rows[1:] if r and r[0].isdigit()]
+    units = rows[1] if len(rows) > 1 and not rows[1][0].isdigit() else []  # ncu's second row: units
     col = {name: i for i, name in enumerate(header)}
+    tcol = col.get("gpu__time_duration.sum")
+    to_us = {"nsecond": 1e-3, "usecond": 1.0, "msecond": 1e3, "second": 1e6}.get(
+        units[tcol] if tcol is not None and tcol < len(units) else "nsecond", 1e-3)
     if "Kernel Name" not in col:
         print(f"{a.csv}: not ncu's raw page (no Kernel Name column)")
         return 1
@@ -54,7 +59,7 @@ def main():
     for r in body:
         name = r[col["Kernel Name"]]
         grid = r[col["Grid Size"]] if "Grid Size" in col else "?"
-        t = number(r[col["gpu__time_duration.sum"]]) if "gpu__time_duration.sum" in col else 0.0
+        t = number(r[tcol]) * to_us if tcol is not None and number(r[tcol]) is not None else 0.0
         size = eval_grid(grid)
         key = short(name)
         if key not in best or size > best[key][0] or (size == best[key][0] and (t or 0) > best[key][1]):
@@ -63,7 +68,11 @@ def main():
     for key, (size, t, r, grid) in sorted(best.items(), key=lambda kv: -kv[1][1]):
         cells = []
         for label, metric, fmt in COLUMNS:
-            v = number(r[col[metric]]) if metric in col else None
+            names = (metric,) if isinstance(metric, str) else metric
+            i = next((col[m] for m in names if m in col), None)
+            v = number(r[i]) if i is not None else None
+            if v is not None and label == "us":
+                v = t
             cells.append(f"{fmt(v):>8}" if v is not None else f"{'-':>8}")
         stalls = []
         for name, i in col.items():
@@ -86,9 +95,20 @@ def eval_grid(grid):
 
 
 def short(name):
-    name = re.sub(r"\(anonymous namespace\)::", "", name)
-    m = re.match(r"(?:void )?([\w:]+(?:<[^()]*>)?)", name)
-    return m.group(1) if m else name[:60]
+    """The kernel's name with its template arguments, without namespaces or
+    the parameter list: 'void <unnamed>::ig_kernel<16, 2, (Pass)1>(...)'
+    -> 'ig_kernel<16, 2, (Pass)1>' (the three C=16 passes stay apart)."""
+    name = re.sub(r"^void ", "", name)
+    name = re.sub(r"\(anonymous namespace\)::|<unnamed>::", "", name)
+    depth = 0
+    for i, ch in enumerate(name):
+        if ch == "<":
+            depth += 1
+        elif ch == ">":
+            depth -= 1
+        elif ch == "(" and depth == 0 and i > 0:
+            return name[:i][:90]
+    return name[:90]
 
 
 if __name__ == "__main__":

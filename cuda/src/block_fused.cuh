@@ -25,13 +25,7 @@ bool fused_block_supported(int c, int heads, int hid);
 // taking a warp's two rows of a tile at once (one weight operand load for
 // two m16 tiles; written without a GPU, opt-in until measured). A choice a
 // shape does not take falls back to the one before it.
-enum fused_kernels {
-    FUSED_FP32,   // the fp32 tile kernels (block_fused.cu)
-    FUSED_TC,     // the summary and FFN on WMMA (block_tc.cu)
-    FUSED_IGEMM,  // the three passes as implicit GEMMs, one row a warp (block_igemm.cu)
-    FUSED_IGEMM2, // the same with the summary and FFN two rows a warp: the default
-    FUSED_IGEMM2P // FUSED_IGEMM2 with each tile's input prefetched by cp.async (C = 16 on fp16 maps; opt-in)
-};
+enum fused_kernels { FUSED_FP32, FUSED_TC, FUSED_IGEMM, FUSED_IGEMM2 };
 
 // x (C, H, W) <- Block(x), maps fp32 or fp16 (map_io.cuh). tmp: C*N map
 // values; partial: K_SUMMARY_BLOCKS * (32*32 + 32)

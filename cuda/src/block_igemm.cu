@@ -29,94 +29,21 @@ constexpr int HEAD = 16; // channels a head: the kernels' S tile
 // The gates' sigmoid: sx_sigmoid_fast (gelu_fast.h), its outputs rounded to
 // fp16 (phi_k, v~) right after.
 
-// v (the LayerNormed channels of halo position pos) into A as fp16.
-template <int C> __device__ __forceinline__ void put_halo(half *A, int pos, const float (&v)[C])
-{
-#pragma unroll
-    for (int c = 0; c < C; c += 8)
-        *reinterpret_cast<uint4 *>(A + (size_t)pos * geo<C>::LDC + c) =
-            make_uint4(pack(v[c], v[c + 1]), pack(v[c + 2], v[c + 3]), pack(v[c + 4], v[c + 5]), pack(v[c + 6], v[c + 7]));
-}
-
 // The LayerNorm (with its affine) of the tile's halo into A, fp16, zeros
-// outside the image: the depthwise's zero padding. A thread owns positions
-// threadIdx.x and threadIdx.x + NT (324 for 256 threads). BOTH: it loads
-// the two before normalising either, one trip to memory a tile where a loop
-// over them makes the owners of two (and the block, at the barrier after
-// the fill) wait for two in turn. It needs 2C floats of registers at once:
-// the C=16 summary and FFN take it without spilling; at C=32, and in the
-// apply (64 registers), it spills (ptxas -v), so those keep the loop.
-template <int C, bool BOTH, typename M>
+// outside the image: the depthwise's zero padding. (Loading a thread's two
+// positions before normalising either was measured slower at C=16: see
+// docs/performance.md.)
+template <int C, typename M>
 __device__ void halo_ln(const M *x, size_t n, int h, int w, int x0, int y0, const float *g, const float *b, half *A)
 {
-    static_assert(HN <= 2 * NT, "a thread owns at most two halo positions");
-    if constexpr (BOTH) {
-        const int p0 = threadIdx.x, p1 = threadIdx.x + NT;
-        float v0[C], v1[C];
-        const bool in0 = halo_load<C>(x, n, h, w, x0, y0, p0, v0), in1 = halo_load<C>(x, n, h, w, x0, y0, p1, v1);
-        if (in0) layernorm_affine<C>(v0, g, b);
-        put_halo<C>(A, p0, v0);
-        if (in1) layernorm_affine<C>(v1, g, b);
-        if (p1 < HN) put_halo<C>(A, p1, v1);
-    } else {
-        for (int pos = threadIdx.x; pos < HN; pos += NT) {
-            float v[C];
-            ln_at<C>(x, n, h, w, x0, y0, pos, g, b, v);
-            put_halo<C>(A, pos, v);
-        }
-    }
-}
-
-// The prefetched fill (PF, opt-in: SAGALUX_CUDA_BLOCK=igemm2p; C = 16 with
-// two rows a warp, fp16 maps of even width): the tile's x halo as it is in
-// memory, each channel's 18 rows of 20 halves from x0 - 2, so every 4-byte
-// copy is aligned (w even) and lies wholly inside or outside the image,
-// staged by cp.async while the tile before computes; the fill then reads
-// shared memory instead of waiting on global loads.
-constexpr int STAGE_ROW = 20;
-template <int C> constexpr size_t stage_bytes() { return aligned((size_t)C * HALO * STAGE_ROW * 2); }
-inline bool prefetch_takes(int c, int w) { return c == 16 && w % 2 == 0; }
-
-template <int C> __device__ void halo_prefetch(const half *x, size_t n, int h, int w, int x0, int y0, half *stage)
-{
-    constexpr int PAIRS = STAGE_ROW / 2;
-    for (int e = threadIdx.x; e < C * HALO * PAIRS; e += NT) {
-        const int c = e / (HALO * PAIRS), r = e / PAIRS % HALO, j = e % PAIRS;
-        const int gy = y0 - 1 + r, gx = x0 - 2 + 2 * j;
-        const bool in = gy >= 0 && gy < h && gx >= 0 && gx < w;
-        cpasync::copy4(stage + ((size_t)c * HALO + r) * STAGE_ROW + 2 * j, in ? x + (size_t)c * n + (size_t)gy * w + gx : x, in);
-    }
-    cpasync::commit();
-}
-
-template <int C>
-__device__ void halo_ln_staged(const half *stage, int h, int w, int x0, int y0, const float *g, const float *b, half *A)
-{
     for (int pos = threadIdx.x; pos < HN; pos += NT) {
-        int gy, gx;
-        const bool in = halo_pixel(h, w, x0, y0, pos, &gy, &gx);
-        const half *at = stage + pos / HALO * STAGE_ROW + pos % HALO + 1;
         float v[C];
+        ln_at<C>(x, n, h, w, x0, y0, pos, g, b, v);
 #pragma unroll
-        for (int c = 0; c < C; c++) v[c] = in ? __half2float(at[(size_t)c * HALO * STAGE_ROW]) : 0.0f;
-        if (in) layernorm_affine<C>(v, g, b);
-        put_halo<C>(A, pos, v);
-    }
-}
-
-// The summary's and FFN's walk over the tiles: rows(x0, y0, r) after each
-// tile's LayerNormed halo (g, bn) is in A; PF: prefetched through stage.
-template <int C, int RW, bool PF, typename M, typename Rows>
-__device__ __forceinline__ void walk_tiles(const M *x, size_t n, int h, int w, const float *g, const float *bn, half *A,
-                                           half *stage, Rows rows)
-{
-    if constexpr (PF) {
-        static_assert(C == 16 && RW == 2 && std::is_same<M, half>::value, "the prefetched fill's shape");
-        for_each_tile_rows_prefetched(
-            h, w, [&](int x0, int y0) { halo_prefetch<C>(x, n, h, w, x0, y0, stage); },
-            [&](int x0, int y0) { halo_ln_staged<C>(stage, h, w, x0, y0, g, bn, A); }, rows);
-    } else {
-        for_each_tile_rows<RW>(h, w, [&](int x0, int y0) { halo_ln<C, C == 16>(x, n, h, w, x0, y0, g, bn, A); }, rows);
+        for (int c = 0; c < C; c += 8)
+            *reinterpret_cast<uint4 *>(A + (size_t)pos * geo<C>::LDC + c) =
+                make_uint4(pack(v[c], v[c + 1]), pack(v[c + 2], v[c + 3]), pack(v[c + 4], v[c + 5]),
+                           pack(v[c + 6], v[c + 7]));
     }
 }
 
@@ -129,20 +56,19 @@ __device__ __forceinline__ void residual_store(const M *x, M *y, size_t n, int w
 
 // ---------------------------------------------------------------- summary
 
-template <int C> __host__ __device__ constexpr size_t summary_bytes() { return geo<C>::A_BYTES + aligned((size_t)4 * C * geo<C>::LDK * 2); }
+template <int C> constexpr size_t summary_bytes() { return geo<C>::A_BYTES + aligned((size_t)4 * C * geo<C>::LDK * 2); }
 
 // B's rows per head gi of 16 channels: four n-tiles per 8 channels, in the
 // order k, gk, v, gv (slots 1, 3, 2, 4 of the 5C rows), so the four values
 // of a channel and pixel land in one thread. RW rows a warp at once
 // (for_each_tile_rows): RW = 2 loads each B operand once for two m16 tiles,
 // which the 3 blocks an SM of RW = 1 leave no registers for (2 blocks an SM).
-template <int C, int RW, typename M, bool PF>
+template <int C, int RW, typename M>
 __global__ void __launch_bounds__(NT, RW == 1 ? 3 : 2) summary_ig_kernel(const M *x, int h, int w, gpu_block_weights b, float *partial)
 {
     extern __shared__ __align__(128) unsigned char smem[];
     constexpr int G = C / HEAD, KS = geo<C>::KS, LDK = geo<C>::LDK;
-    half *A = reinterpret_cast<half *>(smem), *B = reinterpret_cast<half *>(smem + geo<C>::A_BYTES),
-         *x_stage = reinterpret_cast<half *>(smem + summary_bytes<C>());
+    half *A = reinterpret_cast<half *>(smem), *B = reinterpret_cast<half *>(smem + geo<C>::A_BYTES);
     combine_weights<C>(B, 4 * C, b.qkv, b.qkv_dw, [](int n) {
         const int slot[4] = {1, 3, 2, 4}, q = n % 64;
         return slot[(q % 32) / 8] * C + (n / 64) * HEAD + (q / 32) * 8 + q % 8;
@@ -151,8 +77,8 @@ __global__ void __launch_bounds__(NT, RW == 1 ? 3 : 2) summary_ig_kernel(const M
     float S[G][2][4] = {}, zp[G][2][2] = {};
     const size_t n = (size_t)h * w;
     __syncthreads();
-    walk_tiles<C, RW, PF>(
-        x, n, h, w, b.norm1_w, b.norm1_b, A, x_stage,
+    for_each_tile_rows<RW>(
+        h, w, [&](int x0, int y0) { halo_ln<C>(x, n, h, w, x0, y0, b.norm1_w, b.norm1_b, A); },
         [&](int x0, int y0, int r) {
 #pragma unroll
             for (int gi = 0; gi < G; gi++) {
@@ -286,7 +212,7 @@ __global__ void __launch_bounds__(NT, C == 16 ? 4 : 3) apply_ig_kernel(const M *
         }
     const size_t n = (size_t)h * w;
     for_each_tile_row(
-        h, w, [&](int x0, int y0) { halo_ln<C, false>(x, n, h, w, x0, y0, b.norm1_w, b.norm1_b, A); },
+        h, w, [&](int x0, int y0) { halo_ln<C>(x, n, h, w, x0, y0, b.norm1_w, b.norm1_b, A); },
         [&](int x0, int y0, int r) {
             float q[C / 8][4] = {};
 #pragma unroll
@@ -356,7 +282,7 @@ template <int C> __host__ __device__ ffn_geo ffn_geo_of(int hid)
 // holds t1 (t2) of pair 16 hb + {2t, 2t + 1, 2t + 8, 2t + 9}[tile]: a
 // thread's u values are then exactly its part of the A operand (k = the 16
 // pairs) of the output 1x1. RW rows a warp at once, as the summary.
-template <int C, int RW, typename M, bool PF>
+template <int C, int RW, typename M>
 __global__ void __launch_bounds__(NT, 2) ffn_ig_kernel(const M *x, int h, int w, gpu_block_weights b, M *y)
 {
     extern __shared__ __align__(128) unsigned char smem[];
@@ -364,7 +290,7 @@ __global__ void __launch_bounds__(NT, 2) ffn_ig_kernel(const M *x, int h, int w,
     const int hid = b.hid;
     const ffn_geo F = ffn_geo_of<C>(hid);
     half *A = reinterpret_cast<half *>(smem), *B1 = reinterpret_cast<half *>(smem + F.b1),
-         *B2 = reinterpret_cast<half *>(smem + F.b2), *x_stage = reinterpret_cast<half *>(smem + aligned(F.total));
+         *B2 = reinterpret_cast<half *>(smem + F.b2);
     combine_weights<C>(B1, F.hb * 32, b.pw_in, b.dw, [hid](int n) {
         const int j = (n % 32) / 8, cc = n % 8;
         const int pair = 16 * (n / 32) + (cc / 2) * 2 + (j & 1) + (j >> 1) * 8;
@@ -376,8 +302,8 @@ __global__ void __launch_bounds__(NT, 2) ffn_ig_kernel(const M *x, int h, int w,
     }
     const size_t n = (size_t)h * w;
     __syncthreads();
-    walk_tiles<C, RW, PF>(
-        x, n, h, w, b.norm2_w, b.norm2_b, A, x_stage,
+    for_each_tile_rows<RW>(
+        h, w, [&](int x0, int y0) { halo_ln<C>(x, n, h, w, x0, y0, b.norm2_w, b.norm2_b, A); },
         [&](int x0, int y0, int r) {
             float out[RW][C / 8][4] = {};
             for (int hb = 0; hb < F.hb; hb++) {
@@ -430,15 +356,15 @@ __global__ void __launch_bounds__(NT, 2) ffn_ig_kernel(const M *x, int h, int w,
 
 // ------------------------------------------------------------ launchers
 
-template <int C, int RW, typename M, bool PF = false>
+template <int C, int RW, typename M>
 bool summary_run(cudaStream_t s, const gpu_block_weights &b, const M *x, int h, int w, float *partial, int max_parts,
                  int *parts)
 {
-    const size_t bytes = summary_bytes<C>() + (PF ? stage_bytes<C>() : 0);
-    if (!opt_in(summary_ig_kernel<C, RW, M, PF>, bytes)) return false;
-    const int g = grid_for(summary_ig_kernel<C, RW, M, PF>, bytes, tiles_of(h, w));
+    const size_t bytes = summary_bytes<C>();
+    if (!opt_in(summary_ig_kernel<C, RW, M>, bytes)) return false;
+    const int g = grid_for(summary_ig_kernel<C, RW, M>, bytes, tiles_of(h, w));
     *parts = g < max_parts ? g : max_parts;
-    summary_ig_kernel<C, RW, M, PF><<<*parts, NT, bytes, s>>>(x, h, w, b, partial);
+    summary_ig_kernel<C, RW, M><<<*parts, NT, bytes, s>>>(x, h, w, b, partial);
     return true;
 }
 
@@ -451,31 +377,12 @@ bool apply_run(cudaStream_t s, const gpu_block_weights &b, const M *x, int h, in
     return true;
 }
 
-template <int C, int RW, typename M, bool PF = false>
-bool ffn_run(cudaStream_t s, const gpu_block_weights &b, const M *x, int h, int w, M *y)
+template <int C, int RW, typename M> bool ffn_run(cudaStream_t s, const gpu_block_weights &b, const M *x, int h, int w, M *y)
 {
-    const size_t bytes = PF ? aligned(ffn_geo_of<C>(b.hid).total) + stage_bytes<C>() : ffn_geo_of<C>(b.hid).total;
-    if (!opt_in(ffn_ig_kernel<C, RW, M, PF>, bytes)) return false;
-    ffn_ig_kernel<C, RW, M, PF><<<grid_for(ffn_ig_kernel<C, RW, M, PF>, bytes, tiles_of(h, w)), NT, bytes, s>>>(x, h, w, b, y);
+    const size_t bytes = ffn_geo_of<C>(b.hid).total;
+    if (!opt_in(ffn_ig_kernel<C, RW, M>, bytes)) return false;
+    ffn_ig_kernel<C, RW, M><<<grid_for(ffn_ig_kernel<C, RW, M>, bytes, tiles_of(h, w)), NT, bytes, s>>>(x, h, w, b, y);
     return true;
-}
-
-// The prefetched C=16 passes where they apply (fp16 maps of even width, and
-// the device gives the staging's shared memory; a launch that fails to opt
-// in has launched nothing), else the plain two-row ones: the same sums.
-template <typename M>
-bool summary16_prefetched(cudaStream_t s, const gpu_block_weights &b, const M *x, int h, int w, float *partial,
-                          int max_parts, int *parts)
-{
-    if constexpr (std::is_same<M, half>::value)
-        if (prefetch_takes(16, w) && summary_run<16, 2, M, true>(s, b, x, h, w, partial, max_parts, parts)) return true;
-    return summary_run<16, 2>(s, b, x, h, w, partial, max_parts, parts);
-}
-template <typename M> bool ffn16_prefetched(cudaStream_t s, const gpu_block_weights &b, const M *x, int h, int w, M *y)
-{
-    if constexpr (std::is_same<M, half>::value)
-        if (prefetch_takes(16, w) && ffn_run<16, 2, M, true>(s, b, x, h, w, y)) return true;
-    return ffn_run<16, 2>(s, b, x, h, w, y);
 }
 
 } // namespace
@@ -491,9 +398,8 @@ bool ig_block_supported(int c, int heads, int hid)
 
 template <typename M>
 bool ig_block_summary(cudaStream_t s, const gpu_block_weights &b, const M *x, int h, int w, float *partial,
-                      int max_parts, int *parts, bool two_rows, bool prefetch)
+                      int max_parts, int *parts, bool two_rows)
 {
-    if (b.c == 16 && two_rows && prefetch) return summary16_prefetched(s, b, x, h, w, partial, max_parts, parts);
     switch (b.c * 2 + two_rows) {
     case 32: return summary_run<16, 1>(s, b, x, h, w, partial, max_parts, parts);
     case 33: return summary_run<16, 2>(s, b, x, h, w, partial, max_parts, parts);
@@ -515,10 +421,8 @@ bool ig_block_apply(cudaStream_t s, const gpu_block_weights &b, const M *x, int 
 }
 
 template <typename M>
-bool ig_block_ffn(cudaStream_t s, const gpu_block_weights &b, const M *x, int h, int w, M *y, bool two_rows,
-                  bool prefetch)
+bool ig_block_ffn(cudaStream_t s, const gpu_block_weights &b, const M *x, int h, int w, M *y, bool two_rows)
 {
-    if (b.c == 16 && two_rows && prefetch) return ffn16_prefetched(s, b, x, h, w, y);
     switch (b.c * 2 + two_rows) {
     case 32: return ffn_run<16, 1>(s, b, x, h, w, y);
     case 33: return ffn_run<16, 2>(s, b, x, h, w, y);
@@ -528,13 +432,11 @@ bool ig_block_ffn(cudaStream_t s, const gpu_block_weights &b, const M *x, int h,
     }
 }
 
-template bool ig_block_summary(cudaStream_t, const gpu_block_weights &, const float *, int, int, float *, int, int *, bool,
-                               bool);
-template bool ig_block_summary(cudaStream_t, const gpu_block_weights &, const __half *, int, int, float *, int, int *,
-                               bool, bool);
+template bool ig_block_summary(cudaStream_t, const gpu_block_weights &, const float *, int, int, float *, int, int *, bool);
+template bool ig_block_summary(cudaStream_t, const gpu_block_weights &, const __half *, int, int, float *, int, int *, bool);
 template bool ig_block_apply(cudaStream_t, const gpu_block_weights &, const float *, int, int, const float *,
                              const float *, float *);
 template bool ig_block_apply(cudaStream_t, const gpu_block_weights &, const __half *, int, int, const float *,
                              const float *, __half *);
-template bool ig_block_ffn(cudaStream_t, const gpu_block_weights &, const float *, int, int, float *, bool, bool);
-template bool ig_block_ffn(cudaStream_t, const gpu_block_weights &, const __half *, int, int, __half *, bool, bool);
+template bool ig_block_ffn(cudaStream_t, const gpu_block_weights &, const float *, int, int, float *, bool);
+template bool ig_block_ffn(cudaStream_t, const gpu_block_weights &, const __half *, int, int, __half *, bool);

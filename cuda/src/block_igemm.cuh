@@ -37,12 +37,10 @@ bool ig_block_supported(int c, int heads, int hid);
 // Per-block partial S and z of x into partial (the layout k_saga_reduce
 // reads); *parts: how many blocks wrote (at most max_parts). two_rows: each
 // warp runs its two rows of a tile at once, sharing the weights' operands
-// (the summary and FFN; FUSED_IGEMM2 in block_fused.cuh). prefetch (with
-// two_rows, C = 16, fp16 maps of even width; elsewhere ignored): each
-// tile's input fetched by cp.async during the tile before (FUSED_IGEMM2P).
+// (the summary and FFN; FUSED_IGEMM2 in block_fused.cuh).
 template <typename M>
 bool ig_block_summary(cudaStream_t s, const gpu_block_weights &b, const M *x, int h, int w, float *partial,
-                      int max_parts, int *parts, bool two_rows = false, bool prefetch = false);
+                      int max_parts, int *parts, bool two_rows = false);
 
 // y = x + proj(o), o = phi_q S / (phi_q z + 1e-6) per head.
 template <typename M>
@@ -51,5 +49,4 @@ bool ig_block_apply(cudaStream_t s, const gpu_block_weights &b, const M *x, int 
 
 // y = x + FFN(LN2(x)).
 template <typename M>
-bool ig_block_ffn(cudaStream_t s, const gpu_block_weights &b, const M *x, int h, int w, M *y, bool two_rows = false,
-                  bool prefetch = false);
+bool ig_block_ffn(cudaStream_t s, const gpu_block_weights &b, const M *x, int h, int w, M *y, bool two_rows = false);

@@ -11,7 +11,6 @@
 #include <cstdint>
 #include <cuda_fp16.h>
 
-#include "cp_async.cuh"
 #include "mma_sync.cuh"
 #include "tile_common.cuh"
 
@@ -141,39 +140,5 @@ __device__ __forceinline__ void for_each_tile_rows(int h, int w, Fill fill, Rows
 
 // Whether row r of the tile at y0 lies in the image.
 __device__ __forceinline__ bool row_in(int h, int y0, int r) { return y0 + r < h; }
-
-// As for_each_tile_rows<2>, with each tile's input fetched while the tile
-// before it computes: prefetch(x0, y0) starts the cp.async copies of a
-// tile's input into a staging buffer and commits them, fill(x0, y0) builds
-// the tile's halo from the staging. The wait and the barrier before a fill
-// make every thread's copies visible and free A of the last tile's rows;
-// the barrier after it frees the staging for the next tile's copies, which
-// then overlap this tile's rows. The barrier at the end frees A for what
-// follows the walk.
-template <typename Prefetch, typename Fill, typename Rows>
-__device__ __forceinline__ void for_each_tile_rows_prefetched(int h, int w, Prefetch prefetch, Fill fill, Rows rows)
-{
-    static_assert(2 * (NT / 32) == tile::T, "two rows a warp cover the tile");
-    const int tiles = tile::tiles_of(h, w), warp = threadIdx.x >> 5;
-    int x0, y0;
-    if ((int)blockIdx.x < tiles) {
-        tile::tile_origin(blockIdx.x, w, &x0, &y0);
-        prefetch(x0, y0);
-    }
-    for (int t = blockIdx.x; t < tiles; t += gridDim.x) {
-        tile::tile_origin(t, w, &x0, &y0);
-        cpasync::wait_all();
-        __syncthreads();
-        fill(x0, y0);
-        __syncthreads();
-        if (t + (int)gridDim.x < tiles) {
-            int nx, ny;
-            tile::tile_origin(t + gridDim.x, w, &nx, &ny);
-            prefetch(nx, ny);
-        }
-        if (y0 + warp < h) rows(x0, y0, warp);
-    }
-    __syncthreads();
-}
 
 } // namespace igemm

@@ -111,35 +111,6 @@ inline bool device_smem_takes(size_t smem)
 __device__ inline float sigmoidf_(float v) { return 1.0f / (1.0f + expf(-v)); }
 __device__ inline float gelu_(float v) { return 0.5f * v * (1.0f + erff(v * 0.70710678118654752f)); }
 
-// x's C channels at halo position pos of the tile at (x0, y0) into v, and
-// whether pos lies in the image; zeros outside it (and past the halo). The
-// loads are predicated, not branched around, so a caller can issue several
-// positions' loads before it uses any.
-template <int C, typename M>
-__device__ inline bool halo_load(const M *x, size_t n, int h, int w, int x0, int y0, int pos, float (&v)[C])
-{
-    int gy, gx;
-    const bool in = halo_pixel(h, w, x0, y0, pos, &gy, &gx);
-    const M *p = x + (in ? (size_t)gy * w + gx : 0);
-#pragma unroll
-    for (int c = 0; c < C; c++) v[c] = in ? load(&p[(size_t)c * n]) : 0.0f;
-    return in;
-}
-
-// v <- LayerNorm(v) with its affine (g, b): over the C channels of one pixel.
-template <int C> __device__ inline void layernorm_affine(float (&v)[C], const float *g, const float *b)
-{
-    float mean = 0.0f, var = 0.0f;
-#pragma unroll
-    for (int c = 0; c < C; c++) mean += v[c];
-    mean *= 1.0f / (float)C;
-#pragma unroll
-    for (int c = 0; c < C; c++) var += (v[c] - mean) * (v[c] - mean);
-    float rstd = rsqrtf(var * (1.0f / (float)C) + 1e-5f);
-#pragma unroll
-    for (int c = 0; c < C; c++) v[c] = (v[c] - mean) * rstd * g[c] + b[c];
-}
-
 // LayerNorm of x at halo position pos of the tile at (x0, y0), into v; zeros
 // outside the image (and for pos past the halo), so the 1x1 outputs there are
 // 0: the depthwise conv's zero padding.
@@ -148,15 +119,24 @@ __device__ inline void ln_at(const M *x, size_t n, int h, int w, int x0, int y0,
                       float (&v)[C])
 {
     int gy, gx;
-    if (!halo_pixel(h, w, x0, y0, pos, &gy, &gx)) { // a branch, not halo_load's predicated loads: fewer registers
+    if (!halo_pixel(h, w, x0, y0, pos, &gy, &gx)) {
 #pragma unroll
         for (int c = 0; c < C; c++) v[c] = 0.0f;
         return;
     }
     const M *p = x + (size_t)gy * w + gx;
+    float mean = 0.0f, var = 0.0f;
 #pragma unroll
-    for (int c = 0; c < C; c++) v[c] = load(&p[(size_t)c * n]);
-    layernorm_affine<C>(v, g, b);
+    for (int c = 0; c < C; c++) {
+        v[c] = load(&p[(size_t)c * n]);
+        mean += v[c];
+    }
+    mean *= 1.0f / (float)C;
+#pragma unroll
+    for (int c = 0; c < C; c++) var += (v[c] - mean) * (v[c] - mean);
+    float rstd = rsqrtf(var * (1.0f / (float)C) + 1e-5f);
+#pragma unroll
+    for (int c = 0; c < C; c++) v[c] = (v[c] - mean) * rstd * g[c] + b[c];
 }
 
 } // namespace tile
