@@ -18,7 +18,12 @@ dest=${1:-${OUT:-/tmp/gpu_check}}
 mode=${2:-full}
 out=/tmp/gpu_check_logs
 rm -rf "$out" && mkdir -p "$out" "$dest"
-trap 'tar -C /tmp -czf "$dest/gpu_check.tar.gz" gpu_check_logs' EXIT
+# Everything printed goes into the tarball too (console.txt): the device
+# call's output keeps only its tail, which once cut the parity lines off.
+# At exit the tee is let finish before the tarball is written.
+exec 3>&1 > >(tee "$out/console.txt") 2>&1
+tee_pid=$!
+trap 'exec 1>&3 2>&3; wait $tee_pid; tar -C /tmp -czf "$dest/gpu_check.tar.gz" gpu_check_logs' EXIT
 checks=1; planted=1; perf=1; optin_mode=0
 case $mode in
   optin) checks=0 planted=0 perf=0 optin_mode=1;;

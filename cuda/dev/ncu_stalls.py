@@ -50,7 +50,7 @@ def main():
     units = rows[1] if len(rows) > 1 and not rows[1][0].isdigit() else []  # ncu's second row: units
     col = {name: i for i, name in enumerate(header)}
     tcol = col.get("gpu__time_duration.sum")
-    to_us = {"nsecond": 1e-3, "usecond": 1.0, "msecond": 1e3, "second": 1e6}.get(
+    to_us = {"ns": 1e-3, "nsecond": 1e-3, "us": 1.0, "usecond": 1.0, "ms": 1e3, "msecond": 1e3, "s": 1e6, "second": 1e6}.get(
         units[tcol] if tcol is not None and tcol < len(units) else "nsecond", 1e-3)
     if "Kernel Name" not in col:
         print(f"{a.csv}: not ncu's raw page (no Kernel Name column)")
