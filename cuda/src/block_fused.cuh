@@ -19,13 +19,15 @@
 // True when the fused kernels handle this block's shape.
 bool fused_block_supported(int c, int heads, int hid);
 
-// Which kernels run the block: all fp32 (this file's); the summary and FFN
-// with their 1x1s on WMMA (block_tc.cuh); or all three passes as implicit
-// GEMMs on mma.sync (block_igemm.cuh); or those with the summary and FFN
-// taking a warp's two rows of a tile at once (one weight operand load for
-// two m16 tiles; written without a GPU, opt-in until measured). A choice a
-// shape does not take falls back to the one before it.
-enum fused_kernels { FUSED_FP32, FUSED_TC, FUSED_IGEMM, FUSED_IGEMM2 };
+// Which kernels run the block. A choice a shape does not take falls back to
+// the one before it.
+enum fused_kernels {
+    FUSED_FP32,    // all fp32 (this file's)
+    FUSED_TC,      // the summary and FFN with their 1x1s on WMMA (block_tc.cuh)
+    FUSED_IGEMM,   // all three passes as implicit GEMMs on mma.sync, one row a warp (block_igemm.cuh)
+    FUSED_IGEMM2,  // those with the summary and FFN two rows a warp (one weight operand load for two m16 tiles): the default
+    FUSED_IGEMM2PA // FUSED_IGEMM2 with the C=16 apply's input prefetched by cp.async (fp16 maps; opt-in until measured)
+};
 
 // x (C, H, W) <- Block(x), maps fp32 or fp16 (map_io.cuh). tmp: C*N map
 // values; partial: K_SUMMARY_BLOCKS * (32*32 + 32)

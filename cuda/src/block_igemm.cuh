@@ -42,10 +42,12 @@ template <typename M>
 bool ig_block_summary(cudaStream_t s, const gpu_block_weights &b, const M *x, int h, int w, float *partial,
                       int max_parts, int *parts, bool two_rows = false);
 
-// y = x + proj(o), o = phi_q S / (phi_q z + 1e-6) per head.
+// y = x + proj(o), o = phi_q S / (phi_q z + 1e-6) per head. prefetch (C =
+// 16, fp16 maps of even width; elsewhere ignored): each tile's input fetched
+// by cp.async during the tile before (FUSED_IGEMM2PA in block_fused.cuh).
 template <typename M>
 bool ig_block_apply(cudaStream_t s, const gpu_block_weights &b, const M *x, int h, int w, const float *S,
-                    const float *z, M *y);
+                    const float *z, M *y, bool prefetch = false);
 
 // y = x + FFN(LN2(x)).
 template <typename M>
