@@ -53,7 +53,17 @@ env $optin build-gpu/tests/test_golden 2>&1 | grep -A11 "CUDA device" | head -12
 build-gpu/tests/test_gpu_fallback 2>&1 | grep -E "warnings|OK|FAIL|SKIP" | head -5
 build-gpu/tests/test_image_io 2>&1 | grep -E "ERROR|FAIL" | head -5
 
+# TOOL TARGET: compute-sanitizer on one test or workbench run; its log and
+# a one-line verdict (LOG.line) in $out.
+sanitize() {
+  local log
+  log="$out/sanitizer-$1-$(echo "$2" | tr -c 'a-z0-9_\n' '-').log"
+  # shellcheck disable=SC2086
+  compute-sanitizer --tool "$1" --error-exitcode 9 build-gpu/$2 >"$log" 2>&1
+  echo "compute-sanitizer $1 $2: exit $? | $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$log" | tail -1)" >"$log.line"
+}
 if command -v compute-sanitizer >/dev/null; then
+  sanitized=()
   for tool in memcheck racecheck; do
     # racecheck runs the fused kernels through the workbench at a small size
     # (the parity test under racecheck takes over six minutes).
@@ -77,11 +87,15 @@ if command -v compute-sanitizer >/dev/null; then
              "cuda/bench_fuse --c 16 --size 96x80 --runs 1 --variant igemm2" \
              "cuda/bench_conv --size 96x80 --runs 1" \
              $([ $tool = memcheck ] && echo tests/test_backend_parity); do
-      log="$out/sanitizer-$tool-$(echo "$t" | tr -c 'a-z0-9_\n' '-').log"
-      compute-sanitizer --tool $tool --error-exitcode 9 build-gpu/$t >"$log" 2>&1
-      echo "compute-sanitizer $tool $t: exit $? | $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$log" | tail -1)"
+      # Six at a time (the instrumented runs are mostly CPU time: one after
+      # another they took most of a device call's ten minutes).
+      while [ "$(jobs -rp | wc -l)" -ge 6 ]; do wait -n; done
+      sanitize $tool "$t" &
+      sanitized+=("$out/sanitizer-$tool-$(echo "$t" | tr -c 'a-z0-9_\n' '-').log")
     done
   done
+  wait
+  for log in "${sanitized[@]}"; do cat "$log.line"; done
 fi
 
 # Libjpeg there (a test_image_io case differs from Debian's).
@@ -151,7 +165,8 @@ planted_parity() {
   "$d/build/tests/test_backend_parity" >"$out/$log" 2>&1
   echo "parity test with $what: exit $? (must be non-zero); first failures:"
   grep -m3 -B1 FAIL "$out/$log"
-  "$d/build/cuda/$@" | grep -E "fused|half|igemm|CHECK"
+  local wb=$1; shift
+  "$d/build/cuda/$wb" "$@" | grep -E "fused|half|igemm|CHECK"
 }
 # N ENV FILE OLD NEW WHAT WORKBENCH...: copy /tmp/plantedN of the sources
 # with OLD replaced by NEW in FILE; its parity test (run with ENV, a
