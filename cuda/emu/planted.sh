@@ -9,7 +9,7 @@
 # Exits non-zero when a plant does not apply, a planted copy does not
 # build, or a test passes with its bug in.
 set -uo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 work=${1:-/tmp/sagalux-emu-planted}
 rm -rf "$work" && mkdir -p "$work/src" && cp -r core cuda app CMakeLists.txt "$work/src"/ && mkdir -p "$work/src/gui" "$work/src/tests"
 failures=0
@@ -64,6 +64,8 @@ plant igemm-summary-blocks emu_block_c32 cuda/src/block_igemm.cu \
 plant prefetched-apply-column emu_block_c16 cuda/src/block_igemm.cu \
   "const half *at = stage + pos / HALO * STAGE_ROW + pos % HALO + 1;" \
   "const half *at = stage + pos / HALO * STAGE_ROW + pos % HALO + 2;"
+plant ffn-three-blocks-row emu_block_c16 cuda/src/block_igemm.cu \
+  "return ffn_run<16, 2, M, 3>(s, b, x, h, w, y);" "return ffn_run<16, 2, M, 3>(s, b, x, h - 1, w, y);"
 plant emulator-b-layout emu_block_c16 cuda/emu/emu_mma.h \
   "return emu_detail::half_of(k < 8 ? r.b0 : r.b1, k % 2);" "return emu_detail::half_of(k < 8 ? r.b1 : r.b0, k % 2);"
 

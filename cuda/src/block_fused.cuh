@@ -26,7 +26,9 @@ enum fused_kernels {
     FUSED_TC,      // the summary and FFN with their 1x1s on WMMA (block_tc.cuh)
     FUSED_IGEMM,   // all three passes as implicit GEMMs on mma.sync, one row a warp (block_igemm.cuh)
     FUSED_IGEMM2,  // those with the summary and FFN two rows a warp (one weight operand load for two m16 tiles): the default
-    FUSED_IGEMM2PA // FUSED_IGEMM2 with the C=16 apply's input prefetched by cp.async (fp16 maps; opt-in until measured)
+    FUSED_IGEMM2PA, // FUSED_IGEMM2 with the C=16 apply's input prefetched by cp.async (fp16 maps; opt-in until measured)
+    FUSED_IGEMM2O,  // FUSED_IGEMM2 with the C=16 FFN at three blocks an SM (80 registers; opt-in until measured)
+    FUSED_IGEMM2PAO // both
 };
 
 // x (C, H, W) <- Block(x), maps fp32 or fp16 (map_io.cuh). tmp: C*N map

@@ -334,8 +334,12 @@ template <int C> __host__ __device__ ffn_geo ffn_geo_of(int hid)
 // holds t1 (t2) of pair 16 hb + {2t, 2t + 1, 2t + 8, 2t + 9}[tile]: a
 // thread's u values are then exactly its part of the A operand (k = the 16
 // pairs) of the output 1x1. RW rows a warp at once, as the summary.
-template <int C, int RW, typename M>
-__global__ void __launch_bounds__(NT, 2) ffn_ig_kernel(const M *x, int h, int w, gpu_block_weights b, M *y)
+// MINB blocks an SM: 2 gives each thread 128 registers; 3 (opt-in:
+// SAGALUX_CUDA_BLOCK=igemm2o) holds the C=16 two-row pass in 80 (ptxas: 4
+// bytes spilled), six warps a scheduler where ncu saw four leave half the
+// issue slots empty on the gates' and mma's dependent chains.
+template <int C, int RW, typename M, int MINB = 2>
+__global__ void __launch_bounds__(NT, MINB) ffn_ig_kernel(const M *x, int h, int w, gpu_block_weights b, M *y)
 {
     extern __shared__ __align__(128) unsigned char smem[];
     constexpr int KS = geo<C>::KS, LDK = geo<C>::LDK;
@@ -441,11 +445,13 @@ bool apply16_prefetched(cudaStream_t s, const gpu_block_weights &b, const M *x, 
     return apply_run<16>(s, b, x, h, w, S, z, y);
 }
 
-template <int C, int RW, typename M> bool ffn_run(cudaStream_t s, const gpu_block_weights &b, const M *x, int h, int w, M *y)
+template <int C, int RW, typename M, int MINB = 2>
+bool ffn_run(cudaStream_t s, const gpu_block_weights &b, const M *x, int h, int w, M *y)
 {
     const size_t bytes = ffn_geo_of<C>(b.hid).total;
-    if (!opt_in(ffn_ig_kernel<C, RW, M>, bytes)) return false;
-    ffn_ig_kernel<C, RW, M><<<grid_for(ffn_ig_kernel<C, RW, M>, bytes, tiles_of(h, w)), NT, bytes, s>>>(x, h, w, b, y);
+    auto kernel = ffn_ig_kernel<C, RW, M, MINB>;
+    if (!opt_in(kernel, bytes)) return false;
+    kernel<<<grid_for(kernel, bytes, tiles_of(h, w)), NT, bytes, s>>>(x, h, w, b, y);
     return true;
 }
 
@@ -486,8 +492,10 @@ bool ig_block_apply(cudaStream_t s, const gpu_block_weights &b, const M *x, int 
 }
 
 template <typename M>
-bool ig_block_ffn(cudaStream_t s, const gpu_block_weights &b, const M *x, int h, int w, M *y, bool two_rows)
+bool ig_block_ffn(cudaStream_t s, const gpu_block_weights &b, const M *x, int h, int w, M *y, bool two_rows,
+                  bool three_blocks)
 {
+    if (b.c == 16 && two_rows && three_blocks) return ffn_run<16, 2, M, 3>(s, b, x, h, w, y);
     switch (b.c * 2 + two_rows) {
     case 32: return ffn_run<16, 1>(s, b, x, h, w, y);
     case 33: return ffn_run<16, 2>(s, b, x, h, w, y);
@@ -503,5 +511,5 @@ template bool ig_block_apply(cudaStream_t, const gpu_block_weights &, const floa
                              const float *, float *, bool);
 template bool ig_block_apply(cudaStream_t, const gpu_block_weights &, const __half *, int, int, const float *,
                              const float *, __half *, bool);
-template bool ig_block_ffn(cudaStream_t, const gpu_block_weights &, const float *, int, int, float *, bool);
-template bool ig_block_ffn(cudaStream_t, const gpu_block_weights &, const __half *, int, int, __half *, bool);
+template bool ig_block_ffn(cudaStream_t, const gpu_block_weights &, const float *, int, int, float *, bool, bool);
+template bool ig_block_ffn(cudaStream_t, const gpu_block_weights &, const __half *, int, int, __half *, bool, bool);

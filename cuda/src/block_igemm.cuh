@@ -49,6 +49,9 @@ template <typename M>
 bool ig_block_apply(cudaStream_t s, const gpu_block_weights &b, const M *x, int h, int w, const float *S,
                     const float *z, M *y, bool prefetch = false);
 
-// y = x + FFN(LN2(x)).
+// y = x + FFN(LN2(x)). three_blocks (C = 16 with two_rows; elsewhere
+// ignored): the kernel built for three blocks an SM, 80 registers a thread
+// instead of 128 (FUSED_IGEMM2O in block_fused.cuh).
 template <typename M>
-bool ig_block_ffn(cudaStream_t s, const gpu_block_weights &b, const M *x, int h, int w, M *y, bool two_rows = false);
+bool ig_block_ffn(cudaStream_t s, const gpu_block_weights &b, const M *x, int h, int w, M *y, bool two_rows = false,
+                  bool three_blocks = false);
