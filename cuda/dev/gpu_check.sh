@@ -53,11 +53,13 @@ env $optin build-gpu/tests/test_golden 2>&1 | grep -A11 "CUDA device" | head -12
 build-gpu/tests/test_gpu_fallback 2>&1 | grep -E "warnings|OK|FAIL|SKIP" | head -5
 build-gpu/tests/test_image_io 2>&1 | grep -E "ERROR|FAIL" | head -5
 
+# TOOL TARGET: where compute-sanitizer's log of that run goes.
+sanitizer_log() { echo "$out/sanitizer-$1-$(echo "$2" | tr -c 'a-z0-9_\n' '-').log"; }
 # TOOL TARGET: compute-sanitizer on one test or workbench run; its log and
 # a one-line verdict (LOG.line) in $out.
 sanitize() {
   local log
-  log="$out/sanitizer-$1-$(echo "$2" | tr -c 'a-z0-9_\n' '-').log"
+  log=$(sanitizer_log "$1" "$2")
   # shellcheck disable=SC2086
   compute-sanitizer --tool "$1" --error-exitcode 9 build-gpu/$2 >"$log" 2>&1
   echo "compute-sanitizer $1 $2: exit $? | $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$log" | tail -1)" >"$log.line"
@@ -91,7 +93,7 @@ if command -v compute-sanitizer >/dev/null; then
       # another they took most of a device call's ten minutes).
       while [ "$(jobs -rp | wc -l)" -ge 6 ]; do wait -n; done
       sanitize $tool "$t" &
-      sanitized+=("$out/sanitizer-$tool-$(echo "$t" | tr -c 'a-z0-9_\n' '-').log")
+      sanitized+=("$(sanitizer_log $tool "$t")")
     done
   done
   wait

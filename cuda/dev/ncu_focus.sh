@@ -13,8 +13,9 @@ set -uo pipefail
 dest=${1:?OUTDIR}
 out=/tmp/ncu_focus
 rm -rf "$out" && mkdir -p "$out" "$dest"
+# The tarball at exit, and after each profile below: a device call cut
+# short by its time limit kills the shell before its EXIT trap runs.
 trap 'tar -C /tmp -czf "$dest/ncu_focus.tar.gz" ncu_focus' EXIT
-# (also after each kernel: a device call cut short by its time limit kills the shell before EXIT)
 if [ ! -x build-gpu/cuda/bench_block ]; then
   cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 -DSAGALUX_CUDA=ON \
     -DSAGALUX_TESTS=ON -DSAGALUX_VIEWER=OFF -DCMAKE_PREFIX_PATH="$PWD/.deps/prefix" >"$out/configure.log" 2>&1 &&

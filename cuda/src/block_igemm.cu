@@ -62,7 +62,7 @@ __device__ void halo_ln(const M *x, size_t n, int h, int w, int x0, int y0, cons
 // where the summary and FFN, which a prefetch made slower, do not.
 constexpr int STAGE_ROW = 20;
 template <int C> constexpr size_t stage_bytes() { return aligned((size_t)C * HALO * STAGE_ROW * 2); }
-inline bool prefetch_takes(int c, int w) { return c == 16 && w % 2 == 0; }
+inline bool prefetch_takes(int w) { return w % 2 == 0; } // C = 16 is the caller's
 
 template <int C> __device__ void halo_prefetch(const half *x, size_t n, int h, int w, int x0, int y0, half *stage)
 {
@@ -258,49 +258,49 @@ __global__ void __launch_bounds__(NT, C == 16 ? 4 : 3) apply_ig_kernel(const M *
         }
     const size_t n = (size_t)h * w;
     auto row = [&](int x0, int y0, int r) {
-            float q[C / 8][4] = {};
+        float q[C / 8][4] = {};
 #pragma unroll
-            for (int ks = 0; ks < KS; ks++) {
-                uint32_t a[4];
-                load_a<C>(a, A, r, ks);
+        for (int ks = 0; ks < KS; ks++) {
+            uint32_t a[4];
+            load_a<C>(a, A, r, ks);
 #pragma unroll
-                for (int np = 0; np < C / 16; np++) {
-                    uint32_t bb[4];
-                    load_b2(bb, B, LDK, np * 16, ks * 16);
-                    mma16816(q[2 * np], a, bb[0], bb[1]);
-                    mma16816(q[2 * np + 1], a, bb[2], bb[3]);
-                }
+            for (int np = 0; np < C / 16; np++) {
+                uint32_t bb[4];
+                load_b2(bb, B, LDK, np * 16, ks * 16);
+                mma16816(q[2 * np], a, bb[0], bb[1]);
+                mma16816(q[2 * np + 1], a, bb[2], bb[3]);
             }
-            float o[C / 8][4];
+        }
+        float o[C / 8][4];
 #pragma unroll
-            for (int gi = 0; gi < G; gi++) {
-                const float *q0 = q[2 * gi], *q1 = q[2 * gi + 1];
-                const uint32_t qa[4] = {pack(fmaxf(q0[0], 0.0f), fmaxf(q0[1], 0.0f)),
-                                        pack(fmaxf(q0[2], 0.0f), fmaxf(q0[3], 0.0f)),
-                                        pack(fmaxf(q1[0], 0.0f), fmaxf(q1[1], 0.0f)),
-                                        pack(fmaxf(q1[2], 0.0f), fmaxf(q1[3], 0.0f))};
-                float num[3][4] = {};
+        for (int gi = 0; gi < G; gi++) {
+            const float *q0 = q[2 * gi], *q1 = q[2 * gi + 1];
+            const uint32_t qa[4] = {pack(fmaxf(q0[0], 0.0f), fmaxf(q0[1], 0.0f)),
+                                    pack(fmaxf(q0[2], 0.0f), fmaxf(q0[3], 0.0f)),
+                                    pack(fmaxf(q1[0], 0.0f), fmaxf(q1[1], 0.0f)),
+                                    pack(fmaxf(q1[2], 0.0f), fmaxf(q1[3], 0.0f))};
+            float num[3][4] = {};
 #pragma unroll
-                for (int j = 0; j < 3; j++) mma16816(num[j], qa, sb[gi][j][0], sb[gi][j][1]);
-                // The denominator is column 16: n-tile 2, column 0, held by t = 0.
-                const float r0 = 1.0f / (__shfl_sync(0xffffffffu, num[2][0], lane & ~3) + eps[gi]);
-                const float r1 = 1.0f / (__shfl_sync(0xffffffffu, num[2][2], lane & ~3) + eps[gi]);
+            for (int j = 0; j < 3; j++) mma16816(num[j], qa, sb[gi][j][0], sb[gi][j][1]);
+            // The denominator is column 16: n-tile 2, column 0, held by t = 0.
+            const float r0 = 1.0f / (__shfl_sync(0xffffffffu, num[2][0], lane & ~3) + eps[gi]);
+            const float r1 = 1.0f / (__shfl_sync(0xffffffffu, num[2][2], lane & ~3) + eps[gi]);
 #pragma unroll
-                for (int j = 0; j < 2; j++) {
-                    o[2 * gi + j][0] = num[j][0] * r0, o[2 * gi + j][1] = num[j][1] * r0;
-                    o[2 * gi + j][2] = num[j][2] * r1, o[2 * gi + j][3] = num[j][3] * r1;
-                }
+            for (int j = 0; j < 2; j++) {
+                o[2 * gi + j][0] = num[j][0] * r0, o[2 * gi + j][1] = num[j][1] * r0;
+                o[2 * gi + j][2] = num[j][2] * r1, o[2 * gi + j][3] = num[j][3] * r1;
             }
-            float out[C / 8][4] = {};
+        }
+        float out[C / 8][4] = {};
 #pragma unroll
-            for (int kq = 0; kq < C / 16; kq++) {
-                const float *o0 = o[2 * kq], *o1 = o[2 * kq + 1];
-                const uint32_t oa[4] = {pack(o0[0], o0[1]), pack(o0[2], o0[3]), pack(o1[0], o1[1]), pack(o1[2], o1[3])};
+        for (int kq = 0; kq < C / 16; kq++) {
+            const float *o0 = o[2 * kq], *o1 = o[2 * kq + 1];
+            const uint32_t oa[4] = {pack(o0[0], o0[1]), pack(o0[2], o0[3]), pack(o1[0], o1[1]), pack(o1[2], o1[3])};
 #pragma unroll
-                for (int j = 0; j < C / 8; j++) mma16816(out[j], oa, pb[j][kq][0], pb[j][kq][1]);
-            }
-            residual_store<C>(x, y, n, w, x0, y0 + r, out);
-        };
+            for (int j = 0; j < C / 8; j++) mma16816(out[j], oa, pb[j][kq][0], pb[j][kq][1]);
+        }
+        residual_store<C>(x, y, n, w, x0, y0 + r, out);
+    };
     if constexpr (PF) {
         static_assert(C == 16 && std::is_same<M, half>::value, "the prefetched fill's shape");
         for_each_tile_row_prefetched(
@@ -441,7 +441,7 @@ bool apply16_prefetched(cudaStream_t s, const gpu_block_weights &b, const M *x, 
                         const float *z, M *y)
 {
     if constexpr (std::is_same<M, half>::value)
-        if (prefetch_takes(16, w) && apply_run<16, M, true>(s, b, x, h, w, S, z, y)) return true;
+        if (prefetch_takes(w) && apply_run<16, M, true>(s, b, x, h, w, S, z, y)) return true;
     return apply_run<16>(s, b, x, h, w, S, z, y);
 }
 
