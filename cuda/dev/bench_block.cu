@@ -1,16 +1,14 @@
 // The kernel workbench for the transformer block (llm.c's dev/cuda pattern):
 //
 //   bench_block [--c C] [--heads H] [--size WxH] [--check WxH] [--runs N]
-//               [--variant all|unfused|fused|fused-tc|igemm|igemm2|half|half-pairs|half-apply|half-fused|fused-tc/16|igemm/16|igemm2/16|igemm2pa/16|igemm2o/16|igemm2pao/16|half/16|half-pairs/16|half-apply/16|half-fused/16]
+//               [--variant all|unfused|fused|fused-tc|igemm|igemm2|half|half-pairs|half-apply|half-fused|fused-tc/16|igemm/16|igemm2/16|igemm2o/16|half/16|half-pairs/16|half-apply/16|half-fused/16]
 //
 // Each variant is the production code itself (cuda/src/layers_unfused.cu,
 // cuda/src/block_fused.cu; fused-tc: its summary and FFN on fp16 tensor
 // cores, cuda/src/block_tc.cu; igemm: all three passes as implicit GEMMs on
 // mma.sync, cuda/src/block_igemm.cu; igemm2: those with the summary and FFN
-// taking two rows a warp; igemm2pa/16: igemm2 with the C=16 apply's input
-// prefetched by cp.async (even widths; elsewhere it is igemm2); igemm2o/16:
-// igemm2 with the C=16 FFN built for three blocks an SM; igemm2pao/16:
-// both; half: the deep levels' fp16 GEMM block,
+// taking two rows a warp; igemm2o/16: igemm2 with the C=16 FFN built for
+// three blocks an SM (the default network's); half: the deep levels' fp16 GEMM block,
 // cuda/src/layers_half.cu; half-pairs: that block with its depthwise +
 // gates two pixels a thread, cuda/src/dw_pairs.cu; half-apply: its apply on
 // tensor cores, cuda/src/apply_mma.cu; half-fused: that block
@@ -60,9 +58,7 @@ static bool maps16(const char *variant) { return strstr(variant, "/16") != nullp
 
 static fused_kernels kernels_of(const char *variant)
 {
-    return !strncmp(variant, "igemm2pao", 9) ? FUSED_IGEMM2PAO
-           : !strncmp(variant, "igemm2pa", 8) ? FUSED_IGEMM2PA
-           : !strncmp(variant, "igemm2o", 7)  ? FUSED_IGEMM2O
+    return !strncmp(variant, "igemm2o", 7)  ? FUSED_IGEMM2O
            : !strncmp(variant, "igemm2", 6)  ? FUSED_IGEMM2
            : !strncmp(variant, "igemm", 5)    ? FUSED_IGEMM
            : !strncmp(variant, "fused-tc", 8) ? FUSED_TC
@@ -184,7 +180,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--variant") && v) variant = v, i++;
         else {
             fprintf(stderr, "usage: bench_block [--c C] [--heads H] [--size WxH] [--check WxH] [--runs N] "
-                            "[--variant all|unfused|fused|fused-tc|igemm|igemm2|half|half-pairs|half-apply|half-fused|fused-tc/16|igemm/16|igemm2/16|igemm2pa/16|igemm2o/16|igemm2pao/16|half/16|half-pairs/16|half-apply/16|half-fused/16]\n");
+                            "[--variant all|unfused|fused|fused-tc|igemm|igemm2|half|half-pairs|half-apply|half-fused|fused-tc/16|igemm/16|igemm2/16|igemm2o/16|half/16|half-pairs/16|half-apply/16|half-fused/16]\n");
             return 2;
         }
     }
@@ -245,7 +241,7 @@ int main(int argc, char **argv)
     printf("%s; block C=%d heads %d hid %d; check at %dx%d against the CPU reference; time at %dx%d (median of %d)\n",
            prop.name, c, heads, hid, cw, ch, w, h, runs);
     printf("%-11s %10s %10s %10s %10s\n", "variant", "nerr", "ms", "GFLOP/s", "GB/s*");
-    const char *variants[] = {"unfused", "fused", "fused-tc", "fused-tc/16", "igemm",     "igemm/16", "igemm2", "igemm2/16", "igemm2pa/16", "igemm2o/16", "igemm2pao/16",
+    const char *variants[] = {"unfused", "fused", "fused-tc", "fused-tc/16", "igemm",     "igemm/16", "igemm2", "igemm2/16", "igemm2o/16",
                               "half",    "half/16", "half-pairs", "half-pairs/16", "half-apply", "half-apply/16",
                               "half-fused", "half-fused/16"};
     for (const char *v : variants) {

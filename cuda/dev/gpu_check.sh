@@ -77,7 +77,7 @@ if command -v compute-sanitizer >/dev/null; then
              "cuda/bench_block --c 32 --heads 2 --size 96x80 --runs 1 --variant igemm/16" \
              "cuda/bench_block --c 16 --size 96x80 --runs 1 --variant igemm2/16" \
              "cuda/bench_block --c 32 --heads 2 --size 96x80 --runs 1 --variant igemm2/16" \
-             "cuda/bench_block --c 16 --size 96x80 --runs 1 --variant igemm2pao/16" \
+             "cuda/bench_block --c 16 --size 96x80 --runs 1 --variant igemm2o/16" \
              "cuda/bench_block --c 64 --heads 4 --size 96x80 --runs 1 --variant half/16" \
              "cuda/bench_block --c 256 --heads 8 --size 48x40 --runs 1 --variant half/16" \
              "cuda/bench_block --c 128 --heads 8 --size 48x40 --runs 1 --variant half-fused/16" \
@@ -134,7 +134,7 @@ fi # checks
 
 if [ $optin_mode = 1 ]; then
 optin="SAGALUX_CUDA_DEEP=scalar SAGALUX_CUDA_BLOCK=igemm SAGALUX_CUDA_FUSE=igemm SAGALUX_CUDA_APPLY=mma"
-for e in - $optin "$optin" SAGALUX_CUDA_BLOCK=igemm2pa SAGALUX_CUDA_BLOCK=igemm2o SAGALUX_CUDA_BLOCK=igemm2pao; do
+for e in - $optin "$optin" SAGALUX_CUDA_BLOCK=igemm2; do
   echo "== parity and golden with ${e/-/the defaults}"
   env ${e/-/} build-gpu/tests/test_backend_parity 2>&1 | grep -E "worst|FAIL|OK|SKIP" | head -8
   env ${e/-/} build-gpu/tests/test_golden 2>&1 | grep -E "FAILED|PASSED" | head -3
@@ -290,14 +290,9 @@ planted_case 20 SAGALUX_CUDA_APPLY=mma cuda/src/apply_mma.cu "const float r0 = 1
 planted_case 21 - cuda/src/layers_half.cu "return gemm16(s, u, n, hidp, n, b.pw_out16, c, x, data_type<M>(), n, true);" \
   "return gemm16(s, u, n, b.hid, n, b.pw_out16, c, x, data_type<M>(), n, true);" \
   "the deep FFN output 1x1 at the unpadded stride" bench_block --c 64 --heads 4 --size 128x128 --variant half
-# The prefetched C=16 apply (opt-in: SAGALUX_CUDA_BLOCK=igemm2pa): the
-# staged halo read one column to the right.
-planted_case 24 SAGALUX_CUDA_BLOCK=igemm2pa cuda/src/block_igemm.cu "const half *at = stage + pos / HALO * STAGE_ROW + pos % HALO + 1;" \
-  "const half *at = stage + pos / HALO * STAGE_ROW + pos % HALO + 2;" \
-  "the prefetched apply's staged halo one column off" bench_block --c 16 --size 64x64 --variant igemm2pa/16
-# The C=16 FFN built for three blocks an SM (opt-in: SAGALUX_CUDA_BLOCK=igemm2o):
-# its launch one row short, so the test sees that switch reach this kernel.
-planted_case 25 SAGALUX_CUDA_BLOCK=igemm2o cuda/src/block_igemm.cu "return ffn_run<16, 2, M, 3>(s, b, x, h, w, y);" \
+# The C=16 FFN built for three blocks an SM (the default since session 14):
+# its launch one row short.
+planted_case 25 - cuda/src/block_igemm.cu "return ffn_run<16, 2, M, 3>(s, b, x, h, w, y);" \
   "return ffn_run<16, 2, M, 3>(s, b, x, h - 1, w, y);" \
   "the three-blocks FFN's launch one row short" bench_block --c 16 --size 64x64 --variant igemm2o/16
 # The WMMA Fuse (SAGALUX_CUDA_FUSE=wmma, no longer the default) its last v row dropped.
@@ -343,8 +338,8 @@ done | tee "$out/bench.txt"
 # The kernels the environment picks, each alone and all together, against
 # the defaults (a default is the one that wins here and passes the checks);
 # optin only (perf's call has no time for it beside the twin).
-[ $optin_mode = 1 ] && for v in default SAGALUX_CUDA_DEEP=scalar SAGALUX_CUDA_BLOCK=igemm SAGALUX_CUDA_FUSE=igemm SAGALUX_CUDA_APPLY=mma SAGALUX_CUDA_BLOCK=igemm2pa \
-         SAGALUX_CUDA_BLOCK=igemm2o SAGALUX_CUDA_BLOCK=igemm2pao \
+[ $optin_mode = 1 ] && for v in default SAGALUX_CUDA_DEEP=scalar SAGALUX_CUDA_BLOCK=igemm SAGALUX_CUDA_FUSE=igemm SAGALUX_CUDA_APPLY=mma \
+         SAGALUX_CUDA_BLOCK=igemm2 \
          "SAGALUX_CUDA_DEEP=scalar SAGALUX_CUDA_BLOCK=igemm SAGALUX_CUDA_FUSE=igemm SAGALUX_CUDA_APPLY=mma"; do
   e=; [ "$v" = default ] || e=$v
   for m in "--random 16,2,4,8,16,2" "-m assets/sagalux.sglx"; do

@@ -61,9 +61,6 @@ plant ffn-out-padded-stride emu_block_c64 cuda/src/layers_half.cu \
 plant igemm-summary-blocks emu_block_c32 cuda/src/block_igemm.cu \
   "{trans(pack(ph[0][0], ph[0][1])), trans(pack(ph[1][0], ph[1][1]))," \
   "{trans(pack(ph[1][0], ph[1][1])), trans(pack(ph[0][0], ph[0][1])),"
-plant prefetched-apply-column emu_block_c16 cuda/src/block_igemm.cu \
-  "const half *at = stage + pos / HALO * STAGE_ROW + pos % HALO + 1;" \
-  "const half *at = stage + pos / HALO * STAGE_ROW + pos % HALO + 2;"
 plant ffn-three-blocks-row emu_block_c16 cuda/src/block_igemm.cu \
   "return ffn_run<16, 2, M, 3>(s, b, x, h, w, y);" "return ffn_run<16, 2, M, 3>(s, b, x, h - 1, w, y);"
 plant emulator-b-layout emu_block_c16 cuda/emu/emu_mma.h \

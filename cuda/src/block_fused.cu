@@ -226,12 +226,11 @@ bool run(cudaStream_t s, const gpu_block_weights &b, M *x, int h, int w, M *tmp,
 {
     const int d = C / b.heads, tiles = tiles_of(h, w);
     if (kernels != FUSED_FP32 && kernels != FUSED_TC && ig_block_supported(C, b.heads, b.hid)) {
-        const bool two = kernels != FUSED_IGEMM, pf = kernels == FUSED_IGEMM2PA || kernels == FUSED_IGEMM2PAO,
-                   three = kernels == FUSED_IGEMM2O || kernels == FUSED_IGEMM2PAO;
+        const bool two = kernels != FUSED_IGEMM, three = kernels == FUSED_IGEMM2O;
         int parts = 0;
         if (!ig_block_summary(s, b, x, h, w, partial, K_SUMMARY_BLOCKS / b.heads, &parts, two)) return false;
         k_saga_reduce(s, partial, parts, b.heads, d, 1.0f / (float)((size_t)h * w), S, z);
-        return ig_block_apply(s, b, x, h, w, S, z, tmp, pf) && ig_block_ffn(s, b, tmp, h, w, x, two, three);
+        return ig_block_apply(s, b, x, h, w, S, z, tmp) && ig_block_ffn(s, b, tmp, h, w, x, two, three);
     }
     const bool tc = kernels != FUSED_FP32 && tc_block_supported(C, b.heads, b.hid);
     size_t sm_sum = summary_floats<C>() * sizeof(float), sm_apply = apply_floats<C>() * sizeof(float),

@@ -22,13 +22,11 @@ bool fused_block_supported(int c, int heads, int hid);
 // Which kernels run the block. A choice a shape does not take falls back to
 // the one before it.
 enum fused_kernels {
-    FUSED_FP32,    // all fp32 (this file's)
-    FUSED_TC,      // the summary and FFN with their 1x1s on WMMA (block_tc.cuh)
-    FUSED_IGEMM,   // all three passes as implicit GEMMs on mma.sync, one row a warp (block_igemm.cuh)
-    FUSED_IGEMM2,  // those with the summary and FFN two rows a warp (one weight operand load for two m16 tiles): the default
-    FUSED_IGEMM2PA, // FUSED_IGEMM2 with the C=16 apply's input prefetched by cp.async (fp16 maps; opt-in until measured)
-    FUSED_IGEMM2O,  // FUSED_IGEMM2 with the C=16 FFN at three blocks an SM (80 registers; opt-in until measured)
-    FUSED_IGEMM2PAO // both
+    FUSED_FP32,   // all fp32 (this file's)
+    FUSED_TC,     // the summary and FFN with their 1x1s on WMMA (block_tc.cuh)
+    FUSED_IGEMM,  // all three passes as implicit GEMMs on mma.sync, one row a warp (block_igemm.cuh)
+    FUSED_IGEMM2, // those with the summary and FFN two rows a warp (one weight operand load for two m16 tiles)
+    FUSED_IGEMM2O // FUSED_IGEMM2 with the C=16 FFN built for three blocks an SM (80 registers): the default
 };
 
 // x (C, H, W) <- Block(x), maps fp32 or fp16 (map_io.cuh). tmp: C*N map

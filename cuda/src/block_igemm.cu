@@ -29,15 +29,6 @@ constexpr int HEAD = 16; // channels a head: the kernels' S tile
 // The gates' sigmoid: sx_sigmoid_fast (gelu_fast.h), its outputs rounded to
 // fp16 (phi_k, v~) right after.
 
-// v (the LayerNormed channels of halo position pos) into A as fp16.
-template <int C> __device__ __forceinline__ void put_halo(half *A, int pos, const float (&v)[C])
-{
-#pragma unroll
-    for (int c = 0; c < C; c += 8)
-        *reinterpret_cast<uint4 *>(A + (size_t)pos * geo<C>::LDC + c) =
-            make_uint4(pack(v[c], v[c + 1]), pack(v[c + 2], v[c + 3]), pack(v[c + 4], v[c + 5]), pack(v[c + 6], v[c + 7]));
-}
-
 // The LayerNorm (with its affine) of the tile's halo into A, fp16, zeros
 // outside the image: the depthwise's zero padding. (Loading a thread's two
 // positions before normalising either was measured slower at C=16: see
@@ -48,46 +39,11 @@ __device__ void halo_ln(const M *x, size_t n, int h, int w, int x0, int y0, cons
     for (int pos = threadIdx.x; pos < HN; pos += NT) {
         float v[C];
         ln_at<C>(x, n, h, w, x0, y0, pos, g, b, v);
-        put_halo<C>(A, pos, v);
-    }
-}
-
-// The prefetched fill (opt-in: SAGALUX_CUDA_BLOCK=igemm2pa; the C=16 apply
-// on fp16 maps of even width): the tile's x halo as it lies in memory, each
-// channel's 18 rows of 20 halves from x0 - 2, so every 4-byte copy is
-// aligned (w even, x0 a multiple of 16) and lies wholly inside or outside
-// the image; staged by cp.async while the tile before computes, then
-// LayerNormed from shared memory into A. ncu had the apply waiting on its
-// halo's global loads (long scoreboard 7.3 cycles an issue, DRAM 11%),
-// where the summary and FFN, which a prefetch made slower, do not.
-constexpr int STAGE_ROW = 20;
-template <int C> constexpr size_t stage_bytes() { return aligned((size_t)C * HALO * STAGE_ROW * 2); }
-inline bool prefetch_takes(int w) { return w % 2 == 0; } // C = 16 is the caller's
-
-template <int C> __device__ void halo_prefetch(const half *x, size_t n, int h, int w, int x0, int y0, half *stage)
-{
-    constexpr int PAIRS = STAGE_ROW / 2;
-    for (int e = threadIdx.x; e < C * HALO * PAIRS; e += NT) {
-        const int c = e / (HALO * PAIRS), r = e / PAIRS % HALO, j = e % PAIRS;
-        const int gy = y0 - 1 + r, gx = x0 - 2 + 2 * j;
-        const bool in = gy >= 0 && gy < h && gx >= 0 && gx < w;
-        cpasync::copy4(stage + ((size_t)c * HALO + r) * STAGE_ROW + 2 * j, in ? x + (size_t)c * n + (size_t)gy * w + gx : x, in);
-    }
-    cpasync::commit();
-}
-
-template <int C>
-__device__ void halo_ln_staged(const half *stage, int h, int w, int x0, int y0, const float *g, const float *b, half *A)
-{
-    for (int pos = threadIdx.x; pos < HN; pos += NT) {
-        int gy, gx;
-        const bool in = halo_pixel(h, w, x0, y0, pos, &gy, &gx);
-        const half *at = stage + pos / HALO * STAGE_ROW + pos % HALO + 1; // column 0 is x0 - 2
-        float v[C];
 #pragma unroll
-        for (int c = 0; c < C; c++) v[c] = in ? __half2float(at[(size_t)c * HALO * STAGE_ROW]) : 0.0f;
-        if (in) layernorm_affine<C>(v, g, b);
-        put_halo<C>(A, pos, v);
+        for (int c = 0; c < C; c += 8)
+            *reinterpret_cast<uint4 *>(A + (size_t)pos * geo<C>::LDC + c) =
+                make_uint4(pack(v[c], v[c + 1]), pack(v[c + 2], v[c + 3]), pack(v[c + 4], v[c + 5]),
+                           pack(v[c + 6], v[c + 7]));
     }
 }
 
@@ -204,17 +160,15 @@ __global__ void __launch_bounds__(NT, RW == 1 ? 3 : 2) summary_ig_kernel(const M
 
 // ------------------------------------------------------------------ apply
 
-template <int C> __host__ __device__ constexpr size_t apply_bytes() { return geo<C>::A_BYTES + aligned((size_t)C * geo<C>::LDK * 2) + 128; }
+template <int C> constexpr size_t apply_bytes() { return geo<C>::A_BYTES + aligned((size_t)C * geo<C>::LDK * 2) + 128; }
 
-// PF: the input prefetched (halo_prefetch; C = 16, fp16 maps, even w).
-template <int C, typename M, bool PF>
+template <int C, typename M>
 __global__ void __launch_bounds__(NT, C == 16 ? 4 : 3) apply_ig_kernel(const M *x, int h, int w, gpu_block_weights b, const float *Sg,
                                                         const float *zg, M *y)
 {
     extern __shared__ __align__(128) unsigned char smem[];
     constexpr int G = C / HEAD, KS = geo<C>::KS, LDK = geo<C>::LDK;
-    half *A = reinterpret_cast<half *>(smem), *B = reinterpret_cast<half *>(smem + geo<C>::A_BYTES),
-         *x_stage = reinterpret_cast<half *>(smem + apply_bytes<C>());
+    half *A = reinterpret_cast<half *>(smem), *B = reinterpret_cast<half *>(smem + geo<C>::A_BYTES);
     float *scale = reinterpret_cast<float *>(smem + geo<C>::A_BYTES + aligned((size_t)C * LDK * 2));
     combine_weights<C>(B, C, b.qkv, b.qkv_dw, [](int n) { return n; }); // q: the first C rows
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, g = lane >> 2, t = lane & 3;
@@ -301,14 +255,7 @@ __global__ void __launch_bounds__(NT, C == 16 ? 4 : 3) apply_ig_kernel(const M *
         }
         residual_store<C>(x, y, n, w, x0, y0 + r, out);
     };
-    if constexpr (PF) {
-        static_assert(C == 16 && std::is_same<M, half>::value, "the prefetched fill's shape");
-        for_each_tile_row_prefetched(
-            h, w, [&](int x0, int y0) { halo_prefetch<C>(x, n, h, w, x0, y0, x_stage); },
-            [&](int x0, int y0) { halo_ln_staged<C>(x_stage, h, w, x0, y0, b.norm1_w, b.norm1_b, A); }, row);
-    } else {
-        for_each_tile_row(h, w, [&](int x0, int y0) { halo_ln<C>(x, n, h, w, x0, y0, b.norm1_w, b.norm1_b, A); }, row);
-    }
+    for_each_tile_row(h, w, [&](int x0, int y0) { halo_ln<C>(x, n, h, w, x0, y0, b.norm1_w, b.norm1_b, A); }, row);
 }
 
 // -------------------------------------------------------------------- FFN
@@ -334,10 +281,11 @@ template <int C> __host__ __device__ ffn_geo ffn_geo_of(int hid)
 // holds t1 (t2) of pair 16 hb + {2t, 2t + 1, 2t + 8, 2t + 9}[tile]: a
 // thread's u values are then exactly its part of the A operand (k = the 16
 // pairs) of the output 1x1. RW rows a warp at once, as the summary.
-// MINB blocks an SM: 2 gives each thread 128 registers; 3 (opt-in:
-// SAGALUX_CUDA_BLOCK=igemm2o) holds the C=16 two-row pass in 80 (ptxas: 4
-// bytes spilled), six warps a scheduler where ncu saw four leave half the
-// issue slots empty on the gates' and mma's dependent chains.
+// MINB blocks an SM: 2 gives each thread 128 registers; 3 (the default for
+// the C=16 two-row pass; SAGALUX_CUDA_BLOCK=igemm2 takes 2) holds it in 80
+// (ptxas: 4 bytes spilled), six warps a scheduler where ncu saw four leave
+// half the issue slots empty on the gates' and mma's dependent chains: on the
+// H200 the C=16 block 0.573 -> 0.551 ms, the network 19.23 -> 18.97 ms.
 template <int C, int RW, typename M, int MINB = 2>
 __global__ void __launch_bounds__(NT, MINB) ffn_ig_kernel(const M *x, int h, int w, gpu_block_weights b, M *y)
 {
@@ -424,25 +372,13 @@ bool summary_run(cudaStream_t s, const gpu_block_weights &b, const M *x, int h, 
     return true;
 }
 
-template <int C, typename M, bool PF = false>
+template <int C, typename M>
 bool apply_run(cudaStream_t s, const gpu_block_weights &b, const M *x, int h, int w, const float *S, const float *z, M *y)
 {
-    const size_t bytes = apply_bytes<C>() + (PF ? stage_bytes<C>() : 0);
-    if (!opt_in(apply_ig_kernel<C, M, PF>, bytes)) return false;
-    apply_ig_kernel<C, M, PF><<<grid_for(apply_ig_kernel<C, M, PF>, bytes, tiles_of(h, w)), NT, bytes, s>>>(x, h, w, b, S, z, y);
+    const size_t bytes = apply_bytes<C>();
+    if (!opt_in(apply_ig_kernel<C, M>, bytes)) return false;
+    apply_ig_kernel<C, M><<<grid_for(apply_ig_kernel<C, M>, bytes, tiles_of(h, w)), NT, bytes, s>>>(x, h, w, b, S, z, y);
     return true;
-}
-
-// The prefetched C=16 apply where it applies (fp16 maps of even width, and
-// the device gives the staging's shared memory; a launch that fails to opt
-// in has launched nothing), else the plain one: the same sums.
-template <typename M>
-bool apply16_prefetched(cudaStream_t s, const gpu_block_weights &b, const M *x, int h, int w, const float *S,
-                        const float *z, M *y)
-{
-    if constexpr (std::is_same<M, half>::value)
-        if (prefetch_takes(w) && apply_run<16, M, true>(s, b, x, h, w, S, z, y)) return true;
-    return apply_run<16>(s, b, x, h, w, S, z, y);
 }
 
 template <int C, int RW, typename M, int MINB = 2>
@@ -481,9 +417,8 @@ bool ig_block_summary(cudaStream_t s, const gpu_block_weights &b, const M *x, in
 
 template <typename M>
 bool ig_block_apply(cudaStream_t s, const gpu_block_weights &b, const M *x, int h, int w, const float *S,
-                    const float *z, M *y, bool prefetch)
+                    const float *z, M *y)
 {
-    if (b.c == 16 && prefetch) return apply16_prefetched(s, b, x, h, w, S, z, y);
     switch (b.c) {
     case 16: return apply_run<16>(s, b, x, h, w, S, z, y);
     case 32: return apply_run<32>(s, b, x, h, w, S, z, y);
@@ -508,8 +443,8 @@ bool ig_block_ffn(cudaStream_t s, const gpu_block_weights &b, const M *x, int h,
 template bool ig_block_summary(cudaStream_t, const gpu_block_weights &, const float *, int, int, float *, int, int *, bool);
 template bool ig_block_summary(cudaStream_t, const gpu_block_weights &, const __half *, int, int, float *, int, int *, bool);
 template bool ig_block_apply(cudaStream_t, const gpu_block_weights &, const float *, int, int, const float *,
-                             const float *, float *, bool);
+                             const float *, float *);
 template bool ig_block_apply(cudaStream_t, const gpu_block_weights &, const __half *, int, int, const float *,
-                             const float *, __half *, bool);
+                             const float *, __half *);
 template bool ig_block_ffn(cudaStream_t, const gpu_block_weights &, const float *, int, int, float *, bool, bool);
 template bool ig_block_ffn(cudaStream_t, const gpu_block_weights &, const __half *, int, int, __half *, bool, bool);

@@ -42,12 +42,10 @@ template <typename M>
 bool ig_block_summary(cudaStream_t s, const gpu_block_weights &b, const M *x, int h, int w, float *partial,
                       int max_parts, int *parts, bool two_rows = false);
 
-// y = x + proj(o), o = phi_q S / (phi_q z + 1e-6) per head. prefetch (C =
-// 16, fp16 maps of even width; elsewhere ignored): each tile's input fetched
-// by cp.async during the tile before (FUSED_IGEMM2PA in block_fused.cuh).
+// y = x + proj(o), o = phi_q S / (phi_q z + 1e-6) per head.
 template <typename M>
 bool ig_block_apply(cudaStream_t s, const gpu_block_weights &b, const M *x, int h, int w, const float *S,
-                    const float *z, M *y, bool prefetch = false);
+                    const float *z, M *y);
 
 // y = x + FFN(LN2(x)). three_blocks (C = 16 with two_rows; elsewhere
 // ignored): the kernel built for three blocks an SM, 80 registers a thread

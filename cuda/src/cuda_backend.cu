@@ -76,7 +76,7 @@ struct cuda_state {
     int sm_major;              // the device's compute capability and opt-in shared memory a block, which
     size_t smem_optin;         // kernels the plan's steps take (plan_memory without a GPU: an H100's)
     int unfused;               // SAGALUX_CUDA_UNFUSED set: one kernel per layer everywhere (the workbench's baseline)
-    fused_kernels block_kernels; // the wide levels' fused blocks (block_fused.cuh); SAGALUX_CUDA_BLOCK=igemm: one row a warp, =igemm2pa: the C=16 apply prefetched, =igemm2o: the C=16 FFN three blocks an SM, =igemm2pao: both (opt-in), =wmma: WMMA
+    fused_kernels block_kernels; // the wide levels' fused blocks (block_fused.cuh); SAGALUX_CUDA_BLOCK=igemm2: the C=16 FFN two blocks an SM (the default before), =igemm: one row a warp, =wmma: WMMA
     fuse_kernels fuse_passes;   // the Fuse layers' passes (fuse_fused.cuh); SAGALUX_CUDA_FUSE=igemm: one row a warp, =wmma: the older WMMA pair
     deep_fronts deep;           // the deep blocks' branch fronts (layers_half.cuh); SAGALUX_CUDA_DEEP=scalar: one pixel a thread, =fused: opt-in
     int apply_mma;              // SAGALUX_CUDA_APPLY=mma: the deep blocks' apply on tensor cores (apply_mma.cuh; opt-in)
@@ -824,13 +824,11 @@ extern "C" sagalux_status sx_cuda_backend_open(const sagalux_model *model, int d
     // "Latest: last session's kernels measured"); the environment picks the
     // ones they replaced, for A/B runs and as a fallback.
     const char *block = getenv("SAGALUX_CUDA_BLOCK");
-    s->block_kernels = !s->tensor_cores                     ? FUSED_FP32
-                       : block && !strcmp(block, "wmma")  ? FUSED_TC
-                       : block && !strcmp(block, "igemm") ? FUSED_IGEMM
-                       : block && !strcmp(block, "igemm2pa") ? FUSED_IGEMM2PA
-                       : block && !strcmp(block, "igemm2o") ? FUSED_IGEMM2O
-                       : block && !strcmp(block, "igemm2pao") ? FUSED_IGEMM2PAO
-                                                          : FUSED_IGEMM2;
+    s->block_kernels = !s->tensor_cores                       ? FUSED_FP32
+                       : block && !strcmp(block, "wmma")   ? FUSED_TC
+                       : block && !strcmp(block, "igemm")  ? FUSED_IGEMM
+                       : block && !strcmp(block, "igemm2") ? FUSED_IGEMM2
+                                                            : FUSED_IGEMM2O;
     if (s->tensor_cores && block && *block)
         sx_log(SAGALUX_LOG_INFO, "CUDA device %d: SAGALUX_CUDA_BLOCK=%s for the wide levels' blocks", device, block);
     const char *fuse = getenv("SAGALUX_CUDA_FUSE");

@@ -11,7 +11,6 @@
 #include <cstdint>
 #include <cuda_fp16.h>
 
-#include "cp_async.cuh"
 #include "mma_sync.cuh"
 #include "tile_common.cuh"
 
@@ -116,36 +115,6 @@ template <typename Fill, typename Row> __device__ __forceinline__ void for_each_
     for_each_tile(h, w, fill, [&](int x0, int y0) {
         for (int r = warp; r < tile::T && y0 + r < h; r += NT / 32) row(x0, y0, r);
     });
-}
-
-// As for_each_tile_row, with the input of the block's next tile fetched
-// while this tile's rows compute: prefetch(x0, y0) issues a tile's copies
-// (cp.async, cp_async.cuh), fill(x0, y0) turns the landed copies into the
-// halo in shared memory. The barrier after the wait makes every thread's
-// copies visible and keeps the halo until the rows before are done; the one
-// after the fill frees the staging for the next prefetch.
-template <typename Prefetch, typename Fill, typename Row>
-__device__ __forceinline__ void for_each_tile_row_prefetched(int h, int w, Prefetch prefetch, Fill fill, Row row)
-{
-    const int tiles = tile::tiles_of(h, w), warp = threadIdx.x >> 5;
-    int x0, y0;
-    if ((int)blockIdx.x < tiles) {
-        tile::tile_origin(blockIdx.x, w, &x0, &y0);
-        prefetch(x0, y0);
-    }
-    for (int t = blockIdx.x; t < tiles; t += gridDim.x) {
-        tile::tile_origin(t, w, &x0, &y0);
-        cpasync::wait_all();
-        __syncthreads();
-        fill(x0, y0);
-        __syncthreads();
-        if (t + (int)gridDim.x < tiles) {
-            int nx, ny;
-            tile::tile_origin(t + gridDim.x, w, &nx, &ny);
-            prefetch(nx, ny);
-        }
-        for (int r = warp; r < tile::T && y0 + r < h; r += NT / 32) row(x0, y0, r);
-    }
 }
 
 // As for_each_tile_row, for a pass that runs RW rows a warp at once:

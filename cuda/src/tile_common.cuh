@@ -111,20 +111,6 @@ inline bool device_smem_takes(size_t smem)
 __device__ inline float sigmoidf_(float v) { return 1.0f / (1.0f + expf(-v)); }
 __device__ inline float gelu_(float v) { return 0.5f * v * (1.0f + erff(v * 0.70710678118654752f)); }
 
-// v <- LayerNorm(v) with its affine (g, b): over the C channels of one pixel.
-template <int C> __device__ inline void layernorm_affine(float (&v)[C], const float *g, const float *b)
-{
-    float mean = 0.0f, var = 0.0f;
-#pragma unroll
-    for (int c = 0; c < C; c++) mean += v[c];
-    mean *= 1.0f / (float)C;
-#pragma unroll
-    for (int c = 0; c < C; c++) var += (v[c] - mean) * (v[c] - mean);
-    float rstd = rsqrtf(var * (1.0f / (float)C) + 1e-5f);
-#pragma unroll
-    for (int c = 0; c < C; c++) v[c] = (v[c] - mean) * rstd * g[c] + b[c];
-}
-
 // LayerNorm of x at halo position pos of the tile at (x0, y0), into v; zeros
 // outside the image (and for pos past the halo), so the 1x1 outputs there are
 // 0: the depthwise conv's zero padding.
@@ -139,9 +125,18 @@ __device__ inline void ln_at(const M *x, size_t n, int h, int w, int x0, int y0,
         return;
     }
     const M *p = x + (size_t)gy * w + gx;
+    float mean = 0.0f, var = 0.0f;
 #pragma unroll
-    for (int c = 0; c < C; c++) v[c] = load(&p[(size_t)c * n]);
-    layernorm_affine<C>(v, g, b);
+    for (int c = 0; c < C; c++) {
+        v[c] = load(&p[(size_t)c * n]);
+        mean += v[c];
+    }
+    mean *= 1.0f / (float)C;
+#pragma unroll
+    for (int c = 0; c < C; c++) var += (v[c] - mean) * (v[c] - mean);
+    float rstd = rsqrtf(var * (1.0f / (float)C) + 1e-5f);
+#pragma unroll
+    for (int c = 0; c < C; c++) v[c] = (v[c] - mean) * rstd * g[c] + b[c];
 }
 
 } // namespace tile
