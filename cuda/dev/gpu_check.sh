@@ -4,12 +4,14 @@
 # bug, compute-sanitizer on the GPU tests, per-step profiles and the benchmark
 # table. Needs .deps/prefix (cmocka and cJSON: .ci/gpu-machine-deps, run here first) carried:
 # device run with carry [".deps"].
-#   bash cuda/dev/gpu_check.sh [OUTDIR] [full|checks|planted|perf|quick|optin]
-# checks: build, tests, sanitizer, profiles, workbench; planted: the planted
+#   bash cuda/dev/gpu_check.sh [OUTDIR] [full|checks|profiles|planted|perf|quick|optin]
+# checks: build, tests, sanitizer; profiles: build, per-step profiles, the
+# workbench (checks with these took over 600 s from a cold machine on the
+# H200, session 14, and the device call lost everything); planted: the planted
 # bugs (one copy of the sources per bug, built in parallel); perf: build, the
 # benchmark table, each precision, the PyTorch twin; quick: checks with the
 # table at 1280^2 only. full is all of them: longer than one 10-minute
-# device call, so run checks, planted and perf as three. optin: the short
+# device call, so run checks, profiles, planted and perf as four. optin: the short
 # call that decides the opt-in kernels (parity and golden with them, their
 # workbench rows, the optin.txt table), about four minutes. Logs go to
 # OUTDIR/gpu_check.tar.gz (the device tool brings back at most 8 files).
@@ -23,13 +25,15 @@ rm -rf "$out" && mkdir -p "$out" "$dest"
 # At exit the tee is let finish before the tarball is written.
 exec 3>&1 > >(tee "$out/console.txt") 2>&1
 tee_pid=$!
-trap 'exec 1>&3 2>&3; wait $tee_pid; tar -C /tmp -czf "$dest/gpu_check.tar.gz" gpu_check_logs' EXIT
-checks=1; planted=1; perf=1; optin_mode=0
+# (Polled, not waited: bash cannot wait for a process substitution's tee.)
+trap 'exec 1>&3 2>&3; while kill -0 $tee_pid 2>/dev/null; do sleep 0.1; done; tar -C /tmp -czf "$dest/gpu_check.tar.gz" gpu_check_logs' EXIT
+checks=1; profiles=1; planted=1; perf=1; optin_mode=0
 case $mode in
-  optin) checks=0 planted=0 perf=0 optin_mode=1;;
-  checks) planted=0 perf=0;;
-  planted) checks=0 perf=0;;
-  perf) checks=0 planted=0;;
+  optin) checks=0 profiles=0 planted=0 perf=0 optin_mode=1;;
+  checks) profiles=0 planted=0 perf=0;;
+  profiles) checks=0 planted=0 perf=0;;
+  planted) checks=0 profiles=0 perf=0;;
+  perf) checks=0 profiles=0 planted=0;;
   quick) planted=0;;
 esac
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$out/gpu.txt"
@@ -61,7 +65,7 @@ sanitize() {
   local log
   log=$(sanitizer_log "$1" "$2")
   # shellcheck disable=SC2086
-  compute-sanitizer --tool "$1" --error-exitcode 9 build-gpu/$2 >"$log" 2>&1
+  timeout 420 compute-sanitizer --tool "$1" --error-exitcode 9 build-gpu/$2 >"$log" 2>&1
   echo "compute-sanitizer $1 $2: exit $? | $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$log" | tail -1)" >"$log.line"
 }
 if command -v compute-sanitizer >/dev/null; then
@@ -99,7 +103,9 @@ if command -v compute-sanitizer >/dev/null; then
   wait
   for log in "${sanitized[@]}"; do cat "$log.line"; done
 fi
+fi # checks
 
+if [ $profiles = 1 ]; then
 # Libjpeg there (a test_image_io case differs from Debian's).
 ldd build-gpu/tests/test_image_io | grep -i jpeg
 for f in $(ldd build-gpu/tests/test_image_io | awk '/jpeg/ {print $3}'); do strings "$f" | grep -i -m2 "turbo\|version"; done
@@ -130,7 +136,7 @@ for c in "64 --heads 4 --size 320x320" "128 --heads 8 --size 160x160" "256 --hea
   for v in half/16 half-pairs/16 half-apply/16; do build-gpu/cuda/bench_block --c $c --variant $v | tail -n +3 | grep -v "^\*"; done
 done | tee -a "$out/workbench.txt"
 
-fi # checks
+fi # profiles
 
 if [ $optin_mode = 1 ]; then
 optin="SAGALUX_CUDA_DEEP=scalar SAGALUX_CUDA_BLOCK=igemm SAGALUX_CUDA_FUSE=igemm SAGALUX_CUDA_APPLY=mma"
