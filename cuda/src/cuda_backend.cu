@@ -821,8 +821,8 @@ extern "C" sagalux_status sx_cuda_backend_open(const sagalux_model *model, int d
                                               : CUBLAS_COMPUTE_32F;
     if (math) sx_log(SAGALUX_LOG_INFO, "CUDA device %d: SAGALUX_CUDA_MATH=%s for the cuBLAS 1x1s", device, math);
     // The defaults are the kernels that won on the H200 (docs/performance.md,
-    // "Latest: last session's kernels measured"); the environment picks the
-    // ones they replaced, for A/B runs and as a fallback.
+    // the "Latest" section and the session sections after it); the
+    // environment picks the ones they replaced, for A/B runs and as a fallback.
     const char *block = getenv("SAGALUX_CUDA_BLOCK");
     s->block_kernels = !s->tensor_cores                       ? FUSED_FP32
                        : block && !strcmp(block, "wmma")   ? FUSED_TC
