@@ -9,8 +9,8 @@
 # workbench (checks with these took over 600 s from a cold machine on the
 # H200, session 14, and the device call lost everything); planted: the planted
 # bugs (one copy of the sources per bug, built in parallel); perf: build, the
-# benchmark table, each precision, the PyTorch twin; quick: checks with the
-# table at 1280^2 only. full is all of them: longer than one 10-minute
+# benchmark table, each precision, the PyTorch twin; quick: checks and
+# profiles with the table at 1280^2 only. full is all of them: longer than one 10-minute
 # device call, so run checks, profiles, planted and perf as four. optin: the short
 # call that decides the opt-in kernels (parity and golden with them, their
 # workbench rows, the optin.txt table), about four minutes. Logs go to

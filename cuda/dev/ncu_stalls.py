@@ -17,7 +17,7 @@ import csv
 import re
 
 COLUMNS = [  # (label, metric, format)
-    ("us", "gpu__time_duration.sum", lambda v: f"{v:8.1f}"),  # scaled to us from the units row
+    ("us", "gpu__time_duration.sum", lambda v: f"{v:8.1f}"),  # the row's t
     ("SM%", "sm__throughput.avg.pct_of_peak_sustained_elapsed", lambda v: f"{v:5.1f}"),
     ("DRAM%", ("dram__throughput.avg.pct_of_peak_sustained_elapsed",
                "gpu__dram_throughput.avg.pct_of_peak_sustained_elapsed"), lambda v: f"{v:5.1f}"),
@@ -59,11 +59,12 @@ def main():
     for r in body:
         name = r[col["Kernel Name"]]
         grid = r[col["Grid Size"]] if "Grid Size" in col else "?"
-        t = number(r[tcol]) * to_us if tcol is not None and number(r[tcol]) is not None else 0.0
+        raw = number(r[tcol]) if tcol is not None else None
+        t = raw * to_us if raw is not None else 0.0
         size = eval_grid(grid)
         key = short(name)
-        if key not in best or size > best[key][0] or (size == best[key][0] and (t or 0) > best[key][1]):
-            best[key] = (size, t or 0.0, r, grid)
+        if key not in best or size > best[key][0] or (size == best[key][0] and t > best[key][1]):
+            best[key] = (size, t, r, grid)
     print(f"{'kernel':48} {'grid':>14} " + " ".join(f"{c[0]:>8}" for c in COLUMNS) + "  top stalls (cycles per issue)")
     for key, (size, t, r, grid) in sorted(best.items(), key=lambda kv: -kv[1][1]):
         cells = []
@@ -72,7 +73,7 @@ def main():
             i = next((col[m] for m in names if m in col), None)
             v = number(r[i]) if i is not None else None
             if v is not None and label == "us":
-                v = t
+                v = t  # in us, from the units row
             cells.append(f"{fmt(v):>8}" if v is not None else f"{'-':>8}")
         stalls = []
         for name, i in col.items():
