@@ -34,6 +34,8 @@ typedef enum sagalux_status {
     SAGALUX_ERR_MODEL,            /* model file valid but unusable (missing tensor, bad shape) */
     SAGALUX_ERR_DEVICE,           /* the requested device is not available */
     SAGALUX_ERR_CANCELLED,        /* sagalux_context_cancel stopped the call */
+    SAGALUX_ERR_EXISTS,           /* the output exists and replacing it was not asked for */
+    SAGALUX_ERR_NO_SPACE,         /* the file system is full (or the quota is used up) */
     SAGALUX_STATUS_COUNT
 } sagalux_status;
 

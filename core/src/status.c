@@ -15,6 +15,8 @@ static const char *const status_names[SAGALUX_STATUS_COUNT] = {
     [SAGALUX_ERR_MODEL] = "unusable model",
     [SAGALUX_ERR_DEVICE] = "device not available",
     [SAGALUX_ERR_CANCELLED] = "cancelled",
+    [SAGALUX_ERR_EXISTS] = "file exists",
+    [SAGALUX_ERR_NO_SPACE] = "no space left on the device",
 };
 
 const char *sagalux_status_string(sagalux_status status)
