@@ -116,7 +116,11 @@ static int add_folder(file_list *list, const char *dir, const char *rel, int rec
             break;
         }
         if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
-            if (!recursive) {
+            if (list->output_dir.set && sb.st_dev == list->output_dir.dev && sb.st_ino == list->output_dir.ino) {
+                /* Our own outputs: reading them as inputs would refuse (same
+                 * names) or re-enhance them on the next run. */
+                if (verbose) fprintf(stderr, "sagalux: %s: the output folder, not read as input\n", path);
+            } else if (!recursive) {
                 list->skipped_folders++;
                 if (verbose) fprintf(stderr, "sagalux: %s: folder skipped (-r enters folders)\n", path);
             } else if (depth >= 64) {

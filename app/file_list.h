@@ -4,6 +4,14 @@
 
 #include <stddef.h>
 
+#include <sys/types.h>
+
+typedef struct file_list_id {
+    int set;
+    dev_t dev;
+    ino_t ino;
+} file_list_id;
+
 typedef struct file_list {
     char **paths;
     char **rel;            /* the file's folder relative to the folder given on the command line ("" at its top) */
@@ -13,6 +21,7 @@ typedef struct file_list {
     const char *extensions; /* set by the caller: folders give only files with one of these
                                comma-separated extensions ("jpg,jpeg"; any case); NULL: every
                                PNG/JPEG extension */
+    file_list_id output_dir; /* set by the caller: the output folder, never entered as an input */
 } file_list;
 
 /* Whether every entry of a comma-separated extension list is a PNG or JPEG

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -36,15 +37,29 @@ static int write_stdout(const void *data, size_t size)
     return 0;
 }
 
+/* Whether the output was made by someone else since the plan looked (a
+ * second run on the same folder): 1 after filling in the result (skipped,
+ * or failed without --overwrite), so the photo is not worked on twice. */
+static int output_appeared(job *j, const cli_options *opt)
+{
+    struct stat sb;
+    if (opt->overwrite || is_dash(j->r.output) || lstat(j->r.output, &sb) != 0) return 0;
+    if (opt->skip_existing) j->r.status = "skipped";
+    else FAIL("%s: output %s appeared after the run planned its outputs; it was not replaced (--overwrite replaces it)",
+              j->r.input, j->r.output);
+    return 1;
+}
+
 int job_load(job *j, const cli_options *opt)
 {
     const double t0 = job_now_seconds();
     char err[512];
+    if (output_appeared(j, opt)) return -1;
     const char *slash = strrchr(j->r.output, '/');
     if (slash && !is_dash(j->r.output)) { /* a subfolder of the output folder (-r, --name) */
         char dir[PATH_MAX];
         snprintf(dir, sizeof dir, "%.*s", (int)(slash - j->r.output), j->r.output);
-        if (make_dirs(dir) != 0) {
+        if (make_dirs(dir, NULL) != 0) {
             FAIL("%.200s: cannot create %.200s: %s", j->r.input, dir, strerror(errno));
             return -1;
         }
@@ -110,6 +125,7 @@ void job_save(job *j, const cli_options *opt)
     so.jpeg_quality = opt->jpeg_quality;
     so.jpeg_subsampling = opt->jpeg_subsampling;
     so.png_bit_depth = opt->png_bit_depth;
+    so.replace = opt->overwrite; /* else the final move refuses whatever is there by then */
     if (so.format == SAGALUX_FORMAT_JPEG && j->res->alpha)
         snprintf(j->note, sizeof j->note, "%.200s: JPEG has no alpha channel; transparency is dropped", j->r.input);
     if (to_stdout) {
@@ -120,10 +136,17 @@ void job_save(job *j, const cli_options *opt)
         else if (write_stdout(data, size) != 0)
             FAIL("<stdout>: write failed: %s", strerror(errno));
         free(data);
-    } else if (sagalux_image_save(j->res, j->r.output, &so, err, sizeof err) != SAGALUX_OK) {
-        FAIL("%s", err);
+    } else {
+        sagalux_status st = sagalux_image_save(j->res, j->r.output, &so, err, sizeof err);
+        if (st == SAGALUX_ERR_EXISTS && opt->skip_existing)
+            j->r.status = "skipped"; /* another run wrote it while this one worked: its file stays */
+        else if (st == SAGALUX_ERR_EXISTS)
+            FAIL("%s: output %s appeared while the photo was enhanced; it was not replaced (--overwrite replaces it)",
+                 j->r.input, j->r.output);
+        else if (st != SAGALUX_OK)
+            FAIL("%s", err);
     }
-    if (!j->r.error[0]) j->r.status = "enhanced";
+    if (!j->r.status) j->r.status = "enhanced";
     j->save_ms = (job_now_seconds() - t0) * 1e3;
     j->r.ms += j->save_ms;
     job_release(j);

@@ -123,42 +123,22 @@ static void catch_stop_signals(void)
     }
 }
 
-/* Removes NAME.tmp-PID files that a crashed or killed run left in dir (the
- * library writes each output to such a file and renames it): only when no
- * process PID exists. Returns how many were removed. */
-static int remove_stale_temporaries(const char *dir, int verbose)
+/* Removes the temporaries a killed run left in dir: the library removes a
+ * file only when it is provably one of its own whose writer is gone. */
+static void remove_abandoned_temporaries(const char *dir, int verbose)
 {
-    DIR *d = opendir(dir);
-    if (!d) return 0;
     int removed = 0;
-    for (struct dirent *e; (e = readdir(d));) {
-        const char *tag = strstr(e->d_name, ".tmp-");
-        if (!tag || tag == e->d_name || !tag[5]) continue;
-        char *end;
-        long pid = strtol(tag + 5, &end, 10);
-        if (*end || pid <= 0) continue;
-        char name[NAME_MAX + 1];
-        snprintf(name, sizeof name, "%.*s", (int)(tag - e->d_name), e->d_name);
-        if (sagalux_format_from_name(name) == SAGALUX_FORMAT_UNKNOWN) continue; /* not one of ours */
-        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;           /* its writer may still run */
-        char path[PATH_MAX];
-        if (snprintf(path, sizeof path, "%s/%s", dir, e->d_name) >= (int)sizeof path) continue;
-        if (unlink(path) == 0) {
-            removed++;
-            if (verbose) fprintf(stderr, "sagalux: removed %s, left by an earlier run that did not finish\n", path);
-        }
-    }
-    closedir(d);
-    return removed;
+    if (sagalux_remove_abandoned_temporaries(dir, &removed) == SAGALUX_OK && removed && verbose)
+        fprintf(stderr, "sagalux: %s: removed %d temporary file(s) left by a run that was killed\n", dir, removed);
 }
 
 static int by_string(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-/* Stale temporaries in the output folder and in every folder the plan
+/* Abandoned temporaries in the output folder and in every folder the plan
  * writes into (-r keeps a tree, --name may make one): each folder once. */
-static void remove_stale_temporaries_of_plan(const output_plan *plan, const char *out_dir, int verbose)
+static void remove_abandoned_temporaries_of_plan(const output_plan *plan, const char *out_dir, int verbose)
 {
-    remove_stale_temporaries(out_dir, verbose);
+    remove_abandoned_temporaries(out_dir, verbose);
     char **dirs = calloc(plan->count ? plan->count : 1, sizeof *dirs);
     size_t n = 0;
     if (!dirs) return;
@@ -169,7 +149,7 @@ static void remove_stale_temporaries_of_plan(const output_plan *plan, const char
     qsort(dirs, n, sizeof *dirs, by_string);
     for (size_t i = 0; i < n; i++) {
         if ((i == 0 || strcmp(dirs[i], dirs[i - 1]) != 0) && strcmp(dirs[i], out_dir) != 0)
-            remove_stale_temporaries(dirs[i], verbose);
+            remove_abandoned_temporaries(dirs[i], verbose);
     }
     for (size_t i = 0; i < n; i++) free(dirs[i]);
     free(dirs);
@@ -296,6 +276,9 @@ static int run(cli_options *opt_in)
     const int to_stdout = strcmp(opt.out_dir, "-") == 0;
 
     file_list inputs = {.extensions = opt.extensions};
+    struct stat out_sb; /* with -r, an output folder inside an input folder is not walked as input */
+    if (!to_stdout && stat(opt.out_dir, &out_sb) == 0 && S_ISDIR(out_sb.st_mode))
+        inputs.output_dir = (file_list_id){1, out_sb.st_dev, out_sb.st_ino};
     int failures = 0;
     for (int i = 0; i < opt.n_inputs; i++)
         failures += file_list_add_input(&inputs, opt.inputs[i], opt.recursive, opt.verbose);
@@ -321,8 +304,10 @@ static int run(cli_options *opt_in)
         return 2;
     }
     output_plan plan = {0};
-    if ((!to_stdout && output_dir_ready(opt.out_dir) != 0) || output_plan_make(&plan, &opt, &inputs) != 0) {
+    made_dirs made = {0}; /* a run refused before any work leaves no new folder behind */
+    if ((!to_stdout && output_dir_ready(opt.out_dir, &made) != 0) || output_plan_make(&plan, &opt, &inputs) != 0) {
         fprintf(stderr, "sagalux: nothing was processed\n");
+        made_dirs_remove(&made);
         output_plan_free(&plan);
         file_list_free(&inputs);
         return 2;
@@ -331,6 +316,7 @@ static int run(cli_options *opt_in)
     char model_path[PATH_MAX], err[512];
     if (cli_find_model(&opt, model_path, sizeof model_path) != 0) {
         fprintf(stderr, "sagalux: no model found; pass one with -m FILE or set SAGALUX_MODEL\n");
+        made_dirs_remove(&made);
         output_plan_free(&plan);
         file_list_free(&inputs);
         return 2;
@@ -338,6 +324,7 @@ static int run(cli_options *opt_in)
     sagalux_model *model = NULL;
     if (sagalux_model_load(model_path, &model, err, sizeof err) != SAGALUX_OK) {
         fprintf(stderr, "sagalux: %s\n", err);
+        made_dirs_remove(&made);
         output_plan_free(&plan);
         file_list_free(&inputs);
         return 2;
@@ -352,12 +339,14 @@ static int run(cli_options *opt_in)
     int n_ctx = start_contexts(&opt, model, contexts, devices);
     if (n_ctx == 0) {
         sagalux_model_free(model);
+        made_dirs_remove(&made);
         output_plan_free(&plan);
         file_list_free(&inputs);
         return 2;
     }
+    made_dirs_free(&made);
 
-    if (!to_stdout) remove_stale_temporaries_of_plan(&plan, opt.out_dir, opt.verbose);
+    if (!to_stdout) remove_abandoned_temporaries_of_plan(&plan, opt.out_dir, opt.verbose);
     pipeline_worker workers[CLI_MAX_GPUS];
     for (int w = 0; w < n_ctx; w++) workers[w] = (pipeline_worker){contexts[w], devices[w]};
     const int on_gpu = sagalux_context_device(contexts[0]) == SAGALUX_DEVICE_CUDA;

@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "sagalux.h"
+
 int name_template_check(const char *tmpl, char *why, size_t why_size)
 {
     if (!*tmpl) return snprintf(why, why_size, "the name template is empty"), -1;
@@ -19,6 +21,14 @@ int name_template_check(const char *tmpl, char *why, size_t why_size)
             return snprintf(why, why_size, "the name template cannot leave the output folder (..)"), -1;
     if (!strstr(tmpl, "%f"))
         return snprintf(why, why_size, "the name template needs %%f, or every input gets the same name"), -1;
+    /* The output's format comes from its extension: the name must end in
+     * ".%e" or a PNG/JPEG extension, or every photo would fail at its save. */
+    const char *last = strrchr(tmpl, '/') ? strrchr(tmpl, '/') + 1 : tmpl, *dot = strrchr(last, '.');
+    if (!dot || (strcmp(dot, ".%e") != 0 && sagalux_format_from_name(dot) == SAGALUX_FORMAT_UNKNOWN))
+        return snprintf(why, why_size,
+                        "the name template must end in .%%e or a PNG/JPEG extension (.png, .jpg, ...): the "
+                        "extension chooses the output's format"),
+               -1;
     return 0;
 }
 

@@ -17,11 +17,26 @@
 static sagalux_file_format sniff(const char *path)
 {
     unsigned char b[8] = {0};
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return SAGALUX_FORMAT_UNKNOWN;
-    size_t n = fread(b, 1, sizeof b, fp);
-    fclose(fp);
-    return sagalux_format_from_bytes(b, n);
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC); /* the plan refused what is not a regular file */
+    if (fd < 0) return SAGALUX_FORMAT_UNKNOWN;
+    ssize_t n = read(fd, b, sizeof b);
+    close(fd);
+    return sagalux_format_from_bytes(b, n > 0 ? (size_t)n : 0);
+}
+
+/* Each name in the output's path below the output folder fits the file
+ * system's limit: a name too long fails before any work, not after the
+ * network ran. */
+static int names_fit(const char *relpath, const char *out_dir)
+{
+    long max = pathconf(out_dir, _PC_NAME_MAX);
+    if (max <= 0) max = NAME_MAX;
+    for (const char *seg = relpath; *seg;) {
+        size_t n = strcspn(seg, "/");
+        if ((long)n > max) return 0;
+        seg += n + (seg[n] == '/');
+    }
+    return 1;
 }
 
 /* OUTDIR/ + the name template expanded (default <rel>/<stem>.<ext>; rel:
@@ -55,6 +70,12 @@ static int output_path(const cli_options *opt, const char *input, const char *re
                              sizeof relpath) != 0 ||
         (size_t)snprintf(path, size, "%s/%s", opt->out_dir, relpath) >= size) {
         snprintf(why, why_size, "%s: output path is too long", input);
+        return -1;
+    }
+    if (!names_fit(relpath, opt->out_dir)) {
+        long max = pathconf(opt->out_dir, _PC_NAME_MAX);
+        snprintf(why, why_size, "%.400s: its output name is longer than the file system allows (%ld bytes)", input,
+                 max > 0 ? max : (long)NAME_MAX);
         return -1;
     }
     return 0;
@@ -104,6 +125,14 @@ int output_plan_make(output_plan *plan, const cli_options *opt, const file_list 
         plan_entry *e = &plan->entries[i];
         e->input = inputs->paths[i];
         char path[PATH_MAX];
+        struct stat in;
+        if (strcmp(e->input, "-") != 0 && stat(e->input, &in) == 0 && !S_ISREG(in.st_mode)) {
+            /* A FIFO would wait for a writer, a device read without end. */
+            e->action = PLAN_FAIL;
+            snprintf(e->reason, sizeof e->reason, "%s: not a regular file (a FIFO, device or socket is not read)",
+                     e->input);
+            continue;
+        }
         if (output_path(opt, e->input, inputs->rel[i], path, sizeof path, e->reason, sizeof e->reason) != 0) {
             e->action = PLAN_FAIL;
             continue;
@@ -119,8 +148,8 @@ int output_plan_make(output_plan *plan, const cli_options *opt, const file_list 
                 run_errors++;
                 break;
             }
-        struct stat sb;
-        if (stat(e->output, &sb) == 0 && e->action == PLAN_ENHANCE) {
+        struct stat sb; /* lstat: a link at the output, dangling or not, is something there */
+        if (lstat(e->output, &sb) == 0 && e->action == PLAN_ENHANCE) {
             if (opt->skip_existing) e->action = PLAN_SKIP_EXISTING;
             else if (!opt->overwrite) {
                 e->action = PLAN_FAIL;
@@ -160,7 +189,17 @@ void output_plan_free(output_plan *plan)
     *plan = (output_plan){0};
 }
 
-int make_dirs(const char *dir)
+/* mkdir for one folder, recorded in made when it is new. */
+static int make_dir(const char *path, made_dirs *made)
+{
+    if (mkdir(path, 0777) == 0) {
+        if (made && made->count < MADE_DIRS_MAX && (made->paths[made->count] = strdup(path))) made->count++;
+        return 0;
+    }
+    return errno == EEXIST ? 0 : -1;
+}
+
+int make_dirs(const char *dir, made_dirs *made)
 {
     char path[PATH_MAX];
     if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path) {
@@ -170,16 +209,30 @@ int make_dirs(const char *dir)
     for (char *p = path + 1; *p; p++)
         if (*p == '/') {
             *p = 0;
-            if (mkdir(path, 0777) != 0 && errno != EEXIST) return -1;
+            if (make_dir(path, made) != 0) return -1;
             *p = '/';
         }
-    return mkdir(path, 0777) != 0 && errno != EEXIST ? -1 : 0;
+    return make_dir(path, made);
 }
 
-int output_dir_ready(const char *dir)
+void made_dirs_remove(made_dirs *made)
+{
+    /* Newest first, so children go before parents; rmdir removes only a
+     * folder that is still empty, so nothing anyone put there is lost. */
+    for (int i = made->count - 1; i >= 0; i--) rmdir(made->paths[i]);
+    made_dirs_free(made);
+}
+
+void made_dirs_free(made_dirs *made)
+{
+    for (int i = 0; i < made->count; i++) free(made->paths[i]);
+    made->count = 0;
+}
+
+int output_dir_ready(const char *dir, made_dirs *made)
 {
     struct stat sb;
-    if (make_dirs(dir) != 0) {
+    if (make_dirs(dir, made) != 0) {
         fprintf(stderr, "sagalux: %s: cannot create the output folder: %s\n", dir, strerror(errno));
         return -1;
     }
@@ -187,9 +240,12 @@ int output_dir_ready(const char *dir)
         fprintf(stderr, "sagalux: %s: the output path exists and is not a folder\n", dir);
         return -1;
     }
+    /* A probe of our own making (mkstemp: a new file, a random name), so
+     * that runs sharing the folder never collide on it. */
     char probe[PATH_MAX];
-    snprintf(probe, sizeof probe, "%s/.sagalux-write-test-%ld", dir, (long)getpid());
-    int fd = open(probe, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    int fd = -1;
+    if (snprintf(probe, sizeof probe, "%s/.sagalux-write-test-XXXXXX", dir) < (int)sizeof probe) fd = mkstemp(probe);
+    else errno = ENAMETOOLONG;
     if (fd < 0) {
         fprintf(stderr, "sagalux: %s: cannot write in the output folder: %s\n", dir, strerror(errno));
         return -1;

@@ -16,7 +16,7 @@ typedef struct plan_entry {
     const char *input;  /* points into the file list */
     char *output;       /* NULL when action is PLAN_FAIL */
     plan_action action;
-    char reason[256];   /* PLAN_FAIL: why, naming the file */
+    char reason[512];   /* PLAN_FAIL: why, naming the file (as long as a result's error) */
 } plan_entry;
 
 typedef struct output_plan {
@@ -31,11 +31,26 @@ typedef struct output_plan {
 int output_plan_make(output_plan *plan, const cli_options *opt, const file_list *inputs);
 void output_plan_free(output_plan *plan);
 
-/* Creates the output folder (and its parents) and checks that a file can be
- * written there, before the first photo is enhanced. 0, or -1 with a message. */
-int output_dir_ready(const char *dir);
+/* The folders a run created, so that a run refused before any work leaves
+ * none behind. */
+#define MADE_DIRS_MAX 64
+typedef struct made_dirs {
+    char *paths[MADE_DIRS_MAX];
+    int count;
+} made_dirs;
 
-/* mkdir -p: 0, or -1 with errno set. */
-int make_dirs(const char *dir);
+/* Creates the output folder (and its parents; each new one recorded in
+ * made, which may be NULL) and checks that a file can be written there,
+ * before the first photo is enhanced. 0, or -1 with a message. */
+int output_dir_ready(const char *dir, made_dirs *made);
+
+/* mkdir -p: 0, or -1 with errno set; the folders it made go into made
+ * (NULL: not recorded). */
+int make_dirs(const char *dir, made_dirs *made);
+
+/* Removes the recorded folders that are still empty, newest first, and
+ * forgets them; made_dirs_free only forgets them. */
+void made_dirs_remove(made_dirs *made);
+void made_dirs_free(made_dirs *made);
 
 #endif

@@ -341,7 +341,7 @@ static void save_name(const char *photo, int n, char *out, size_t size)
     else snprintf(out, size, "%.*s_enhanced-%d%s", stem, photo, n, ext);
 }
 
-int viewer_save_to(viewer *v, const char *path)
+int viewer_save_to(viewer *v, const char *path, int replace)
 {
     if (!v->pic || !v->pic->network) {
         viewer_notice(v, "nothing to save yet: the photo is still being enhanced");
@@ -361,6 +361,7 @@ int viewer_save_to(viewer *v, const char *path)
     if (fmt == SAGALUX_FORMAT_UNKNOWN) fmt = v->pic->original->source_format;
     sagalux_save_options so = sagalux_save_options_default(fmt);
     so.keep_metadata = 1;
+    so.replace = replace; /* else a file that appeared since the name was chosen stays */
     st = sagalux_image_save(res, path, &so, err, sizeof err);
     sagalux_image_free(res);
     if (st != SAGALUX_OK) {
@@ -377,12 +378,12 @@ int viewer_save(viewer *v, int new_name_when_taken)
     if (!v->pic) return -1;
     char path[4096], fresh[4096];
     save_name(v->pic->path, 1, path, sizeof path);
-    if (access(path, F_OK) != 0) return viewer_save_to(v, path);
+    if (access(path, F_OK) != 0) return viewer_save_to(v, path, 0);
     for (int n = 2; n < 10000; n++) {
         save_name(v->pic->path, n, fresh, sizeof fresh);
         if (access(fresh, F_OK) != 0) break;
     }
-    if (new_name_when_taken) return viewer_save_to(v, fresh);
+    if (new_name_when_taken) return viewer_save_to(v, fresh, 0);
     snprintf(v->ask_path, sizeof v->ask_path, "%s", path);
     snprintf(v->ask_new_path, sizeof v->ask_new_path, "%s", fresh);
     v->asking = 1;

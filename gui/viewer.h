@@ -112,7 +112,7 @@ void viewer_resized(viewer *v);
 /* Ctrl+S: the blended result beside the photo; asks before replacing a file
  * unless new_name_when_taken, which picks a new name instead. 0 when saved. */
 int viewer_save(viewer *v, int new_name_when_taken);
-int viewer_save_to(viewer *v, const char *path);
+int viewer_save_to(viewer *v, const char *path, int replace);
 void viewer_notice(viewer *v, const char *fmt, ...);
 /* The view's area: the whole window above the status bar, or one of the two
  * side-by-side panes (pane 0 left, 1 right). */

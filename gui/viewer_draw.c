@@ -277,6 +277,7 @@ int viewer_screenshot(viewer *v, const char *path, char *err, size_t err_size)
         for (size_t i = 0; i < n; i++) img->rgb[c * n + i] = px[4 * i + c] / 255.0f;
     free(px);
     sagalux_save_options so = sagalux_save_options_default(SAGALUX_FORMAT_PNG);
+    so.replace = 1; /* the path --screenshot names is the file asked for */
     sagalux_status st = sagalux_image_save(img, path, &so, err, err_size);
     sagalux_image_free(img);
     SDL_RenderPresent(v->renderer);

@@ -55,10 +55,10 @@ static void answer_question(viewer *v, SDL_Keycode k)
 {
     if (k == SDLK_o) {
         v->asking = 0;
-        viewer_save_to(v, v->ask_path);
+        viewer_save_to(v, v->ask_path, 1); /* the user chose to overwrite it */
     } else if (k == SDLK_n) {
         v->asking = 0;
-        viewer_save_to(v, v->ask_new_path);
+        viewer_save_to(v, v->ask_new_path, 0);
     } else if (k == SDLK_ESCAPE) {
         v->asking = 0;
         viewer_notice(v, "not saved");

@@ -282,6 +282,7 @@ static void test_jpeg_variants_and_metadata(void **state)
             char err[512];
             sagalux_save_options opt = sagalux_save_options_default(SAGALUX_FORMAT_JPEG);
             opt.jpeg_quality = 90;
+            opt.replace = 1; /* o.jpg is written once a variant */
             assert_int_equal(sagalux_image_save(img, tmp("o.jpg"), &opt, err, sizeof err), SAGALUX_OK);
             sagalux_image *back = load_ok(tmp("o.jpg"));
             assert_int_equal(back->orientation, 8);
@@ -440,6 +441,7 @@ static void test_grey_in_grey_out(void **state)
             }
             img->is_grey = grey;
             char err[512];
+            unlink(tmp(names[f])); /* written once for grey and once for colour */
             assert_int_equal(sagalux_image_save(img, tmp(names[f]), NULL, err, sizeof err), SAGALUX_OK);
             sagalux_image *back = load_ok(tmp(names[f]));
             assert_int_equal(back->is_grey, grey);
@@ -482,12 +484,18 @@ static void test_save_errors_leave_nothing(void **state)
     assert_int_equal(sagalux_image_save(img, tmp("x.bmp"), NULL, err, sizeof err), SAGALUX_ERR_INVALID_ARGUMENT);
     assert_int_equal(sagalux_image_save(img, "/nonexistent-dir/x.png", NULL, err, sizeof err), SAGALUX_ERR_IO);
     assert_non_null(strstr(err, "/nonexistent-dir/x.png"));
-    /* A failure after the temporary file was written: the rename onto a
-     * folder fails, and neither the temporary nor anything else remains. */
+    /* A failure after the temporary file was written: the move onto a
+     * folder fails (refused without replace; EISDIR with it), and neither
+     * the temporary nor anything else remains. */
     assert_int_equal(mkdir(tmp("taken.png"), 0700), 0);
-    assert_int_equal(sagalux_image_save(img, tmp("taken.png"), NULL, err, sizeof err), SAGALUX_ERR_IO);
-    assert_non_null(strstr(err, "rename"));
-    assert_int_equal(count_entries("taken.png"), 1); /* the folder itself, no taken.png.tmp-PID */
+    const int entries = count_entries("");
+    assert_int_equal(sagalux_image_save(img, tmp("taken.png"), NULL, err, sizeof err), SAGALUX_ERR_EXISTS);
+    sagalux_save_options replace = sagalux_save_options_default(SAGALUX_FORMAT_PNG);
+    replace.replace = 1;
+    assert_int_equal(sagalux_image_save(img, tmp("taken.png"), &replace, err, sizeof err), SAGALUX_ERR_IO);
+    assert_non_null(strstr(err, "move into place"));
+    assert_int_equal(count_entries(""), entries); /* the folder itself, no temporary */
+    assert_int_equal(count_entries(".sagalux-"), 0);
     rmdir(tmp("taken.png"));
     sagalux_image_free(img);
     assert_int_equal(sagalux_image_create(0, 5, 0, &img) == SAGALUX_OK, 0);

@@ -154,14 +154,30 @@ typedef struct sagalux_save_options {
     int keep_metadata;          /* write EXIF, ICC, XMP, Photoshop/IPTC, texts and
                                    density when the image has them; an EXIF
                                    thumbnail is made anew from the pixels saved */
+    int replace;                /* sagalux_image_save: 1 replaces what is at the
+                                   path (a link itself, never what it points to);
+                                   0 (default) leaves it and fails with
+                                   SAGALUX_ERR_EXISTS */
 } sagalux_save_options;
 
 sagalux_save_options sagalux_save_options_default(sagalux_file_format format);
 
-/* Encodes to a temporary file beside path and renames it into place, so a
- * failure never leaves a partial output. */
+/* Encodes to a temporary file in path's folder and moves it into place, so
+ * a failure never leaves a partial output. The temporary is unnamed
+ * (O_TMPFILE) where the file system allows, else a new, exclusively created
+ * ".sagalux-XXXXXXXXXXXX.tmp" that the writer keeps locked: neither can be
+ * an existing file or a planted link. The move replaces nothing unless
+ * options->replace (SAGALUX_ERR_EXISTS), even when the file appeared while
+ * the image was encoded; a full file system gives SAGALUX_ERR_NO_SPACE. */
 sagalux_status sagalux_image_save(const sagalux_image *image, const char *path,
                                   const sagalux_save_options *options, char *err, size_t err_size);
+
+/* Removes from folder dir (not its subfolders) the temporaries that
+ * sagalux_image_save left when its process was killed: a file is removed only
+ * when it is provably one: named as sagalux_image_save names them, a regular
+ * file of this user, and not locked, so no writer on any host is alive to
+ * finish it. *removed (may be NULL) counts them. */
+sagalux_status sagalux_remove_abandoned_temporaries(const char *dir, int *removed);
 
 /* Encodes into a new malloc'd buffer (*data, *size; free() it): the whole
  * file or, on failure, nothing (*data NULL). name labels error messages. */

@@ -2,6 +2,7 @@
 #include "image.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include "exif_edit.h"
+#include "file_publish.h"
 #include "log.h"
 
 sagalux_status sx_image_check_size(long long width, long long height)
@@ -197,12 +199,19 @@ sagalux_status sagalux_image_load(const char *path, sagalux_image **out, char *e
 {
     if (!path || !out) return SAGALUX_ERR_INVALID_ARGUMENT;
     *out = NULL;
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return sx_fail(err, err_size, SAGALUX_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    /* O_NONBLOCK: a FIFO or device named like a photo is refused at once
+     * instead of waiting for a writer (or reading without end). */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) return sx_fail(err, err_size, SAGALUX_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     struct stat sb;
-    if (fstat(fileno(fp), &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        fclose(fp);
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        close(fd);
         return sx_fail(err, err_size, SAGALUX_ERR_IO, "%s: not a regular file", path);
+    }
+    FILE *fp = fdopen(fd, "rb");
+    if (!fp) {
+        close(fd);
+        return sx_fail(err, err_size, SAGALUX_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
     }
     if ((unsigned long long)sb.st_size > MAX_FILE_BYTES) {
         fclose(fp);
@@ -345,25 +354,28 @@ sagalux_status sagalux_image_save(const sagalux_image *image, const char *path,
     sagalux_save_options opt;
     sagalux_status st = resolve_save_options(image, path, options, sagalux_format_from_name(path), &opt, err, err_size);
     if (st != SAGALUX_OK) return st;
-
-    size_t len = strlen(path);
-    char *tmp = malloc(len + 32);
-    if (!tmp) return sx_fail(err, err_size, SAGALUX_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
-    snprintf(tmp, len + 32, "%s.tmp-%ld", path, (long)getpid());
-    FILE *fp = fopen(tmp, "wb");
+    sx_publish pub;
+    if ((st = sx_publish_open(&pub, path, SX_TEMP_ANY, path, err, err_size)) != SAGALUX_OK) return st;
+    /* The stream gets its own descriptor: fclose reports the last write
+     * errors (NFS reports some only then), and the temporary stays open for
+     * the move. */
+    int fd = dup(pub.fd);
+    FILE *fp = fd >= 0 ? fdopen(fd, "wb") : NULL;
     if (!fp) {
-        st = sx_fail(err, err_size, SAGALUX_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
-        free(tmp);
+        if (fd >= 0) close(fd);
+        st = sx_fail(err, err_size, SAGALUX_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
+        sx_publish_abort(&pub);
         return st;
     }
     st = encode(image, fp, &opt, path, err, err_size);
     if (fclose(fp) != 0 && st == SAGALUX_OK)
-        st = sx_fail(err, err_size, SAGALUX_ERR_IO, "%s: write failed: %s", path, strerror(errno));
-    if (st == SAGALUX_OK && rename(tmp, path) != 0)
-        st = sx_fail(err, err_size, SAGALUX_ERR_IO, "%s: cannot rename into place: %s", path, strerror(errno));
-    if (st != SAGALUX_OK) remove(tmp);
-    free(tmp);
-    return st;
+        st = sx_fail(err, err_size, errno == ENOSPC || errno == EDQUOT ? SAGALUX_ERR_NO_SPACE : SAGALUX_ERR_IO,
+                     "%s: write failed: %s", path, strerror(errno));
+    if (st != SAGALUX_OK) {
+        sx_publish_abort(&pub);
+        return st;
+    }
+    return sx_publish_commit(&pub, opt.replace, path, err, err_size);
 }
 
 sagalux_status sagalux_image_save_memory(const sagalux_image *image, const sagalux_save_options *options,
