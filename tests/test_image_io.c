@@ -612,6 +612,51 @@ static void test_thumbnail_made_from_result(void **state)
     sagalux_image_free(img);
 }
 
+/* The chunk types of a PNG file, in order, read straight from its bytes
+ * (libpng's reader keeps only one eXIf, so it cannot tell). */
+static int png_chunk_types(const char *path, char types[][5], int cap)
+{
+    FILE *fp = fopen(path, "rb");
+    assert_non_null(fp);
+    unsigned char sig[8], head[8];
+    assert_int_equal(fread(sig, 1, 8, fp), 8);
+    int n = 0;
+    while (n < cap && fread(head, 1, 8, fp) == 8) {
+        long len = (long)head[0] << 24 | head[1] << 16 | head[2] << 8 | head[3];
+        memcpy(types[n], head + 4, 4);
+        types[n++][4] = 0;
+        assert_int_equal(fseek(fp, len + 4, SEEK_CUR), 0);
+    }
+    fclose(fp);
+    return n;
+}
+
+/* A PNG holds at most one eXIf, and it must come before IDAT for readers
+ * that stop at the image data. */
+static void test_png_writes_one_exif_before_idat(void **state)
+{
+    (void)state;
+    sagalux_image *img;
+    assert_int_equal(sagalux_image_create(8, 6, 0, &img), SAGALUX_OK);
+    unsigned char exif[64];
+    sx_image_set_exif(img, exif, make_exif(exif, 1));
+    const char *path = tmp("one-exif.png");
+    char err[256];
+    if (sagalux_image_save(img, path, NULL, err, sizeof err) != SAGALUX_OK) fail_msg("%s", err);
+    sagalux_image_free(img);
+    char types[64][5];
+    int n = png_chunk_types(path, types, 64), exifs = 0, first_exif = -1, first_idat = -1;
+    for (int i = 0; i < n; i++) {
+        if (!strcmp(types[i], "eXIf") && exifs++ == 0) first_exif = i;
+        if (!strcmp(types[i], "IDAT") && first_idat < 0) first_idat = i;
+    }
+    if (exifs != 1) fail_msg("%d eXIf chunks written; a PNG may hold one", exifs);
+    assert_true(first_idat > 0);
+    if (first_exif > first_idat) fail_msg("eXIf is chunk %d, after the first IDAT (%d)", first_exif, first_idat);
+    assert_string_equal(types[n - 1], "IEND");
+    remove(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -625,6 +670,7 @@ int main(void)
         cmocka_unit_test(test_save_errors_leave_nothing),
         cmocka_unit_test(test_apply_orientation),
         cmocka_unit_test(test_thumbnail_made_from_result),
+        cmocka_unit_test(test_png_writes_one_exif_before_idat),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
