@@ -4,12 +4,16 @@
  * Every case must fail with a status and a message, never crash (this test
  * also runs under ASan/UBSan in CI), or, for random metadata changes, load a
  * model that computes exactly what the original does. */
+#define _DEFAULT_SOURCE /* syscall() */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -263,6 +267,73 @@ static void test_bad_config(void **state)
     free(b.data);
 }
 
+/* Another process changing the model file while it loads (a copy or export
+ * over it as a job starts). The test's own read() and mmap() stand in for
+ * the C library's: on the loader's first read or map of the armed file,
+ * after the loader has taken its size, the file is cut to half (or grown).
+ * A loader that maps the file then faults (SIGBUS) past the new end. */
+static struct {
+    int armed, fired;
+    dev_t dev;
+    ino_t ino;
+    long delta; /* bytes added (> 0) or taken off (< 0) */
+} change;
+
+static void arm_change(const char *path, long delta)
+{
+    struct stat sb;
+    assert_int_equal(stat(path, &sb), 0);
+    change.dev = sb.st_dev;
+    change.ino = sb.st_ino;
+    change.delta = delta;
+    change.fired = 0;
+    change.armed = 1;
+}
+
+static void change_if_armed(int fd)
+{
+    struct stat sb;
+    if (!change.armed || fstat(fd, &sb) != 0 || sb.st_dev != change.dev || sb.st_ino != change.ino) return;
+    change.armed = 0;
+    change.fired = 1;
+    if (truncate(tmp_path, sb.st_size + change.delta) != 0) abort();
+}
+
+ssize_t read(int fd, void *buf, size_t n)
+{
+    change_if_armed(fd);
+    return (ssize_t)syscall(SYS_read, fd, buf, n);
+}
+
+void *mmap(void *addr, size_t length, int prot, int flags, int fd, off_t offset)
+{
+    void *p = (void *)syscall(SYS_mmap, addr, length, prot, flags, fd, offset);
+    if (p != MAP_FAILED && fd >= 0) change_if_armed(fd);
+    return p;
+}
+
+static void test_file_changes_while_loading(void **state)
+{
+    (void)state;
+    const long deltas[2] = {-(long)original.size / 2, 4096};
+    for (int k = 0; k < 2; k++) {
+        FILE *fp = fopen(tmp_path, "wb");
+        assert_non_null(fp);
+        assert_int_equal(fwrite(original.data, 1, original.size, fp), original.size);
+        fclose(fp);
+        arm_change(tmp_path, deltas[k]);
+        sagalux_model *m = NULL;
+        char err[512] = "";
+        sagalux_status st = sagalux_model_load(tmp_path, &m, err, sizeof err);
+        change.armed = 0;
+        if (!change.fired) fail_msg("the loader never read the file through read() or mmap()");
+        assert_null(m);
+        if (st != SAGALUX_ERR_IO || !strstr(err, "the model file changed while it was read") || !strstr(err, tmp_path))
+            fail_msg("file %s while loading: status %s, '%s'", deltas[k] < 0 ? "cut" : "grown",
+                     sagalux_status_string(st), err);
+    }
+}
+
 /* Random byte damage in the header and metadata with a repaired checksum:
  * every outcome is allowed except a crash or a success with a broken model. */
 /* Enhances a fixed 32x32 image with the model in path (CPU, one thread, so
@@ -344,6 +415,7 @@ int main(void)
         cmocka_unit_test(test_bad_version),        cmocka_unit_test(test_checksum),
         cmocka_unit_test(test_lying_header),       cmocka_unit_test(test_lying_tensor_entry),
         cmocka_unit_test(test_bad_config),         cmocka_unit_test(test_fuzz_metadata),
+        cmocka_unit_test(test_file_changes_while_loading),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -347,7 +347,7 @@ sagalux_status sagalux_model_load(const char *path, sagalux_model **out, char *e
     sglx_file *f;
     sagalux_status st = sglx_open(path, &f, err, err_size);
     if (st != SAGALUX_OK) return st;
-    st = sx_model_from_file(f, out, err, err_size); /* weights are copied: the mapping can go */
+    st = sx_model_from_file(f, out, err, err_size); /* weights are copied: the file's bytes can go */
     sglx_close(f);
     return st;
 }
