@@ -5,6 +5,7 @@
  * also runs under ASan/UBSan in CI), or, for random metadata changes, load a
  * model that computes exactly what the original does. */
 #define _DEFAULT_SOURCE /* syscall() */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -267,6 +268,65 @@ static void test_bad_config(void **state)
     free(b.data);
 }
 
+/* A model with one weight that is not a number (or infinite), its checksum
+ * valid: only a look at the values can refuse it. */
+static unsigned char *tensor_data(blob *b, const char *name, uint8_t *dtype)
+{
+    unsigned char *e = entry_of(b, name) + 2 + strlen(name);
+    *dtype = e[0];
+    const unsigned char *off = e + 2 + 4 * (size_t)e[1];
+    uint64_t offset = 0, data_offset = 0;
+    for (int i = 7; i >= 0; i--) offset = offset << 8 | off[i];
+    for (int i = 7; i >= 0; i--) data_offset = data_offset << 8 | b->data[16 + i];
+    return b->data + data_offset + offset;
+}
+
+/* mix_alpha (4 values) rewritten as fp32: the golden file stores weights as
+ * fp16, and a 4-value tensor has room for fp32 in its 64-byte slot. */
+static void mix_alpha_as_f32(blob *b, const float v[4])
+{
+    uint8_t dtype;
+    unsigned char *p = tensor_data(b, "mix_alpha", &dtype);
+    entry_of(b, "mix_alpha")[2 + strlen("mix_alpha")] = 0;
+    memcpy(p, v, 4 * sizeof *v); /* little-endian host, as the loader assumes */
+    fix_crc(b);
+}
+
+static void test_non_finite_weights(void **state)
+{
+    (void)state;
+    const char *names[2] = {"NaN", "Inf"};
+    const uint16_t halves[2] = {0x7e00, 0xfc00}; /* fp16 NaN, -Inf */
+    for (int k = 0; k < 2; k++) {
+        blob b = clone();
+        uint8_t dtype;
+        unsigned char *p = tensor_data(&b, "feat1.0.ffn.pw_out.weight", &dtype);
+        assert_int_equal(dtype, 1);
+        p[2 * 5] = (unsigned char)halves[k];
+        p[2 * 5 + 1] = (unsigned char)(halves[k] >> 8);
+        fix_crc(&b);
+        char want[128];
+        snprintf(want, sizeof want, "tensor 'feat1.0.ffn.pw_out.weight' holds %s at element 5", names[k]);
+        expect_failure(&b, SAGALUX_ERR_MODEL, want);
+        free(b.data);
+    }
+    const float singles[2] = {NAN, INFINITY};
+    for (int k = 0; k < 2; k++) {
+        blob b = clone();
+        mix_alpha_as_f32(&b, (const float[4]){0.5f, 0.5f, 0.5f, singles[k]});
+        char want[128];
+        snprintf(want, sizeof want, "tensor 'mix_alpha' holds %s at element 3", names[k]);
+        expect_failure(&b, SAGALUX_ERR_MODEL, want);
+        free(b.data);
+    }
+    /* The same fp32 tensor, every value finite, loads: the values are what refused the others. */
+    blob b = clone();
+    mix_alpha_as_f32(&b, (const float[4]){0.5f, 0.5f, 0.5f, 0.5f});
+    char err[512];
+    if (load(&b, err, sizeof err) != SAGALUX_OK) fail_msg("finite fp32 mix_alpha refused: %s", err);
+    free(b.data);
+}
+
 /* Another process changing the model file while it loads (a copy or export
  * over it as a job starts). The test's own read() and mmap() stand in for
  * the C library's: on the loader's first read or map of the armed file,
@@ -415,7 +475,7 @@ int main(void)
         cmocka_unit_test(test_bad_version),        cmocka_unit_test(test_checksum),
         cmocka_unit_test(test_lying_header),       cmocka_unit_test(test_lying_tensor_entry),
         cmocka_unit_test(test_bad_config),         cmocka_unit_test(test_fuzz_metadata),
-        cmocka_unit_test(test_file_changes_while_loading),
+        cmocka_unit_test(test_non_finite_weights), cmocka_unit_test(test_file_changes_while_loading),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

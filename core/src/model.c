@@ -104,6 +104,14 @@ static const float *bind(binder *b, int ndim, const int *dims, const char *fmt, 
     }
     float *dst = b->arena + b->used;
     sglx_tensor_to_f32(t, dst);
+    /* One NaN or Inf weight spreads through every later layer and the whole
+     * photo comes out black; the CRC cannot tell, as it was written so. */
+    for (uint64_t i = 0; i < t->elements; i++)
+        if (!isfinite(dst[i])) {
+            b->status = sx_fail(b->err, b->err_size, SAGALUX_ERR_MODEL, "%s: tensor '%s' holds %s at element %llu",
+                                b->file->path, name, isnan(dst[i]) ? "NaN" : "Inf", (unsigned long long)i);
+            return NULL;
+        }
     b->used += t->elements;
     return dst;
 }
