@@ -620,6 +620,139 @@ static void test_thumbnail_made_from_result(void **state)
     sagalux_image_free(img);
 }
 
+/* The chunk types of a PNG file, in order, read straight from its bytes
+ * (libpng's reader keeps only one eXIf, so it cannot tell). */
+static int png_chunk_types(const char *path, char types[][5], int cap)
+{
+    FILE *fp = fopen(path, "rb");
+    assert_non_null(fp);
+    unsigned char sig[8], head[8];
+    assert_int_equal(fread(sig, 1, 8, fp), 8);
+    int n = 0;
+    while (n < cap && fread(head, 1, 8, fp) == 8) {
+        long len = (long)head[0] << 24 | head[1] << 16 | head[2] << 8 | head[3];
+        memcpy(types[n], head + 4, 4);
+        types[n++][4] = 0;
+        assert_int_equal(fseek(fp, len + 4, SEEK_CUR), 0);
+    }
+    fclose(fp);
+    return n;
+}
+
+/* A PNG holds at most one eXIf, and it must come before IDAT for readers
+ * that stop at the image data. */
+static void test_png_writes_one_exif_before_idat(void **state)
+{
+    (void)state;
+    sagalux_image *img;
+    assert_int_equal(sagalux_image_create(8, 6, 0, &img), SAGALUX_OK);
+    unsigned char exif[64];
+    sx_image_set_exif(img, exif, make_exif(exif, 1));
+    const char *path = tmp("one-exif.png");
+    char err[256];
+    if (sagalux_image_save(img, path, NULL, err, sizeof err) != SAGALUX_OK) fail_msg("%s", err);
+    sagalux_image_free(img);
+    char types[64][5];
+    int n = png_chunk_types(path, types, 64), exifs = 0, first_exif = -1, first_idat = -1;
+    for (int i = 0; i < n; i++) {
+        if (!strcmp(types[i], "eXIf") && exifs++ == 0) first_exif = i;
+        if (!strcmp(types[i], "IDAT") && first_idat < 0) first_idat = i;
+    }
+    if (exifs != 1) fail_msg("%d eXIf chunks written; a PNG may hold one", exifs);
+    assert_true(first_idat > 0);
+    if (first_exif > first_idat) fail_msg("eXIf is chunk %d, after the first IDAT (%d)", first_exif, first_idat);
+    assert_string_equal(types[n - 1], "IEND");
+    remove(path);
+}
+
+/* An EXIF block (Intel order): the orientation, XResolution x_dpi/1 and
+ * YResolution y_dpi/1 per inch. */
+static size_t exif_with_resolution(unsigned char **out, int orientation, unsigned x_dpi, unsigned y_dpi)
+{
+    const ExifByteOrder order = EXIF_BYTE_ORDER_INTEL;
+    ExifData *ed = exif_data_new();
+    exif_data_set_byte_order(ed, order);
+    const ExifTag tags[4] = {EXIF_TAG_ORIENTATION, EXIF_TAG_X_RESOLUTION, EXIF_TAG_Y_RESOLUTION,
+                             EXIF_TAG_RESOLUTION_UNIT};
+    for (int i = 0; i < 4; i++) {
+        ExifEntry *e = exif_entry_new();
+        exif_content_add_entry(ed->ifd[EXIF_IFD_0], e);
+        exif_entry_initialize(e, tags[i]);
+        if (tags[i] == EXIF_TAG_ORIENTATION) exif_set_short(e->data, order, (ExifShort)orientation);
+        if (tags[i] == EXIF_TAG_RESOLUTION_UNIT) exif_set_short(e->data, order, 2);
+        if (tags[i] == EXIF_TAG_X_RESOLUTION) exif_set_rational(e->data, order, (ExifRational){x_dpi, 1});
+        if (tags[i] == EXIF_TAG_Y_RESOLUTION) exif_set_rational(e->data, order, (ExifRational){y_dpi, 1});
+        exif_entry_unref(e);
+    }
+    unsigned char *saved;
+    unsigned int saved_size;
+    exif_data_save_data(ed, &saved, &saved_size);
+    exif_data_unref(ed);
+    assert_true(saved_size > 6);
+    *out = malloc(saved_size - 6);
+    memcpy(*out, saved + 6, saved_size - 6);
+    free(saved);
+    return saved_size - 6;
+}
+
+/* A saved file's EXIF XResolution and YResolution (rounded), read with libexif. */
+static void saved_resolution(const char *path, unsigned *x, unsigned *y)
+{
+    sagalux_image *back = load_ok(path);
+    assert_non_null(back->exif);
+    unsigned char *buf = malloc(back->exif_size + 6);
+    memcpy(buf, "Exif\0\0", 6);
+    memcpy(buf + 6, back->exif, back->exif_size);
+    ExifData *ed = exif_data_new_from_data(buf, (unsigned)(back->exif_size + 6));
+    free(buf);
+    sagalux_image_free(back);
+    assert_non_null(ed);
+    ExifByteOrder order = exif_data_get_byte_order(ed);
+    ExifEntry *ex = exif_content_get_entry(ed->ifd[EXIF_IFD_0], EXIF_TAG_X_RESOLUTION);
+    ExifEntry *ey = exif_content_get_entry(ed->ifd[EXIF_IFD_0], EXIF_TAG_Y_RESOLUTION);
+    assert_non_null(ex);
+    assert_non_null(ey);
+    ExifRational rx = exif_get_rational(ex->data, order), ry = exif_get_rational(ey->data, order);
+    assert_true(rx.denominator && ry.denominator);
+    *x = (rx.numerator + rx.denominator / 2) / rx.denominator;
+    *y = (ry.numerator + ry.denominator / 2) / ry.denominator;
+    exif_data_unref(ed);
+}
+
+/* A photo taken on its side (orientation 6) at 300 x 150 dpi is, once turned
+ * upright, 150 dpi across and 300 down: EXIF says so as the pixels do. */
+static void test_quarter_turn_swaps_exif_resolution(void **state)
+{
+    (void)state;
+    sagalux_image *img;
+    assert_int_equal(sagalux_image_create(12, 8, 0, &img), SAGALUX_OK);
+    for (size_t i = 0; i < (size_t)3 * 12 * 8; i++) img->rgb[i] = (float)(i % 7) / 8.0f;
+    unsigned char *exif;
+    size_t exif_size = exif_with_resolution(&exif, 6, 300, 150);
+    sx_image_set_exif(img, exif, exif_size);
+    free(exif);
+    const char *photo = tmp("sideways.jpg");
+    char err[256];
+    if (sagalux_image_save(img, photo, NULL, err, sizeof err) != SAGALUX_OK) fail_msg("%s", err);
+    sagalux_image_free(img);
+
+    img = load_ok(photo);
+    assert_int_equal(img->orientation, 6);
+    assert_int_equal(sagalux_image_apply_orientation(img), SAGALUX_OK);
+    assert_int_equal(img->width, 8);
+    const char *names[2] = {"upright.jpg", "upright.png"};
+    for (int f = 0; f < 2; f++) {
+        const char *path = tmp(names[f]);
+        if (sagalux_image_save(img, path, NULL, err, sizeof err) != SAGALUX_OK) fail_msg("%s", err);
+        unsigned x, y;
+        saved_resolution(path, &x, &y);
+        if (x != 150 || y != 300) fail_msg("%s: EXIF resolution %u x %u dpi; want 150 x 300", names[f], x, y);
+        remove(path);
+    }
+    sagalux_image_free(img);
+    remove(photo);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -633,6 +766,8 @@ int main(void)
         cmocka_unit_test(test_save_errors_leave_nothing),
         cmocka_unit_test(test_apply_orientation),
         cmocka_unit_test(test_thumbnail_made_from_result),
+        cmocka_unit_test(test_png_writes_one_exif_before_idat),
+        cmocka_unit_test(test_quarter_turn_swaps_exif_resolution),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

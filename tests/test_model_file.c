@@ -4,12 +4,17 @@
  * Every case must fail with a status and a message, never crash (this test
  * also runs under ASan/UBSan in CI), or, for random metadata changes, load a
  * model that computes exactly what the original does. */
+#define _DEFAULT_SOURCE /* syscall() */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -263,6 +268,132 @@ static void test_bad_config(void **state)
     free(b.data);
 }
 
+/* A model with one weight that is not a number (or infinite), its checksum
+ * valid: only a look at the values can refuse it. */
+static unsigned char *tensor_data(blob *b, const char *name, uint8_t *dtype)
+{
+    unsigned char *e = entry_of(b, name) + 2 + strlen(name);
+    *dtype = e[0];
+    const unsigned char *off = e + 2 + 4 * (size_t)e[1];
+    uint64_t offset = 0, data_offset = 0;
+    for (int i = 7; i >= 0; i--) offset = offset << 8 | off[i];
+    for (int i = 7; i >= 0; i--) data_offset = data_offset << 8 | b->data[16 + i];
+    return b->data + data_offset + offset;
+}
+
+/* mix_alpha (4 values) rewritten as fp32: the golden file stores weights as
+ * fp16, and a 4-value tensor has room for fp32 in its 64-byte slot. */
+static void mix_alpha_as_f32(blob *b, const float v[4])
+{
+    uint8_t dtype;
+    unsigned char *p = tensor_data(b, "mix_alpha", &dtype);
+    entry_of(b, "mix_alpha")[2 + strlen("mix_alpha")] = 0;
+    memcpy(p, v, 4 * sizeof *v); /* little-endian host, as the loader assumes */
+    fix_crc(b);
+}
+
+static void test_non_finite_weights(void **state)
+{
+    (void)state;
+    const char *names[2] = {"NaN", "Inf"};
+    const uint16_t halves[2] = {0x7e00, 0xfc00}; /* fp16 NaN, -Inf */
+    for (int k = 0; k < 2; k++) {
+        blob b = clone();
+        uint8_t dtype;
+        unsigned char *p = tensor_data(&b, "feat1.0.ffn.pw_out.weight", &dtype);
+        assert_int_equal(dtype, 1);
+        p[2 * 5] = (unsigned char)halves[k];
+        p[2 * 5 + 1] = (unsigned char)(halves[k] >> 8);
+        fix_crc(&b);
+        char want[128];
+        snprintf(want, sizeof want, "tensor 'feat1.0.ffn.pw_out.weight' holds %s at element 5", names[k]);
+        expect_failure(&b, SAGALUX_ERR_MODEL, want);
+        free(b.data);
+    }
+    const float singles[2] = {NAN, INFINITY};
+    for (int k = 0; k < 2; k++) {
+        blob b = clone();
+        mix_alpha_as_f32(&b, (const float[4]){0.5f, 0.5f, 0.5f, singles[k]});
+        char want[128];
+        snprintf(want, sizeof want, "tensor 'mix_alpha' holds %s at element 3", names[k]);
+        expect_failure(&b, SAGALUX_ERR_MODEL, want);
+        free(b.data);
+    }
+    /* The same fp32 tensor, every value finite, loads: the values are what refused the others. */
+    blob b = clone();
+    mix_alpha_as_f32(&b, (const float[4]){0.5f, 0.5f, 0.5f, 0.5f});
+    char err[512];
+    if (load(&b, err, sizeof err) != SAGALUX_OK) fail_msg("finite fp32 mix_alpha refused: %s", err);
+    free(b.data);
+}
+
+/* Another process changing the model file while it loads (a copy or export
+ * over it as a job starts). The test's own read() and mmap() stand in for
+ * the C library's: on the loader's first read or map of the armed file,
+ * after the loader has taken its size, the file is cut to half (or grown).
+ * A loader that maps the file then faults (SIGBUS) past the new end. */
+static struct {
+    int armed, fired;
+    dev_t dev;
+    ino_t ino;
+    long delta; /* bytes added (> 0) or taken off (< 0) */
+} change;
+
+static void arm_change(const char *path, long delta)
+{
+    struct stat sb;
+    assert_int_equal(stat(path, &sb), 0);
+    change.dev = sb.st_dev;
+    change.ino = sb.st_ino;
+    change.delta = delta;
+    change.fired = 0;
+    change.armed = 1;
+}
+
+static void change_if_armed(int fd)
+{
+    struct stat sb;
+    if (!change.armed || fstat(fd, &sb) != 0 || sb.st_dev != change.dev || sb.st_ino != change.ino) return;
+    change.armed = 0;
+    change.fired = 1;
+    if (truncate(tmp_path, sb.st_size + change.delta) != 0) abort();
+}
+
+ssize_t read(int fd, void *buf, size_t n)
+{
+    change_if_armed(fd);
+    return (ssize_t)syscall(SYS_read, fd, buf, n);
+}
+
+void *mmap(void *addr, size_t length, int prot, int flags, int fd, off_t offset)
+{
+    void *p = (void *)syscall(SYS_mmap, addr, length, prot, flags, fd, offset);
+    if (p != MAP_FAILED && fd >= 0) change_if_armed(fd);
+    return p;
+}
+
+static void test_file_changes_while_loading(void **state)
+{
+    (void)state;
+    const long deltas[2] = {-(long)original.size / 2, 4096};
+    for (int k = 0; k < 2; k++) {
+        FILE *fp = fopen(tmp_path, "wb");
+        assert_non_null(fp);
+        assert_int_equal(fwrite(original.data, 1, original.size, fp), original.size);
+        fclose(fp);
+        arm_change(tmp_path, deltas[k]);
+        sagalux_model *m = NULL;
+        char err[512] = "";
+        sagalux_status st = sagalux_model_load(tmp_path, &m, err, sizeof err);
+        change.armed = 0;
+        if (!change.fired) fail_msg("the loader never read the file through read() or mmap()");
+        assert_null(m);
+        if (st != SAGALUX_ERR_IO || !strstr(err, "the model file changed while it was read") || !strstr(err, tmp_path))
+            fail_msg("file %s while loading: status %s, '%s'", deltas[k] < 0 ? "cut" : "grown",
+                     sagalux_status_string(st), err);
+    }
+}
+
 /* Random byte damage in the header and metadata with a repaired checksum:
  * every outcome is allowed except a crash or a success with a broken model. */
 /* Enhances a fixed 32x32 image with the model in path (CPU, one thread, so
@@ -344,6 +475,7 @@ int main(void)
         cmocka_unit_test(test_bad_version),        cmocka_unit_test(test_checksum),
         cmocka_unit_test(test_lying_header),       cmocka_unit_test(test_lying_tensor_entry),
         cmocka_unit_test(test_bad_config),         cmocka_unit_test(test_fuzz_metadata),
+        cmocka_unit_test(test_non_finite_weights), cmocka_unit_test(test_file_changes_while_loading),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

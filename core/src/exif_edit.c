@@ -44,6 +44,17 @@ static void set_entry_value(ExifEntry *e, ExifByteOrder order, long v)
     else if (e->format == EXIF_FORMAT_LONG) exif_set_long(e->data, order, (ExifLong)v);
 }
 
+/* Swaps two entries' values when both are there in the same form (a RATIONAL
+ * each, as the standard has XResolution and YResolution). */
+static void swap_entry_values(ExifEntry *a, ExifEntry *b)
+{
+    unsigned char t[16];
+    if (!a || !b || !a->data || !b->data || a->format != b->format || a->size != b->size || a->size > sizeof t) return;
+    memcpy(t, a->data, a->size);
+    memcpy(a->data, b->data, a->size);
+    memcpy(b->data, t, a->size);
+}
+
 int sx_exif_orientation(const unsigned char *tiff, size_t size)
 {
     ExifData *ed = load(tiff, size);
@@ -80,6 +91,9 @@ sagalux_status sx_exif_edit(const unsigned char *tiff, size_t size, const sx_exi
             set_entry_value(x, order, yv);
             set_entry_value(y, order, xv);
         }
+        /* Turned upright, the pixels across were the pixels down: their density too. */
+        swap_entry_values(exif_content_get_entry(ed->ifd[EXIF_IFD_0], EXIF_TAG_X_RESOLUTION),
+                          exif_content_get_entry(ed->ifd[EXIF_IFD_0], EXIF_TAG_Y_RESOLUTION));
     }
     if (ch->replace_thumbnail) {
         /* libexif's default allocator is the C library's: free() and malloc() match it. */

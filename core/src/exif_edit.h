@@ -1,6 +1,7 @@
 /* Reading and editing EXIF blocks through libexif (a well-kept parser, not
  * a hand-written one): the orientation, and the edits a saved result needs
- * (orientation reset, dimensions swapped, thumbnail replaced or dropped).
+ * (orientation reset, dimensions and resolution swapped, thumbnail replaced
+ * or dropped).
  * Blocks are TIFF-structured, without the "Exif\0\0" header. */
 #ifndef SX_EXIF_EDIT_H
 #define SX_EXIF_EDIT_H
@@ -17,7 +18,7 @@ int sx_exif_has_thumbnail(const unsigned char *tiff, size_t size);
 
 typedef struct sx_exif_changes {
     int reset_orientation;       /* write orientation 1 */
-    int swap_dimensions;         /* swap PixelXDimension and PixelYDimension */
+    int swap_dimensions;         /* a quarter turn: swap PixelX/YDimension and X/YResolution */
     int replace_thumbnail;       /* put thumb (NULL: no thumbnail) in place of the old one */
     const unsigned char *thumb;  /* a JPEG file */
     size_t thumb_size;

@@ -373,6 +373,10 @@ sagalux_status sx_png_encode(const sagalux_image *img, FILE *fp, const sagalux_s
     if (opt->keep_metadata) set_density(png, info, img);
     if (meta.count) png_set_text(png, info, meta.texts, meta.count);
     png_write_info(png, info);
+    /* png_write_end writes eXIf again while its valid flag is set (libpng
+     * 1.6.39 does), and a PNG may hold only one: the one png_write_info
+     * wrote, before IDAT, is the one kept. */
+    png_set_invalid(png, info, PNG_INFO_eXIf);
 
     size_t plane = (size_t)img->width * img->height;
     unsigned maxval = bits == 16 ? 65535u : 255u;

@@ -104,6 +104,14 @@ static const float *bind(binder *b, int ndim, const int *dims, const char *fmt, 
     }
     float *dst = b->arena + b->used;
     sglx_tensor_to_f32(t, dst);
+    /* One NaN or Inf weight spreads through every later layer and the whole
+     * photo comes out black; the CRC cannot tell, as it was written so. */
+    for (uint64_t i = 0; i < t->elements; i++)
+        if (!isfinite(dst[i])) {
+            b->status = sx_fail(b->err, b->err_size, SAGALUX_ERR_MODEL, "%s: tensor '%s' holds %s at element %llu",
+                                b->file->path, name, isnan(dst[i]) ? "NaN" : "Inf", (unsigned long long)i);
+            return NULL;
+        }
     b->used += t->elements;
     return dst;
 }
@@ -347,7 +355,7 @@ sagalux_status sagalux_model_load(const char *path, sagalux_model **out, char *e
     sglx_file *f;
     sagalux_status st = sglx_open(path, &f, err, err_size);
     if (st != SAGALUX_OK) return st;
-    st = sx_model_from_file(f, out, err, err_size); /* weights are copied: the mapping can go */
+    st = sx_model_from_file(f, out, err, err_size); /* weights are copied: the file's bytes can go */
     sglx_close(f);
     return st;
 }

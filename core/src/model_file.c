@@ -2,9 +2,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -247,6 +247,29 @@ sagalux_status sglx_parse(const uint8_t *data, size_t size, const char *label, s
     return SAGALUX_OK;
 }
 
+/* Reads exactly size bytes from fd into buf. 1: done; 0: the file ended
+ * early or holds more (it changed since fstat); -1: a read error (errno). */
+static int read_exactly(int fd, uint8_t *buf, size_t size)
+{
+    size_t done = 0;
+    while (done < size) {
+        ssize_t n = read(fd, buf + done, size - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return -1;
+        if (n == 0) return 0;
+        done += (size_t)n;
+    }
+    uint8_t extra;
+    ssize_t n;
+    while ((n = read(fd, &extra, 1)) < 0 && errno == EINTR) {}
+    if (n < 0) return -1;
+    return n == 0;
+}
+
+/* The file is read into memory, not mapped: a mapping of a file someone
+ * truncates (a model copied or exported over while a job starts) faults
+ * with SIGBUS on the first page past the new end. A read sees the change
+ * as a short count instead, and the whole file is then checked at leisure. */
 sagalux_status sglx_open(const char *path, sglx_file **out, char *err, size_t err_size)
 {
     *out = NULL;
@@ -257,22 +280,36 @@ sagalux_status sglx_open(const char *path, sglx_file **out, char *err, size_t er
         close(fd);
         return sx_fail(err, err_size, SAGALUX_ERR_IO, "%s: not a regular file", path);
     }
-    size_t size = (size_t)sb.st_size;
-    if (size < HEADER_BYTES + TRAILER_BYTES) {
+    if (sb.st_size < HEADER_BYTES + TRAILER_BYTES) {
         close(fd);
-        return BAD("%s: too short to be a sagalux model (%zu bytes)", path, size);
+        return BAD("%s: too short to be a sagalux model (%lld bytes)", path, (long long)sb.st_size);
     }
-    void *map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if ((unsigned long long)sb.st_size > (unsigned long long)PTRDIFF_MAX) {
+        close(fd);
+        return sx_fail(err, err_size, SAGALUX_ERR_OUT_OF_MEMORY, "%s: %lld bytes will not fit in memory", path,
+                       (long long)sb.st_size);
+    }
+    size_t size = (size_t)sb.st_size;
+    uint8_t *buf = malloc(size);
+    if (!buf) {
+        close(fd);
+        return sx_fail(err, err_size, SAGALUX_ERR_OUT_OF_MEMORY, "%s: out of memory for %zu bytes", path, size);
+    }
+    int got = read_exactly(fd, buf, size);
+    int read_errno = errno;
     close(fd);
-    if (map == MAP_FAILED) return sx_fail(err, err_size, SAGALUX_ERR_IO, "%s: cannot map: %s", path, strerror(errno));
+    if (got != 1) {
+        free(buf);
+        if (got < 0) return sx_fail(err, err_size, SAGALUX_ERR_IO, "%s: cannot read: %s", path, strerror(read_errno));
+        return sx_fail(err, err_size, SAGALUX_ERR_IO, "%s: the model file changed while it was read", path);
+    }
     sglx_file *parsed;
-    sagalux_status st = sglx_parse(map, size, path, &parsed, err, err_size);
+    sagalux_status st = sglx_parse(buf, size, path, &parsed, err, err_size);
     if (st != SAGALUX_OK) {
-        munmap(map, size);
+        free(buf);
         return st;
     }
-    parsed->map = map;
-    parsed->map_size = size;
+    parsed->owned = buf;
     *out = parsed;
     return SAGALUX_OK;
 }
@@ -280,7 +317,7 @@ sagalux_status sglx_open(const char *path, sglx_file **out, char *err, size_t er
 void sglx_close(sglx_file *f)
 {
     if (!f) return;
-    if (f->map) munmap(f->map, f->map_size);
+    free(f->owned);
     free(f->kv);
     free(f->tensors);
     free(f);

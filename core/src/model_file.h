@@ -1,9 +1,9 @@
 /* The .sglx container: a GGUF-like file of typed key-values and named tensors.
  * The byte layout is specified in docs/model-format.md; train/sglx.py writes it.
  *
- * sglx_open maps the file, verifies magic, version, every length and offset
- * against the file size, and the CRC-32 trailer, before anything is handed
- * out. Lookups never read outside the mapping. */
+ * sglx_open reads the file into memory, verifies magic, version, every
+ * length and offset against the file size, and the CRC-32 trailer, before
+ * anything is handed out. Lookups never read outside that buffer. */
 #ifndef SX_MODEL_FILE_H
 #define SX_MODEL_FILE_H
 
@@ -24,7 +24,7 @@ typedef struct sglx_kv {
     char key[64];
     sglx_kv_type type;
     uint32_t count;        /* elements (bytes for strings) */
-    const uint8_t *value;  /* little-endian payload inside the mapping */
+    const uint8_t *value;  /* little-endian payload inside the file's bytes */
 } sglx_kv;
 
 typedef struct sglx_tensor {
@@ -33,7 +33,7 @@ typedef struct sglx_tensor {
     int ndim;
     uint32_t dims[SGLX_MAX_DIMS];
     uint64_t elements;
-    const uint8_t *data;   /* inside the mapping, SGLX_ALIGN-aligned */
+    const uint8_t *data;   /* inside the file's bytes, at a multiple of SGLX_ALIGN from its start */
 } sglx_tensor;
 
 typedef struct sglx_file {
@@ -43,8 +43,7 @@ typedef struct sglx_file {
     uint32_t n_kv, n_tensors;
     sglx_kv *kv;
     sglx_tensor *tensors;
-    void *map;             /* the mapping sglx_open made (NULL for sglx_parse) */
-    size_t map_size;
+    void *owned;           /* the bytes sglx_open read (NULL for sglx_parse) */
 } sglx_file;
 
 sagalux_status sglx_open(const char *path, sglx_file **out, char *err, size_t err_size);
