@@ -65,7 +65,10 @@ static const char DESCRIPTION[] =
     "sorted by name), or - for one image on standard input.";
 static const char PROMISE[] =
     "Inputs are never modified: a run whose outputs would replace an input, or in which two inputs would share "
-    "an output, stops before any work. Each output is written to a temporary file and renamed into place.";
+    "an output, stops before any work. Each output is written to a temporary file (unnamed where the file system "
+    "allows, else a new, randomly named .sagalux-*.tmp) and moved into place without replacing anything unless "
+    "--overwrite is given, also a file that appeared during the run. Only temporaries that killed runs left are "
+    "ever removed. With -r, an output folder inside the input tree is not read as input.";
 static const char EXIT_STATUS[] =
     "0 all files done or skipped, 1 some file failed, 2 bad arguments, model or output plan, 130/143 stopped by "
     "SIGINT/SIGTERM (after the file in hand; --skip-existing resumes).";
