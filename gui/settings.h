@@ -8,7 +8,7 @@
 
 typedef struct viewer_settings {
     float strength;   /* 0..1 */
-    double divider;   /* 0..1 of the view's width */
+    double divider;   /* 0..1 of the photo's visible width */
     char mode[16];    /* "split", "side", "enhanced", "original" */
     char device[16];  /* "auto", "cpu", "cuda", "cuda:N" */
 } viewer_settings;

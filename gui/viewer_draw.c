@@ -38,7 +38,7 @@ static void centred_box(viewer *v, const char *lines[], int n, SDL_Color first)
         int lw = text_width(v->font, lines[i]);
         if (lw > w) w = lw;
     }
-    if (w > v->dw - 2 * p) w = v->dw - 2 * p;
+    if (w > v->dw - 4 * p) w = v->dw - 4 * p; /* a margin each side: the box is seen whole */
     SDL_Rect box = {(a.w - w) / 2 - p, (a.h - n * lh) / 2 - p, w + 2 * p, n * lh + 2 * p};
     fill(v->renderer, box, 20, 20, 20, 230);
     SDL_SetRenderDrawColor(v->renderer, 90, 90, 90, 255);
@@ -70,9 +70,10 @@ static void draw_checkerboard(viewer *v, int aw, int ah)
     double x0, x1, y0, y1;
     vm_image_to_screen(&v->view, 0, 0, &x0, &y0);
     vm_image_to_screen(&v->view, img->width, img->height, &x1, &y1);
-    SDL_Rect photo = {(int)SDL_floor(x0 < 0 ? 0 : x0), (int)SDL_floor(y0 < 0 ? 0 : y0), 0, 0};
-    photo.w = (int)SDL_ceil(x1 > aw ? aw : x1) - photo.x;
-    photo.h = (int)SDL_ceil(y1 > ah ? ah : y1) - photo.y;
+    /* rounded as the tiles round their edges, so none of it shows beside the photo */
+    SDL_Rect photo = {(int)SDL_floor(x0 < 0 ? 0 : x0 + 0.5), (int)SDL_floor(y0 < 0 ? 0 : y0 + 0.5), 0, 0};
+    photo.w = (int)SDL_floor(x1 > aw ? aw : x1 + 0.5) - photo.x;
+    photo.h = (int)SDL_floor(y1 > ah ? ah : y1 + 0.5) - photo.y;
     if (photo.w <= 0 || photo.h <= 0) return;
     fill(v->renderer, photo, 204, 204, 204, 255);
     int sq = (int)(8 * v->dpi + 0.5);
