@@ -449,8 +449,9 @@ int viewer_init(viewer *v, const viewer_options *opt, char **paths, int n_paths)
     char settings_file[4096], why[600], settings_notice[4800] = "", device_notice[200] = "";
     if (opt->remember && settings_path(settings_file, sizeof settings_file) == 0) {
         if (settings_load(&s, settings_file, why, sizeof why) != 0)
-            snprintf(settings_notice, sizeof settings_notice, "settings %s %s: the defaults are used%s", settings_file,
-                     why, opt->scripted ? "" : " and it is rewritten on quitting");
+            /* the consequence first: a long path may run past the window's edge */
+            snprintf(settings_notice, sizeof settings_notice, "default settings%s: the file %s: %s",
+                     opt->scripted ? "" : " (the file is rewritten on quitting)", why, settings_file);
         else if (!opt->scripted && settings_writable(settings_file, why, sizeof why) != 0)
             snprintf(settings_notice, sizeof settings_notice, "settings cannot be saved (%s): they are lost on quitting",
                      why);
