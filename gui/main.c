@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "help.h"
 #include "viewer.h"
 
 #ifndef SAGALUX_DEFAULT_MODEL
@@ -29,14 +30,18 @@ static void usage(FILE *f)
             "      --size WxH       the window's size (default 1280x800)\n"
             "      --tile N         largest texture tile in pixels (default: the renderer's limit)\n"
             "      --no-settings    neither read nor write ~/.config/sagalux/viewer.json\n"
+            "                       (scripted runs read it but never write it)\n"
             "      --set A[=V]      a scripted action, run in order once the photo is enhanced:\n"
             "                       divider=P zoom=fit|S center=X,Y strength=S mode=split|side|enhanced|original\n"
             "                       flash=1|0 next prev size=WxH device=D save\n"
             "      --screenshot F   (scripted) the window as a PNG; the viewer exits after the last action\n"
             "  -v, --verbose        say what happens on stderr (renderer, frame rate while the network runs)\n"
             "  -h, --help           this text\n"
-            "      --version\n",
+            "      --version\n"
+            "\n"
+            "Keys and mouse in the window:\n",
             SAGALUX_DEFAULT_MODEL);
+    for (int i = 0; i < viewer_help_count; i++) fprintf(f, "  %s\n", viewer_help_lines[i]);
 }
 
 static int parse_size(const char *s, int *w, int *h)
@@ -136,6 +141,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "sagalux-view: --set and --screenshot need a photo to show\n");
         return 2;
     }
+    opt.scripted = n_script > 0;
     viewer v;
     int status = 1;
     if (viewer_init(&v, &opt, paths, n_paths) == 0) status = viewer_run(&v, n_script ? script : NULL, n_script);

@@ -18,23 +18,27 @@ static void halve_plane(const float *src, int sw, int sh, float *dst, int dw, in
     }
 }
 
-int pyramid_build(pyramid *p, const float *rgb, int w, int h)
+int pyramid_build(pyramid *p, const float *rgb, const float *alpha, int w, int h)
 {
     memset(p, 0, sizeof *p);
-    p->level[0] = (pyr_level){w, h, (float *)rgb};
+    p->level[0] = (pyr_level){w, h, (float *)rgb, (float *)alpha};
     p->levels = 1;
     while (p->levels < PYR_MAX_LEVELS) {
         const pyr_level *s = &p->level[p->levels - 1];
         if ((s->w > s->h ? s->w : s->h) <= PYR_SMALLEST_SIDE) break;
-        pyr_level d = {(s->w + 1) / 2, (s->h + 1) / 2, NULL};
+        pyr_level d = {(s->w + 1) / 2, (s->h + 1) / 2, NULL, NULL};
         size_t plane = (size_t)d.w * d.h;
         d.rgb = malloc(3 * plane * sizeof(float));
-        if (!d.rgb) {
+        if (s->alpha) d.alpha = malloc(plane * sizeof(float));
+        if (!d.rgb || (s->alpha && !d.alpha)) {
+            free(d.rgb);
+            free(d.alpha);
             pyramid_free(p);
             return -1;
         }
         for (int c = 0; c < 3; c++)
             halve_plane(s->rgb + (size_t)c * s->w * s->h, s->w, s->h, d.rgb + c * plane, d.w, d.h);
+        if (s->alpha) halve_plane(s->alpha, s->w, s->h, d.alpha, d.w, d.h);
         p->level[p->levels++] = d;
     }
     return 0;
@@ -42,14 +46,18 @@ int pyramid_build(pyramid *p, const float *rgb, int w, int h)
 
 void pyramid_free(pyramid *p)
 {
-    for (int k = 1; k < p->levels; k++) free(p->level[k].rgb);
+    for (int k = 1; k < p->levels; k++) {
+        free(p->level[k].rgb);
+        free(p->level[k].alpha);
+    }
     memset(p, 0, sizeof *p);
 }
 
 size_t pyramid_bytes(const pyramid *p)
 {
     size_t n = 0;
-    for (int k = 1; k < p->levels; k++) n += 3 * (size_t)p->level[k].w * p->level[k].h * sizeof(float);
+    for (int k = 1; k < p->levels; k++)
+        n += (p->level[k].alpha ? 4 : 3) * (size_t)p->level[k].w * p->level[k].h * sizeof(float);
     return n;
 }
 
@@ -74,7 +82,7 @@ void pyramid_rgba(const pyramid *orig, const pyramid *net, float strength, int l
                 if (n) v = v + strength * (n->rgb[c * plane + row + x] - v); /* to_byte clamps, as sagalux_blend does */
                 d[4 * x + c] = to_byte(v);
             }
-            d[4 * x + 3] = 255;
+            d[4 * x + 3] = o->alpha ? to_byte(o->alpha[row + x]) : 255;
         }
     }
 }

@@ -20,6 +20,7 @@ enum { PYR_MAX_LEVELS = 16, PYR_SMALLEST_SIDE = 256 };
 typedef struct pyr_level {
     int w, h;
     float *rgb;  /* planar: R plane, G plane, B plane */
+    float *alpha; /* w * h, or NULL when the photo is opaque */
 } pyr_level;
 
 typedef struct pyramid {
@@ -27,16 +28,17 @@ typedef struct pyramid {
     pyr_level level[PYR_MAX_LEVELS];
 } pyramid;
 
-/* Levels down to the first whose longer side is at most PYR_SMALLEST_SIDE.
- * Level 0 borrows rgb (it must outlive the pyramid). 0, or -1 when out of memory. */
-int pyramid_build(pyramid *p, const float *rgb, int w, int h);
+/* Levels down to the first whose longer side is at most PYR_SMALLEST_SIDE,
+ * with alpha levels when alpha is not NULL. Level 0 borrows rgb and alpha
+ * (they must outlive the pyramid). 0, or -1 when out of memory. */
+int pyramid_build(pyramid *p, const float *rgb, const float *alpha, int w, int h);
 void pyramid_free(pyramid *p);
 /* Bytes the pyramid allocated (level 0 is borrowed, not counted). */
 size_t pyramid_bytes(const pyramid *p);
 
-/* 8-bit RGBA (bytes R, G, B, 255) for rectangle r of a level: the original
- * when net is NULL, else the blend of orig and net at strength. out holds
- * r.h rows pitch bytes apart. */
+/* 8-bit RGBA for rectangle r of a level: the original when net is NULL,
+ * else the blend of orig and net at strength; alpha is orig's (255 when it
+ * has none). out holds r.h rows pitch bytes apart. */
 void pyramid_rgba(const pyramid *orig, const pyramid *net, float strength, int level, vm_rect r, uint8_t *out,
                   int pitch);
 

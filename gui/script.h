@@ -8,7 +8,7 @@
 #include <stddef.h>
 
 typedef enum script_kind {
-    ACT_DIVIDER,    /* divider=P        the split at P (0..1) of the view's width */
+    ACT_DIVIDER,    /* divider=P        the split at P (0..1) of the photo's visible width */
     ACT_ZOOM,       /* zoom=fit|S       fit the window, or S screen pixels per photo pixel (1 = 100%) */
     ACT_CENTER,     /* center=X,Y       photo pixel (X, Y) at the view's centre */
     ACT_STRENGTH,   /* strength=S       0..1 */

@@ -68,6 +68,9 @@ int tile_layer_draw(tile_layer *t, SDL_Renderer *r, const pyramid *orig, const p
             if (!t->tex[i]) {
                 t->tex[i] = SDL_CreateTexture(r, SDL_PIXELFORMAT_RGBA32, SDL_TEXTUREACCESS_STATIC, held.w, held.h);
                 if (!t->tex[i]) return -1;
+                /* transparent pixels let the checkerboard under them show; an
+                 * opaque photo is copied, which is faster */
+                SDL_SetTextureBlendMode(t->tex[i], orig->level[0].alpha ? SDL_BLENDMODE_BLEND : SDL_BLENDMODE_NONE);
                 t->stale[i] = 1;
             }
             if (t->stale[i]) {

@@ -71,18 +71,49 @@ void vm_screen_to_image(const vm_view *v, double sx, double sy, double *ix, doub
     *iy = (sy - v->ty) / v->scale;
 }
 
-int vm_divider_x(double position, int aw) { return (int)lround(position * aw); }
-
-int vm_divider_hit(double position, int aw, double x, double grab)
+/* The part of [start, start + length) inside [0, area]. */
+static void visible_span(double start, double length, int area, double *lo, double *hi)
 {
-    return fabs(x - vm_divider_x(position, aw)) <= grab;
+    double end = start + length;
+    *lo = start < 0.0 ? 0.0 : start > area ? area : start;
+    *hi = end < 0.0 ? 0.0 : end > area ? area : end;
 }
 
-double vm_divider_from_x(double x, int aw)
+void vm_photo_columns(const vm_view *v, int iw, int aw, double *x0, double *x1)
 {
-    if (aw <= 0) return 0.5;
-    double p = x / aw;
+    visible_span(v->tx, iw * v->scale, aw, x0, x1);
+}
+
+int vm_divider_x(const vm_view *v, int iw, int aw, double position)
+{
+    double x0, x1;
+    vm_photo_columns(v, iw, aw, &x0, &x1);
+    return (int)lround(x0 + position * (x1 - x0));
+}
+
+int vm_divider_hit(const vm_view *v, int iw, int aw, double position, double x, double grab)
+{
+    return fabs(x - vm_divider_x(v, iw, aw, position)) <= grab;
+}
+
+double vm_divider_from_x(const vm_view *v, int iw, int aw, double x)
+{
+    double x0, x1;
+    vm_photo_columns(v, iw, aw, &x0, &x1);
+    if (x1 - x0 < 1.0) return 0.5;
+    double p = (x - x0) / (x1 - x0);
     return p < 0.0 ? 0.0 : p > 1.0 ? 1.0 : p;
+}
+
+int vm_handle_y(const vm_view *v, int ih, int ah, int handle_h)
+{
+    double y0, y1;
+    visible_span(v->ty, ih * v->scale, ah, &y0, &y1);
+    int gap = handle_h / 4;
+    if (y1 - y0 >= 3.0 * handle_h) return (int)lround(0.5 * (y0 + y1)) - handle_h / 2;
+    if (y1 + gap + handle_h <= ah) return (int)ceil(y1) + gap;
+    if (y0 - gap - handle_h >= 0) return (int)floor(y0) - gap - handle_h;
+    return ah / 2 - handle_h / 2;
 }
 
 int vm_level_for_scale(double scale, int levels)

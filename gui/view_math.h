@@ -42,12 +42,21 @@ void vm_pan(vm_view *v, double dx, double dy, int iw, int ih, int aw, int ah);
 void vm_image_to_screen(const vm_view *v, double ix, double iy, double *sx, double *sy);
 void vm_screen_to_image(const vm_view *v, double sx, double sy, double *ix, double *iy);
 
-/* The divider's x in the area for a position in [0, 1] of its width. */
-int vm_divider_x(double position, int aw);
+/* The split divider sits over the photo, not the window: position P in
+ * [0, 1] is that share of the columns the photo covers in an area aw wide
+ * (all of them when it is wider than the area), so a portrait photo at 0.8
+ * still shows both sides. */
+void vm_photo_columns(const vm_view *v, int iw, int aw, double *x0, double *x1);
+/* The divider's x in the area for a position in [0, 1]. */
+int vm_divider_x(const vm_view *v, int iw, int aw, double position);
 /* Whether screen x is close enough to grab the divider (within grab pixels). */
-int vm_divider_hit(double position, int aw, double x, double grab);
+int vm_divider_hit(const vm_view *v, int iw, int aw, double position, double x, double grab);
 /* The divider position for a mouse at x, limited to [0, 1]. */
-double vm_divider_from_x(double x, int aw);
+double vm_divider_from_x(const vm_view *v, int iw, int aw, double x);
+/* The top of the divider's handle (handle_h tall) in an area ah high: half way
+ * down the photo's visible rows, or just below (else above) a photo too short
+ * to hold it, so the handle never hides a small photo. */
+int vm_handle_y(const vm_view *v, int ih, int ah, int handle_h);
 
 /* The level of detail to draw from: level k holds the image halved k times
  * (ceil at each halving); the finest level whose pixels are not more than two

@@ -129,6 +129,17 @@ static picture *cached(viewer *v, const char *path)
     return NULL;
 }
 
+/* Nothing of the photo on screen stays: neither drawn nor saved. */
+static void drop_picture(viewer *v)
+{
+    picture_release(v->pic);
+    v->pic = NULL;
+    tile_layer_clear(&v->original);
+    tile_layer_clear(&v->enhanced);
+    viewer_forget_sides(v);
+    v->redraw = 1;
+}
+
 /* Puts pic on screen; the view stays when the size is the same. */
 static void present(viewer *v, picture *pic)
 {
@@ -284,6 +295,7 @@ int viewer_parse_device(const char *spec, sagalux_context_options *o)
 static void apply_device(viewer *v, sagalux_context_options o)
 {
     v->device = o;
+    v->kept_device[0] = 0; /* a device chosen now is the one to remember */
     snprintf(v->device_label, sizeof v->device_label, "opening the device…");
     worker_set_device(v->work, o);
     /* every network output came from the old device: run the photo again */
@@ -291,11 +303,7 @@ static void apply_device(viewer *v, sagalux_context_options o)
         picture_release(v->cache[i]);
         v->cache[i] = NULL;
     }
-    picture_release(v->pic);
-    v->pic = NULL;
-    tile_layer_clear(&v->original);
-    tile_layer_clear(&v->enhanced);
-    viewer_forget_sides(v);
+    drop_picture(v);
     if (v->n_files) viewer_show(v, v->index);
 }
 
@@ -318,9 +326,13 @@ void viewer_cycle_device(viewer *v)
     for (int i = 1; i < n; i++)
         if (v->device.device != SAGALUX_DEVICE_CPU && info[i].index == v->device.cuda_device) now = i;
     int next = (now + 1) % (n > 0 ? n : 1);
-    if (n <= 1) {
+    if (n <= 1 && v->device.device == SAGALUX_DEVICE_CPU) {
         viewer_notice(v, "no GPU: this build or machine has only the CPU");
         return;
+    }
+    if (n <= 1) { /* a GPU that is not here (or auto): the CPU is always reachable */
+        viewer_notice(v, "no GPU: this build or machine has only the CPU; using the CPU");
+        next = 0;
     }
     o.device = next == 0 ? SAGALUX_DEVICE_CPU : SAGALUX_DEVICE_CUDA;
     o.cuda_device = next == 0 ? 0 : info[next].index;
@@ -341,12 +353,25 @@ static void save_name(const char *photo, int n, char *out, size_t size)
     else snprintf(out, size, "%.*s_enhanced-%d%s", stem, photo, n, ext);
 }
 
+/* Whether the picture held is the current file's, ready to save; else says why not. */
+static int can_save(viewer *v)
+{
+    const char *current = v->n_files ? v->files[v->index] : NULL;
+    const char *slash = current ? strrchr(current, '/') : NULL;
+    const char *name = slash ? slash + 1 : current;
+    if (!current) viewer_notice(v, "not saved: no photo is open");
+    else if (!v->pic || strcmp(v->pic->path, current) != 0)
+        viewer_notice(v, v->waiting ? "not saved: %s is still loading" : "not saved: %s could not be opened", name);
+    else if (!v->pic->network)
+        viewer_notice(v, v->waiting ? "not saved: %s is still being enhanced" : "not saved: %s could not be enhanced",
+                      name);
+    else return 1;
+    return 0;
+}
+
 int viewer_save_to(viewer *v, const char *path, int replace)
 {
-    if (!v->pic || !v->pic->network) {
-        viewer_notice(v, "nothing to save yet: the photo is still being enhanced");
-        return -1;
-    }
+    if (!can_save(v)) return -1;
     sagalux_image *res = NULL;
     char err[640];
     sagalux_status st = sagalux_blend(v->pic->original, v->pic->network, v->strength, &res);
@@ -375,7 +400,7 @@ int viewer_save_to(viewer *v, const char *path, int replace)
 
 int viewer_save(viewer *v, int new_name_when_taken)
 {
-    if (!v->pic) return -1;
+    if (!can_save(v)) return -1;
     char path[4096], fresh[4096];
     save_name(v->pic->path, 1, path, sizeof path);
     if (access(path, F_OK) != 0) return viewer_save_to(v, path, 0);
@@ -399,6 +424,17 @@ int viewer_idle(viewer *v)
     return !v->waiting && !worker_busy(v->work);
 }
 
+/* Whether a CUDA device asked for is listed (the CPU and auto always are). */
+static int device_present(sagalux_context_options o)
+{
+    if (o.device != SAGALUX_DEVICE_CUDA) return 1;
+    sagalux_device_info info[16];
+    int n = sagalux_list_devices(info, 16);
+    for (int i = 1; i < n && i < 16; i++)
+        if (info[i].index == o.cuda_device) return 1;
+    return 0;
+}
+
 static view_mode mode_from_name(const char *s)
 {
     for (int m = 0; m < MODE_COUNT; m++)
@@ -411,13 +447,30 @@ int viewer_init(viewer *v, const viewer_options *opt, char **paths, int n_paths)
     memset(v, 0, sizeof *v);
     v->opt = *opt;
     viewer_settings s = settings_default();
-    char settings_file[4096];
-    if (opt->remember && settings_path(settings_file, sizeof settings_file) == 0) settings_load(&s, settings_file);
+    char settings_file[4096], why[600], settings_notice[4800] = "", device_notice[200] = "";
+    if (opt->remember && settings_path(settings_file, sizeof settings_file) == 0) {
+        if (settings_load(&s, settings_file, why, sizeof why) != 0)
+            /* the consequence first: a long path may run past the window's edge */
+            snprintf(settings_notice, sizeof settings_notice, "default settings%s: the file %s: %s",
+                     opt->scripted ? "" : " (the file is rewritten on quitting)", why, settings_file);
+        else if (!opt->scripted && settings_writable(settings_file, why, sizeof why) != 0)
+            snprintf(settings_notice, sizeof settings_notice, "settings cannot be saved (%s): they are lost on quitting",
+                     why);
+    }
     v->strength = s.strength;
     v->divider = s.divider;
     v->mode = mode_from_name(s.mode);
     v->device = opt->device;
     if (!opt->device_given && viewer_parse_device(s.device, &v->device) != 0) v->device = sagalux_context_options_default();
+    if (!opt->device_given && !device_present(v->device)) {
+        /* a GPU remembered from another machine or build: the CPU, and the
+         * choice kept in the settings for when the GPU is back */
+        snprintf(device_notice, sizeof device_notice, "the remembered device %s is not available: using the CPU",
+                 s.device);
+        snprintf(v->kept_device, sizeof v->kept_device, "%s", s.device);
+        v->device = sagalux_context_options_default();
+        v->device.device = SAGALUX_DEVICE_CPU;
+    }
 
     SDL_SetHint(SDL_HINT_VIDEO_ALLOW_SCREENSAVER, "1");
     if (SDL_Init(SDL_INIT_VIDEO) != 0) {
@@ -456,19 +509,25 @@ int viewer_init(viewer *v, const viewer_options *opt, char **paths, int n_paths)
         return -1;
     }
     snprintf(v->device_label, sizeof v->device_label, "opening the device…");
+    /* said once, long enough to be read while the first photo loads */
+    if (settings_notice[0] || device_notice[0]) {
+        viewer_notice(v, "%s%s%s", device_notice, device_notice[0] && settings_notice[0] ? "; " : "", settings_notice);
+        v->notice_until = SDL_GetTicks() + 12000;
+    }
     if (n_paths > 0) viewer_open_paths(v, paths, n_paths);
     return 0;
 }
 
 void viewer_close(viewer *v)
 {
-    if (v->opt.remember) {
+    if (v->opt.remember && !v->opt.scripted) { /* a script's settings are the script's, not the user's */
         viewer_settings s = settings_default();
         s.strength = v->strength;
         s.divider = v->divider;
         snprintf(s.mode, sizeof s.mode, "%s", mode_names[v->mode]);
         if (v->device.device == SAGALUX_DEVICE_CPU) snprintf(s.device, sizeof s.device, "cpu");
         else if (v->device.device == SAGALUX_DEVICE_CUDA) snprintf(s.device, sizeof s.device, "cuda:%d", v->device.cuda_device);
+        if (v->kept_device[0]) snprintf(s.device, sizeof s.device, "%s", v->kept_device);
         char path[4096];
         if (settings_path(path, sizeof path) == 0 && settings_save(&s, path) != 0 && v->opt.verbose)
             fprintf(stderr, "sagalux-view: %s: cannot save the settings: %s\n", path, strerror(errno));
@@ -508,6 +567,7 @@ static void take_worker_events(viewer *v)
             break;
         case WORKER_FAILED:
             if (!ev.pic || current) {
+                if (current && ev.pic != v->pic) drop_picture(v); /* the photo before it must not pass for it */
                 snprintf(v->error, sizeof v->error, "%s", ev.message);
                 if (!ev.pic) snprintf(v->device_label, sizeof v->device_label, "no device");
                 v->waiting = 0;

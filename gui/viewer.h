@@ -26,6 +26,7 @@ typedef struct viewer_options {
     int tile;                /* largest texture tile (0: the renderer's limit, at most 4096) */
     int width, height;       /* the window's first size */
     int remember;            /* read and write the settings file */
+    int scripted;            /* --set or --screenshot: the settings file is read, never written */
     int verbose;
 } viewer_options;
 
@@ -53,6 +54,7 @@ typedef struct viewer {
     worker *work;
     sagalux_context_options device;
     char device_label[160];
+    char kept_device[16];    /* a remembered device that is not here: saved back unless another is chosen */
 
     char **files;            /* the photos to step through */
     int n_files, index;

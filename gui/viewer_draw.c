@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "help.h"
 #include "viewer.h"
 
 static const SDL_Color WHITE = {255, 255, 255, 255}, GREY = {170, 170, 170, 255}, RED = {255, 110, 100, 255},
@@ -26,17 +27,18 @@ static void label(viewer *v, int x, int y, const char *s, SDL_Color c, int right
     text_draw(v->font, x + p, y + p / 2, s, c);
 }
 
-/* A message box in the middle of the view. */
+/* A message box in the middle of the whole view (both panes side by side). */
 static void centred_box(viewer *v, const char *lines[], int n, SDL_Color first)
 {
     if (!v->font) return;
     SDL_Rect a = viewer_area(v, 0);
+    a.w = v->dw; /* side by side, pane 0 is only the left half */
     int lh = text_line_height(v->font), p = 2 * pad(v), w = 0;
     for (int i = 0; i < n; i++) {
         int lw = text_width(v->font, lines[i]);
         if (lw > w) w = lw;
     }
-    if (w > v->dw - 2 * p) w = v->dw - 2 * p;
+    if (w > v->dw - 4 * p) w = v->dw - 4 * p; /* a margin each side: the box is seen whole */
     SDL_Rect box = {(a.w - w) / 2 - p, (a.h - n * lh) / 2 - p, w + 2 * p, n * lh + 2 * p};
     fill(v->renderer, box, 20, 20, 20, 230);
     SDL_SetRenderDrawColor(v->renderer, 90, 90, 90, 255);
@@ -58,6 +60,29 @@ static side_key key_of(const viewer *v, int enhanced, SDL_Rect a)
     k.w = a.w;
     k.h = a.h;
     return k;
+}
+
+/* Transparent pixels show a grey checkerboard, as image viewers draw them,
+ * under the photo's visible part of an area aw x ah. */
+static void draw_checkerboard(viewer *v, int aw, int ah)
+{
+    const sagalux_image *img = v->pic->original;
+    double x0, x1, y0, y1;
+    vm_image_to_screen(&v->view, 0, 0, &x0, &y0);
+    vm_image_to_screen(&v->view, img->width, img->height, &x1, &y1);
+    /* rounded as the tiles round their edges, so none of it shows beside the photo */
+    SDL_Rect photo = {(int)SDL_floor(x0 < 0 ? 0 : x0 + 0.5), (int)SDL_floor(y0 < 0 ? 0 : y0 + 0.5), 0, 0};
+    photo.w = (int)SDL_floor(x1 > aw ? aw : x1 + 0.5) - photo.x;
+    photo.h = (int)SDL_floor(y1 > ah ? ah : y1 + 0.5) - photo.y;
+    if (photo.w <= 0 || photo.h <= 0) return;
+    fill(v->renderer, photo, 204, 204, 204, 255);
+    int sq = (int)(8 * v->dpi + 0.5);
+    SDL_RenderSetClipRect(v->renderer, &photo);
+    SDL_SetRenderDrawColor(v->renderer, 153, 153, 153, 255);
+    for (int y = 0; y < photo.y + photo.h; y += sq) /* squares fixed to the screen, so panning moves the photo over them */
+        for (int x = ((y / sq) % 2) * sq; x < photo.x + photo.w; x += 2 * sq)
+            if (y + sq > photo.y && x + sq > photo.x) SDL_RenderFillRect(v->renderer, &(SDL_Rect){x, y, sq, sq});
+    SDL_RenderSetClipRect(v->renderer, NULL);
 }
 
 /* One side of the comparison, as the view places it in area a, shown in
@@ -88,6 +113,7 @@ static void draw_side(viewer *v, int enhanced, SDL_Rect a, SDL_Rect clip)
         SDL_SetRenderTarget(v->renderer, *tex);
         SDL_SetRenderDrawColor(v->renderer, 40, 40, 40, 255);
         SDL_RenderClear(v->renderer);
+        if (v->pic->original->alpha) draw_checkerboard(v, a.w, a.h);
         tile_layer *t = k.network ? &v->enhanced : &v->original;
         int rc = tile_layer_draw(t, v->renderer, &v->pic->original_levels, k.network ? &v->pic->network_levels : NULL,
                                  v->strength, &v->view, 0, 0, a.w, a.h);
@@ -119,12 +145,13 @@ static void draw_photo(viewer *v)
     int top = pad(v);
     switch (v->mode) {
     case MODE_SPLIT: {
-        int dx = a.x + vm_divider_x(v->divider, a.w);
+        int dx = a.x + vm_divider_x(&v->view, p->original->width, a.w, v->divider);
         draw_side(v, 0, a, (SDL_Rect){a.x, a.y, dx - a.x, a.h});
         draw_side(v, 1, a, (SDL_Rect){dx, a.y, a.x + a.w - dx, a.h});
         int lw = (int)(2 * v->dpi + 0.5), hh = (int)(28 * v->dpi), hw = (int)(10 * v->dpi);
+        int hy = a.y + vm_handle_y(&v->view, p->original->height, a.h, hh);
         fill(v->renderer, (SDL_Rect){dx - lw / 2, a.y, lw, a.h}, 255, 255, 255, 220);
-        fill(v->renderer, (SDL_Rect){dx - hw / 2, a.y + a.h / 2 - hh / 2, hw, hh}, 255, 255, 255, 240);
+        fill(v->renderer, (SDL_Rect){dx - hw / 2, hy, hw, hh}, 255, 255, 255, 240);
         label(v, a.x + top, top, "Original", WHITE, 0);
         label(v, a.x + a.w - top, top, after, WHITE, 1);
         break;
@@ -204,26 +231,17 @@ static void draw_bar(viewer *v)
         x += text_draw(v->font, x, y, what, YELLOW) + 2 * p;
         fill(v->renderer, (SDL_Rect){x, s.y, pw, s.h}, 90, 90, 90, 255);
         fill(v->renderer, (SDL_Rect){x, s.y, (int)(pw * f), s.h}, 120, 200, 255, 255);
-    } else if (v->notice[0]) {
-        text_draw(v->font, x, y, v->notice, YELLOW);
+        x += pw + 4 * p;
     }
+    if (v->notice[0]) text_draw(v->font, x, y, v->notice, YELLOW); /* also while loading: a notice at start is read then */
 }
 
 static void draw_help(viewer *v)
 {
-    const char *lines[] = {
-        "sagalux-view",
-        "Left / Right, PageUp / PageDown: previous / next photo",
-        "\\ or Space (hold): show the original on both sides",
-        "Tab: split, side by side, enhanced only, original only",
-        "drag the divider; drag elsewhere to pan; wheel: zoom about the pointer",
-        "+ / -: zoom   0 or F: fit the window   1: 100%   Shift+arrows: pan",
-        "[ / ]: strength -0.05 / +0.05 (or drag the slider)",
-        "D: next device (CPU, each GPU)   Ctrl+S: save the result beside the photo",
-        "drop photos or a folder onto the window to open them",
-        "H or F1: this help   Q or Esc: quit",
-    };
-    centred_box(v, lines, (int)(sizeof lines / sizeof lines[0]), YELLOW);
+    const char *lines[32] = {"sagalux-view"};
+    int n = 1;
+    for (int i = 0; i < viewer_help_count && n < 32; i++) lines[n++] = viewer_help_lines[i];
+    centred_box(v, lines, n, YELLOW);
 }
 
 static void draw_frame(viewer *v)

@@ -22,6 +22,14 @@ static int in_rect(SDL_Rect r, double x, double y, int margin)
     return x >= r.x - margin && x < r.x + r.w + margin && y >= r.y - margin && y < r.y + r.h + margin;
 }
 
+/* Whether the pointer at (x, y) is on the split's divider. */
+static int on_divider(const viewer *v, double x, double y)
+{
+    SDL_Rect a = viewer_area(v, 0);
+    return v->mode == MODE_SPLIT && v->pic && y < a.h &&
+           vm_divider_hit(&v->view, v->pic->original->width, a.w, v->divider, x - a.x, 8 * v->dpi);
+}
+
 static void slider_to(viewer *v, double x)
 {
     SDL_Rect s = viewer_slider_rect(v);
@@ -115,7 +123,7 @@ static void mouse_down(viewer *v, double x, double y, int clicks)
     if (in_rect(viewer_slider_rect(v), x, y, (int)(8 * v->dpi))) {
         v->drag = DRAG_SLIDER;
         slider_to(v, x);
-    } else if (v->mode == MODE_SPLIT && y < a.h && vm_divider_hit(v->divider, a.w, x, 8 * v->dpi)) {
+    } else if (on_divider(v, x, y)) {
         v->drag = DRAG_DIVIDER;
     } else if (y < a.h && clicks == 2) { /* double click: fit, or 100% about the pointer */
         SDL_Rect at = area_at(v, x);
@@ -130,8 +138,8 @@ static void mouse_move(viewer *v, double x, double y)
 {
     double dx = x - v->mouse_x, dy = y - v->mouse_y;
     SDL_Rect a = viewer_area(v, 0);
-    if (v->drag == DRAG_DIVIDER) {
-        v->divider = vm_divider_from_x(x - a.x, a.w);
+    if (v->drag == DRAG_DIVIDER && v->pic) {
+        v->divider = vm_divider_from_x(&v->view, v->pic->original->width, a.w, x - a.x);
         v->redraw = 1;
     } else if (v->drag == DRAG_PAN) {
         pan(v, dx, dy);
@@ -145,9 +153,7 @@ static void mouse_move(viewer *v, double x, double y)
         sizing = SDL_CreateSystemCursor(SDL_SYSTEM_CURSOR_SIZEWE);
         hand = SDL_CreateSystemCursor(SDL_SYSTEM_CURSOR_HAND);
     }
-    int on_divider = v->drag == DRAG_DIVIDER ||
-                     (v->mode == MODE_SPLIT && y < a.h && vm_divider_hit(v->divider, a.w, x, 8 * v->dpi));
-    SDL_Cursor *c = on_divider ? sizing : y < a.h && v->pic ? hand : arrow;
+    SDL_Cursor *c = v->drag == DRAG_DIVIDER || on_divider(v, x, y) ? sizing : y < a.h && v->pic ? hand : arrow;
     if (c) SDL_SetCursor(c);
 }
 

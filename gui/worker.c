@@ -136,7 +136,8 @@ static picture *load_picture(const char *path)
         snprintf(p->error, sizeof p->error, "%s: cannot turn the image upright: %s", path,
                  sagalux_status_string(st));
     if (st == SAGALUX_OK &&
-        pyramid_build(&p->original_levels, p->original->rgb, p->original->width, p->original->height) != 0)
+        pyramid_build(&p->original_levels, p->original->rgb, p->original->alpha, p->original->width,
+                      p->original->height) != 0)
         snprintf(p->error, sizeof p->error, "%s: out of memory for the display levels", path);
     return p;
 }
@@ -176,7 +177,7 @@ static void enhance_picture(worker *w, picture *pic, const char *device_label)
         return;
     }
     pyramid levels;
-    if (pyramid_build(&levels, net->rgb, net->width, net->height) != 0) {
+    if (pyramid_build(&levels, net->rgb, NULL, net->width, net->height) != 0) {
         sagalux_image_free(net);
         char msg[512];
         snprintf(msg, sizeof msg, "%s: out of memory for the display levels", pic->path);

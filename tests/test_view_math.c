@@ -99,16 +99,57 @@ static void test_pan_limits(void **state)
 static void test_divider(void **state)
 {
     (void)state;
-    assert_int_equal(vm_divider_x(0.5, 1001), 501);
-    assert_int_equal(vm_divider_x(0.0, 800), 0);
-    assert_int_equal(vm_divider_x(1.0, 800), 800);
-    assert_true(vm_divider_hit(0.25, 800, 200.0, 6.0));
-    assert_true(vm_divider_hit(0.25, 800, 206.0, 6.0));
-    assert_false(vm_divider_hit(0.25, 800, 207.0, 6.0));
-    assert_false(vm_divider_hit(0.25, 800, 193.5, 6.0));
-    NEAR(vm_divider_from_x(200.0, 800), 0.25);
-    NEAR(vm_divider_from_x(-50.0, 800), 0.0);
-    NEAR(vm_divider_from_x(5000.0, 800), 1.0);
+    /* a photo wider than the area: the divider spans the area's width */
+    vm_view wide = {1.0, -300.0, 0.0};
+    assert_int_equal(vm_divider_x(&wide, 2000, 1001, 0.5), 501);
+    assert_int_equal(vm_divider_x(&wide, 2000, 800, 0.0), 0);
+    assert_int_equal(vm_divider_x(&wide, 2000, 800, 1.0), 800);
+    assert_true(vm_divider_hit(&wide, 2000, 800, 0.25, 200.0, 6.0));
+    assert_true(vm_divider_hit(&wide, 2000, 800, 0.25, 206.0, 6.0));
+    assert_false(vm_divider_hit(&wide, 2000, 800, 0.25, 207.0, 6.0));
+    assert_false(vm_divider_hit(&wide, 2000, 800, 0.25, 193.5, 6.0));
+    NEAR(vm_divider_from_x(&wide, 2000, 800, 200.0), 0.25);
+    NEAR(vm_divider_from_x(&wide, 2000, 800, -50.0), 0.0);
+    NEAR(vm_divider_from_x(&wide, 2000, 800, 5000.0), 1.0);
+}
+
+static void test_divider_stays_over_a_portrait_photo(void **state)
+{
+    (void)state;
+    /* 400 x 1000 fitted in 1000 x 700: 280 columns from 360 to 640 */
+    int iw = 400, ih = 1000, aw = 1000, ah = 700;
+    vm_view v = vm_fit(iw, ih, aw, ah);
+    double x0, x1;
+    vm_photo_columns(&v, iw, aw, &x0, &x1);
+    NEAR(x0, 360.0);
+    NEAR(x1, 640.0);
+    assert_int_equal(vm_divider_x(&v, iw, aw, 0.8), 584); /* not 800, right of the photo */
+    assert_int_equal(vm_divider_x(&v, iw, aw, 0.0), 360);
+    assert_int_equal(vm_divider_x(&v, iw, aw, 1.0), 640);
+    NEAR(vm_divider_from_x(&v, iw, aw, 584.0), 0.8);
+    NEAR(vm_divider_from_x(&v, iw, aw, 100.0), 0.0);
+    NEAR(vm_divider_from_x(&v, iw, aw, 900.0), 1.0);
+    assert_true(vm_divider_hit(&v, iw, aw, 0.8, 590.0, 6.0));
+    assert_false(vm_divider_hit(&v, iw, aw, 0.8, 800.0, 6.0));
+}
+
+static void test_handle_leaves_a_small_photo_visible(void **state)
+{
+    (void)state;
+    int aw = 1000, ah = 600, hh = 28;
+    /* a 16 x 16 photo at 100%: rows 292 to 308; the handle lies below them */
+    vm_view v = {1.0, 0.0, 0.0};
+    vm_clamp(&v, 16, 16, aw, ah);
+    int y = vm_handle_y(&v, 16, ah, hh);
+    assert_true(y >= 308 || y + hh <= 292);
+    assert_true(y >= 0 && y + hh <= ah);
+    /* a photo as tall as the area: half way down, as before */
+    vm_view fit = vm_fit(800, 600, aw, ah);
+    assert_int_equal(vm_handle_y(&fit, 600, ah, hh), ah / 2 - hh / 2);
+    /* a short photo at the bottom edge: the handle goes above it */
+    vm_view low = {1.0, 0.0, 590.0};
+    y = vm_handle_y(&low, 10, ah, hh);
+    assert_true(y + hh <= 590 && y >= 0);
 }
 
 static void test_level_choice(void **state)
@@ -193,7 +234,7 @@ static void test_pyramid_levels_average(void **state)
         for (int y = 0; y < h; y++)
             for (int x = 0; x < w; x++) rgb[((size_t)c * h + y) * w + x] = (float)((x + 2 * y + 7 * c) % 13) / 12.0f;
     pyramid p;
-    assert_int_equal(pyramid_build(&p, rgb, w, h), 0);
+    assert_int_equal(pyramid_build(&p, rgb, NULL, w, h), 0);
     assert_int_equal(p.levels, 3); /* 600 -> 300 -> 150, the first at most 256 */
     assert_int_equal(p.level[1].w, 300);
     assert_int_equal(p.level[1].h, 151);
@@ -223,8 +264,8 @@ static void test_display_blend(void **state)
         n[i] = 1.3f - 1.6f * o[i]; /* runs out of [0, 1] at both ends */
     }
     pyramid po, pn;
-    assert_int_equal(pyramid_build(&po, o, w, h), 0);
-    assert_int_equal(pyramid_build(&pn, n, w, h), 0);
+    assert_int_equal(pyramid_build(&po, o, NULL, w, h), 0);
+    assert_int_equal(pyramid_build(&pn, n, NULL, w, h), 0);
     uint8_t px[4 * 8], orig[4 * 8];
     vm_rect r = {0, 0, w, h};
     pyramid_rgba(&po, NULL, 0.0f, 0, r, orig, 4 * w);
@@ -289,6 +330,8 @@ int main(void)
         cmocka_unit_test(test_zoom_near_an_edge_is_clamped),
         cmocka_unit_test(test_pan_limits),
         cmocka_unit_test(test_divider),
+        cmocka_unit_test(test_divider_stays_over_a_portrait_photo),
+        cmocka_unit_test(test_handle_leaves_a_small_photo_visible),
         cmocka_unit_test(test_level_choice),
         cmocka_unit_test(test_tiles_cover_each_pixel_once),
         cmocka_unit_test(test_visible_tiles),
