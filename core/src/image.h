@@ -6,6 +6,11 @@
 
 #include "sagalux.h"
 
+/* What decoding holds at its peak, a pixel: 12 bytes of float RGB, 4 of
+ * alpha, and the decoder's own copy (libpng's rows, 8 bytes for 16-bit
+ * RGBA; libjpeg's coefficients of a progressive photo, 6 at 4:4:4). */
+#define SX_DECODE_PEAK_BYTES_PER_PIXEL 24u
+
 /* Checks the caps and the size products before any allocation. */
 sagalux_status sx_image_check_size(long long width, long long height);
 
