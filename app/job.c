@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,7 +52,46 @@ static int output_appeared(job *j, const cli_options *opt)
     return 1;
 }
 
-int job_load(job *j, const cli_options *opt)
+
+/* "14.2 GB", "310.5 MB". */
+static void size_text(char *out, size_t n, uint64_t bytes)
+{
+    if (bytes >= 1000000000u) snprintf(out, n, "%.1f GB", (double)bytes / 1e9);
+    else snprintf(out, n, "%.1f MB", (double)bytes / 1e6);
+}
+
+/* What the network's context holds on the host between photos (its arena
+ * and padded copies), which the next photo's enhance frees or reuses:
+ * counted as room by the check before decoding. With several GPUs, the last
+ * one's (their host part is the padded copies alone). */
+static _Atomic uint64_t network_holds;
+
+/* Refuses a photo before decoding it when its header says that decoding and
+ * enhancing it need more memory than the process may take: the decode alone
+ * of a 144-megapixel photo is 3.5 GB. A header that does not read is left
+ * to the decoder, which says why. 0: go on; -1: failed. */
+static int check_memory(job *j, const cli_options *opt, const sagalux_context *ctx)
+{
+    int w, h;
+    const int from_stdin = is_dash(j->r.input);
+    sagalux_status st = from_stdin ? sagalux_image_probe_memory(opt->stdin_data, opt->stdin_size, "<stdin>", &w, &h,
+                                                                NULL, 0)
+                                   : sagalux_image_probe(j->r.input, &w, &h, NULL, 0);
+    uint64_t enhance;
+    if (st != SAGALUX_OK || sagalux_context_memory_need(ctx, w, h, &enhance) != SAGALUX_OK) return 0;
+    struct stat sb;
+    uint64_t file = from_stdin ? 0 : stat(j->r.input, &sb) == 0 ? (uint64_t)sb.st_size : 0; /* read whole */
+    uint64_t need = file + sagalux_image_decode_bytes(w, h) + enhance, available = sagalux_memory_available();
+    uint64_t reusable = atomic_load(&network_holds);
+    if (available == UINT64_MAX || need <= available + reusable) return 0;
+    char a[32], b[32];
+    size_text(a, sizeof a, need);
+    size_text(b, sizeof b, available + reusable);
+    FAIL("%s: %dx%d: needs %s to decode and enhance, %s available", from_stdin ? "<stdin>" : j->r.input, w, h, a, b);
+    return -1;
+}
+
+int job_load(job *j, const cli_options *opt, const sagalux_context *ctx)
 {
     const double t0 = job_now_seconds();
     char err[512];
@@ -64,6 +105,7 @@ int job_load(job *j, const cli_options *opt)
             return -1;
         }
     }
+    if (check_memory(j, opt, ctx) != 0) return -1;
     sagalux_status st = is_dash(j->r.input)
                             ? sagalux_image_load_memory(opt->stdin_data, opt->stdin_size, "<stdin>", &j->img, err,
                                                         sizeof err)
@@ -93,6 +135,7 @@ int job_enhance(job *j, sagalux_context *ctx, const char *device, float strength
     eo.strength = strength;
     sagalux_status st = sagalux_enhance(ctx, j->img, &eo, &j->res);
     j->network_ms = (job_now_seconds() - t0) * 1e3;
+    atomic_store(&network_holds, (uint64_t)(sagalux_context_peak_bytes(ctx) - sagalux_context_device_bytes(ctx)));
     j->r.ms += j->network_ms;
     if (st == SAGALUX_OK) {
         sagalux_image_free(j->img); /* the result holds its metadata: one photo less in memory */
@@ -134,7 +177,7 @@ void job_save(job *j, const cli_options *opt)
         if (sagalux_image_save_memory(j->res, &so, "<stdout>", &data, &size, err, sizeof err) != SAGALUX_OK)
             FAIL("%s", err);
         else if (write_stdout(data, size) != 0)
-            FAIL("<stdout>: write failed: %s", strerror(errno));
+            FAIL("<stdout>: write failed: %s", strerror(errno)), j->disk_full = errno == ENOSPC || errno == EDQUOT;
         free(data);
     } else {
         sagalux_status st = sagalux_image_save(j->res, j->r.output, &so, err, sizeof err);
@@ -144,7 +187,7 @@ void job_save(job *j, const cli_options *opt)
             FAIL("%s: output %s appeared while the photo was enhanced; it was not replaced (--overwrite replaces it)",
                  j->r.input, j->r.output);
         else if (st != SAGALUX_OK)
-            FAIL("%s", err);
+            FAIL("%s", err), j->disk_full = st == SAGALUX_ERR_NO_SPACE;
     }
     if (!j->r.status) j->r.status = "enhanced";
     j->save_ms = (job_now_seconds() - t0) * 1e3;

@@ -17,10 +17,14 @@ typedef struct job {
     char note[256];     /* a warning to print with the result, or "" */
     double load_ms, network_ms, save_ms; /* each step's own time (r.ms is their sum) */
     double finished_at; /* job_now_seconds() when finished */
+    int disk_full;      /* the save failed for a full file system or quota */
 } job;
 
-/* 0: loaded; -1: finished (failed). */
-int job_load(job *j, const cli_options *opt);
+/* 0: loaded; -1: finished (failed), also when the header says that the
+ * photo needs more memory to decode and enhance on ctx than the process may
+ * take (checked before decoding). ctx: any of the run's contexts (only its
+ * device kind is read). */
+int job_load(job *j, const cli_options *opt, const sagalux_context *ctx);
 /* 0: enhanced; -1: finished (failed, or "interrupted" by a cancel). device
  * names the context's device in the result. */
 int job_enhance(job *j, sagalux_context *ctx, const char *device, float strength);

@@ -14,6 +14,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -155,10 +156,26 @@ static void remove_abandoned_temporaries_of_plan(const output_plan *plan, const 
     free(dirs);
 }
 
-/* Standard input, whole, into opt->stdin_data (at most 2 GiB, like a file). */
+/* The most bytes of standard input taken for a photo of width x height
+ * (0 x 0: size not known yet): the largest file such a photo can sensibly
+ * be, its pixels uncompressed at 16-bit RGBA plus 64 MiB of metadata (one
+ * ancillary PNG chunk at libpng's cap), and never more than a file's 2 GiB.
+ * Before the header tells the size, the decode limit's pixels bound it. */
+static size_t stdin_bound(uint64_t width, uint64_t height)
+{
+    uint64_t pixels = width && height ? width * height : sagalux_image_pixel_limit();
+    uint64_t bytes = pixels * 8 + ((uint64_t)64 << 20), file_cap = (uint64_t)2 << 30;
+    return (size_t)(bytes < file_cap ? bytes : file_cap);
+}
+
+/* Standard input into opt->stdin_data: no more than the photo it holds can
+ * be (stdin_bound; it was 2 GiB of anything, 2.26 GB resident for
+ * /dev/zero). Reading stops at once when the first bytes are neither PNG
+ * nor JPEG: the decoder then says so, naming <stdin>. */
 static int read_stdin(cli_options *opt)
 {
-    size_t cap = 1 << 20, n = 0;
+    size_t cap = 1 << 20, n = 0, bound = stdin_bound(0, 0);
+    int sized = 0, w = 0, h = 0;
     unsigned char *buf = malloc(cap);
     for (;;) {
         if (!buf) {
@@ -174,16 +191,27 @@ static int read_stdin(cli_options *opt)
         }
         if (got == 0) break;
         n += (size_t)got;
+        if (n >= 8 && sagalux_format_from_bytes(buf, n) == SAGALUX_FORMAT_UNKNOWN) break;
+        if (!sized && sagalux_image_probe_memory(buf, n, "<stdin>", &w, &h, NULL, 0) == SAGALUX_OK) {
+            sized = 1;
+            bound = stdin_bound((uint64_t)w, (uint64_t)h);
+        }
+        if (n > bound) {
+            if (sized)
+                fprintf(stderr, "sagalux: <stdin>: more than %zu MiB, more than a %dx%d photo can be\n", bound >> 20,
+                        w, h);
+            else
+                fprintf(stderr, "sagalux: <stdin>: more than %zu MiB, more than a photo within the %llu-pixel "
+                                "decode limit can be\n", bound >> 20, (unsigned long long)sagalux_image_pixel_limit());
+            free(buf);
+            return -1;
+        }
         if (n == cap) {
-            if (cap >= ((size_t)2 << 30)) {
-                fprintf(stderr, "sagalux: <stdin>: more than 2 GiB\n");
-                free(buf);
-                return -1;
-            }
-            unsigned char *more = realloc(buf, cap * 2);
+            size_t more_cap = cap * 2 < bound + 1 ? cap * 2 : bound + 1;
+            unsigned char *more = realloc(buf, more_cap);
             if (!more) free(buf);
             buf = more;
-            cap *= 2;
+            cap = more_cap;
         }
     }
     opt->stdin_data = buf;
@@ -361,7 +389,7 @@ static int run(cli_options *opt_in)
     const double started = job_now_seconds();
     pipeline_config pc = {&opt, &plan, workers, n_ctx, io, io, &stop_signal};
     pipeline *pipe = NULL;
-    int done = 0, skipped = 0; /* and failures, above; "interrupted" counts as not processed */
+    int done = 0, skipped = 0, disk_full = 0; /* and failures, above; "interrupted" counts as not processed */
     double load_ms = 0, network_ms = 0, save_ms = 0, first_done = 0, last_done = 0; /* for -v's figures */
     if (pipeline_start(&pipe, &pc) != 0) {
         fprintf(stderr, "sagalux: cannot start the worker threads; nothing was processed\n");
@@ -398,6 +426,7 @@ static int run(cli_options *opt_in)
             else if (!strcmp(j->r.status, "failed")) failures++;
         }
         pipeline_join(pipe);
+        disk_full = pipeline_disk_full(pipe);
         pipeline_free(pipe);
     }
     const double elapsed = job_now_seconds() - started;
@@ -416,6 +445,9 @@ static int run(cli_options *opt_in)
         for (int w = 0; w < n_ctx; w++) fprintf(stderr, " %s", devices[w]);
         fprintf(stderr, "\n");
     }
+    if (disk_full)
+        fprintf(stderr, "sagalux: the disk holding %s is full: stopped; %zu photo(s) not processed\n",
+                to_stdout ? "standard output" : opt.out_dir, plan.count - (size_t)(done + skipped + failures));
     if (stop_signal)
         fprintf(stderr, "sagalux: interrupted by %s: %zu file(s) not processed; --skip-existing resumes\n",
                 stop_signal == SIGINT ? "SIGINT" : "SIGTERM", plan.count - (size_t)(done + skipped + failures));

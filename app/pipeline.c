@@ -24,6 +24,7 @@ struct pipeline {
     queue to_enhance, to_save;
     int loaders_left, workers_left; /* under lock: the last one closes the next queue */
     volatile sig_atomic_t halt;     /* a thread did not start: everything stops */
+    atomic_int disk_full;           /* a save found the disk full: no new photo starts */
     pthread_mutex_t lock;           /* one lock for the queues and the finished flags: all short */
     pthread_cond_t any_finished;    /* also: a thread has ended */
     int threads_running;            /* under lock */
@@ -32,7 +33,7 @@ struct pipeline {
     struct worker_arg { pipeline *p; int index; } *worker_args;
 };
 
-static int stopped(const pipeline *p) { return p->halt || (p->cfg.stop && *p->cfg.stop); }
+static int stopped(pipeline *p) { return p->halt || atomic_load(&p->disk_full) || (p->cfg.stop && *p->cfg.stop); }
 
 static int queue_init(queue *q, size_t cap)
 {
@@ -123,7 +124,7 @@ static void *loader(void *arg)
         if (i >= plan->count || stopped(p)) break;
         if (plan->entries[i].action != PLAN_ENHANCE) continue; /* finished at the start */
         job *j = &p->jobs[i];
-        if (job_load(j, p->cfg.opt) != 0) {
+        if (job_load(j, p->cfg.opt, p->cfg.workers[0].ctx) != 0) {
             finish(p, i);
             continue;
         }
@@ -152,6 +153,19 @@ static void *network_worker(void *arg)
     return NULL;
 }
 
+static void wake_all(pipeline *p);
+
+/* Every further photo would run the network only to fail at its save. */
+static void stop_for_full_disk(pipeline *p)
+{
+    for (int w = 0; w < p->cfg.n_workers; w++) sagalux_context_cancel(p->cfg.workers[w].ctx);
+    pthread_mutex_lock(&p->lock);
+    wake_all(p);
+    pthread_mutex_unlock(&p->lock);
+}
+
+int pipeline_disk_full(pipeline *p) { return atomic_load(&p->disk_full); }
+
 static void *saver(void *arg)
 {
     pipeline *p = arg;
@@ -159,6 +173,7 @@ static void *saver(void *arg)
         size_t i;
         if (queue_pop(p, &p->to_save, &i, 1) != 0) break;
         job_save(&p->jobs[i], p->cfg.opt);
+        if (p->jobs[i].disk_full && !atomic_exchange(&p->disk_full, 1)) stop_for_full_disk(p);
         finish(p, i);
     }
     thread_ended(p, NULL, NULL);

@@ -42,6 +42,11 @@ const job *pipeline_wait(pipeline *p, size_t i);
 /* The job of entry i if it is finished, else NULL (after pipeline_join). */
 const job *pipeline_finished(pipeline *p, size_t i);
 
+/* 1 once a save failed because the disk (or quota) is full: from then on no
+ * new photo is read or enhanced and the photo in the network is cancelled,
+ * as after a stop; the photos already enhanced are still saved (or fail). */
+int pipeline_disk_full(pipeline *p);
+
 /* Waits for every thread: after a stop, photos in the network are
  * cancelled, photos already enhanced are saved, the rest are left. */
 void pipeline_join(pipeline *p);

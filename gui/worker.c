@@ -3,6 +3,7 @@
 #include "worker.h"
 
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,6 +132,17 @@ static picture *load_picture(const char *path)
     if (!p) return NULL;
     atomic_init(&p->refs, 1);
     p->path = strdup(path);
+    /* A photo too large to decode here is refused from its header, before
+     * the kernel would kill the window for it; one that decodes but cannot
+     * be enhanced is shown, with the library's reason (enhance_picture). */
+    int w, h;
+    uint64_t available = sagalux_memory_available();
+    if (sagalux_image_probe(path, &w, &h, NULL, 0) == SAGALUX_OK && available != UINT64_MAX &&
+        sagalux_image_decode_bytes(w, h) > available) {
+        snprintf(p->error, sizeof p->error, "%s: %dx%d: needs %.1f GB to decode, %.1f GB available", path, w, h,
+                 (double)sagalux_image_decode_bytes(w, h) / 1e9, (double)available / 1e9);
+        return p;
+    }
     sagalux_status st = sagalux_image_load(path, &p->original, p->error, sizeof p->error);
     if (st == SAGALUX_OK && (st = sagalux_image_apply_orientation(p->original)) != SAGALUX_OK)
         snprintf(p->error, sizeof p->error, "%s: cannot turn the image upright: %s", path,

@@ -145,6 +145,19 @@ sagalux_status sagalux_image_load(const char *path, sagalux_image **out, char *e
 sagalux_status sagalux_image_load_memory(const void *data, size_t size, const char *name, sagalux_image **out,
                                          char *err, size_t err_size);
 
+/* A photo's size from its header alone (PNG's IHDR, JPEG's start of
+ * frame; a file is read only there), without decoding: what a caller checks
+ * before it spends the memory to decode (sagalux_image_decode_bytes) and
+ * enhance (sagalux_context_memory_need). Fails, with a reason in err, on a
+ * file that is not a PNG or JPEG, whose header is corrupt or truncated, or
+ * whose size is past the caps; the decode budget is not checked here. */
+sagalux_status sagalux_image_probe(const char *path, int *width, int *height, char *err, size_t err_size);
+sagalux_status sagalux_image_probe_memory(const void *data, size_t size, const char *name, int *width, int *height,
+                                          char *err, size_t err_size);
+/* The host bytes decoding a width x height photo holds at its peak, besides
+ * the file's own bytes: 24 a pixel (float RGB, alpha and the decoder's copy). */
+uint64_t sagalux_image_decode_bytes(int width, int height);
+
 typedef struct sagalux_save_options {
     sagalux_file_format format; /* PNG or JPEG */
     int jpeg_quality;           /* 1..100; 0 means 92 */
@@ -323,6 +336,28 @@ float sagalux_context_progress(const sagalux_context *ctx);
  * returns SAGALUX_ERR_CANCELLED and writes nothing. Safe to call from another
  * thread or a signal handler. The request ends when the next enhance starts. */
 void sagalux_context_cancel(sagalux_context *ctx);
+
+/* The host memory (bytes) that enhancing a width x height photo on ctx
+ * takes at its peak: the padded copies in and out, the result (an alpha
+ * plane counted) and, on the CPU, the network's arena (the plan places every
+ * map and scratch in it); on a GPU the arena is device memory, so this is
+ * the host's part only. The input photo, the caller's, is not counted.
+ * Measured against the peak RSS of sagalux -d cpu (shipped model), less a
+ * 16x16 run's: within 1.5% at 1000x750 and 2000x1500 (enhance.c says how).
+ * Reads only what does not change after sagalux_context_create: safe from
+ * any thread. */
+sagalux_status sagalux_context_memory_need(const sagalux_context *ctx, int width, int height, uint64_t *bytes);
+
+/* The bytes this process may still allocate: the least of the machine's
+ * MemAvailable (/proc/meminfo), its control group's room (cgroup v2
+ * memory.max - memory.current, v1 limit_in_bytes - usage_in_bytes, parents
+ * included) and RLIMIT_AS / RLIMIT_DATA less the address space and data
+ * already in use. 0: nothing is left; UINT64_MAX: nothing could be read
+ * and nothing limits it. sagalux_enhance and sagalux_enhance_network refuse
+ * a photo whose memory need exceeds it with SAGALUX_ERR_OUT_OF_MEMORY before
+ * allocating, the context's error saying "6000x4000: needs 14.2 GB, 9.8 GB
+ * available" (rather than the kernel killing the process partway through). */
+uint64_t sagalux_memory_available(void);
 
 /* Bytes of activations and scratch the context holds for the last image
  * size (on a GPU: device memory, weights included), plus the padded copies. */

@@ -45,6 +45,9 @@ typedef struct sx_backend {
 
 sagalux_status sx_cpu_backend_open(const sagalux_model *model, int threads, sx_backend *out, char *err,
                                    size_t err_size);
+/* The CPU backend's arena for an H x W image (multiples of 16), from the
+ * plan alone: what its prepare allocates. */
+sagalux_status sx_cpu_arena_bytes(const sagalux_model *model, int h, int w, size_t *bytes);
 /* on: every map a step writes (not the output image) is rounded to fp16 as
  * the step ends, as the CUDA backend stores its maps in the fp16 precision:
  * the parity test's reference for that precision, so what it compares is

@@ -82,6 +82,14 @@ static void run_step(cpu_state *s, const sx_step *st, const float *in0, const fl
     }
 }
 
+sagalux_status sx_cpu_arena_bytes(const sagalux_model *model, int h, int w, size_t *bytes)
+{
+    sx_plan plan;
+    sagalux_status st = sx_plan_build(model, h, w, cpu_scratch, NULL, &plan);
+    *bytes = st == SAGALUX_OK ? plan.arena_elems * sizeof(float) : 0;
+    return st;
+}
+
 static sagalux_status cpu_prepare(void *state, int h, int w, char *err, size_t err_size)
 {
     cpu_state *s = state;

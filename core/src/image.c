@@ -343,7 +343,7 @@ static sagalux_status encode(const sagalux_image *image_in, FILE *fp, const saga
     free(owned);
     free(photoshop);
     if (fflush(fp) != 0 && st == SAGALUX_OK)
-        st = sx_fail(err, err_size, SAGALUX_ERR_IO, "%s: write failed: %s", label, strerror(errno));
+        st = sx_fail(err, err_size, sx_write_status(fp, errno), "%s: write failed: %s", label, strerror(errno));
     return st;
 }
 
@@ -368,7 +368,7 @@ sagalux_status sagalux_image_save(const sagalux_image *image, const char *path,
         return st;
     }
     st = encode(image, fp, &opt, path, err, err_size);
-    if (fclose(fp) != 0 && st == SAGALUX_OK)
+    if (fclose(fp) != 0 && st == SAGALUX_OK) /* the stream is gone: its errno alone tells a full disk */
         st = sx_fail(err, err_size, errno == ENOSPC || errno == EDQUOT ? SAGALUX_ERR_NO_SPACE : SAGALUX_ERR_IO,
                      "%s: write failed: %s", path, strerror(errno));
     if (st != SAGALUX_OK) {

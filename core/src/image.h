@@ -6,6 +6,11 @@
 
 #include "sagalux.h"
 
+/* What decoding holds at its peak, a pixel: 12 bytes of float RGB, 4 of
+ * alpha, and the decoder's own copy (libpng's rows, 8 bytes for 16-bit
+ * RGBA; libjpeg's coefficients of a progressive photo, 6 at 4:4:4). */
+#define SX_DECODE_PEAK_BYTES_PER_PIXEL 24u
+
 /* Checks the caps and the size products before any allocation. */
 sagalux_status sx_image_check_size(long long width, long long height);
 
@@ -62,11 +67,26 @@ sagalux_status sx_png_decode(const unsigned char *data, size_t size, sagalux_ima
 sagalux_status sx_jpeg_decode(const unsigned char *data, size_t size, sagalux_image **out, const char *label,
                               char *err, size_t err_size);
 /* Encoders write to an open stream; the caller handles temp-and-rename. */
+#include <errno.h>
 #include <stdio.h>
+#include <string.h>
 sagalux_status sx_png_encode(const sagalux_image *img, FILE *fp, const sagalux_save_options *opt,
                              const char *label, char *err, size_t err_size);
 sagalux_status sx_jpeg_encode(const sagalux_image *img, FILE *fp, const sagalux_save_options *opt,
                               const char *label, char *err, size_t err_size);
+
+/* A failed write to fp: SAGALUX_ERR_NO_SPACE when the stream's error was a
+ * full file system or quota (errnum: errno as the write failed), else
+ * SAGALUX_ERR_IO; and the words for it (strerror, or fallback). */
+static inline int sx_write_full(FILE *fp, int errnum) { return ferror(fp) && (errnum == ENOSPC || errnum == EDQUOT); }
+static inline sagalux_status sx_write_status(FILE *fp, int errnum)
+{
+    return sx_write_full(fp, errnum) ? SAGALUX_ERR_NO_SPACE : SAGALUX_ERR_IO;
+}
+static inline const char *sx_write_reason(FILE *fp, int errnum, const char *fallback)
+{
+    return sx_write_full(fp, errnum) ? strerror(errnum) : fallback;
+}
 
 /* Float [0,1] to an integer sample with rounding and clamping. */
 static inline unsigned sx_quantize(float v, unsigned maxval)

@@ -268,9 +268,11 @@ sagalux_status sx_jpeg_encode(const sagalux_image *img, FILE *fp, const sagalux_
     unsigned char *volatile row = malloc((size_t)img->width * 3);
     if (!row) return sx_fail(err, err_size, SAGALUX_ERR_OUT_OF_MEMORY, "%s: out of memory", label);
     if (setjmp(e.jmp)) {
+        const int errnum = errno; /* a full disk: libjpeg's fwrite failed with ENOSPC */
         jpeg_destroy_compress(&cinfo);
         free(row);
-        return sx_fail(err, err_size, SAGALUX_ERR_IO, "%s: cannot write JPEG (%s)", label, e.message);
+        return sx_fail(err, err_size, sx_write_status(fp, errnum), "%s: cannot write JPEG (%s)", label,
+                       sx_write_reason(fp, errnum, e.message));
     }
     jpeg_create_compress(&cinfo);
     jpeg_stdio_dest(&cinfo, fp);

@@ -353,11 +353,12 @@ sagalux_status sx_png_encode(const sagalux_image *img, FILE *fp, const sagalux_s
         row = NULL;
     }
     if (!row || setjmp(c.jmp)) {
+        const int errnum = errno; /* a full disk: libpng's fwrite failed with ENOSPC */
         free(row);
         free_texts(&meta);
         png_destroy_write_struct(&png, &info);
-        return sx_fail(err, err_size, row ? SAGALUX_ERR_IO : SAGALUX_ERR_OUT_OF_MEMORY, "%s: cannot write PNG (%s)",
-                       label, row ? c.message : "out of memory");
+        return sx_fail(err, err_size, row ? sx_write_status(fp, errnum) : SAGALUX_ERR_OUT_OF_MEMORY,
+                       "%s: cannot write PNG (%s)", label, row ? sx_write_reason(fp, errnum, c.message) : "out of memory");
     }
     png_init_io(png, fp);
     /* An ICC profile libpng finds malformed (say, carried from a JPEG) is
