@@ -50,10 +50,10 @@ static uint64_t read_number(const char *path)
 static uint64_t group_room(const char *dir, const char *limit_name, const char *usage_name)
 {
     char path[4096];
-    snprintf(path, sizeof path, "%s/%s", dir, limit_name);
+    if (snprintf(path, sizeof path, "%s/%s", dir, limit_name) >= (int)sizeof path) return UINT64_MAX;
     uint64_t limit = read_number(path);
     if (limit == UINT64_MAX) return UINT64_MAX;
-    snprintf(path, sizeof path, "%s/%s", dir, usage_name);
+    if (snprintf(path, sizeof path, "%s/%s", dir, usage_name) >= (int)sizeof path) return UINT64_MAX;
     uint64_t usage = read_number(path);
     if (usage == UINT64_MAX) return UINT64_MAX;
     return usage < limit ? limit - usage : 0;
