@@ -68,12 +68,22 @@ static void progress_draw(size_t index, size_t total, const char *path, double e
 {
     if (!progress_on) return;
     const char *name = strrchr(path, '/');
-    name = name ? name + 1 : path;
+    char shown[256];
+    name = file_report_text(name ? name + 1 : path, shown, sizeof shown);
     char el[32], eta[32] = "--:--";
     clock_text(el, sizeof el, elapsed);
     if (finished > 0) clock_text(eta, sizeof eta, elapsed / finished * (double)(total - index));
     fprintf(stderr, "\r\033[K[%zu/%zu] %.40s  %s elapsed, ETA %s", index + 1, total, name, el, eta);
     progress_shown = 1;
+}
+
+/* "2.50 a second", or for slow photos "251.0 s a photo" (a rate below one
+ * a second would print as 0.00). */
+static const char *rate_text(char *out, size_t size, int photos, double seconds)
+{
+    if (seconds > 0 && photos / seconds >= 1.0) snprintf(out, size, "%.2f a second", photos / seconds);
+    else snprintf(out, size, "%.1f s a photo", seconds / photos);
+    return out;
 }
 
 static void log_to_stderr(sagalux_log_level level, const char *message, void *user)
@@ -290,6 +300,11 @@ int main(int argc, char **argv)
 static int run(cli_options *opt_in)
 {
     if (opt_in->list_devices) return list_devices();
+    if (strcmp(opt_in->out_dir, "-") == 0 && isatty(STDOUT_FILENO)) {
+        fprintf(stderr, "sagalux: -o - writes the image to standard output, which is a terminal; redirect it to a "
+                        "file or a pipe (> bright.png)\n");
+        return 2;
+    }
     for (int i = 0; i < opt_in->n_inputs; i++)
         if (strcmp(opt_in->inputs[i], "-") == 0 && read_stdin(opt_in) != 0) return 1;
     const cli_options opt = *opt_in;
@@ -299,11 +314,24 @@ static int run(cli_options *opt_in)
     int failures = 0;
     for (int i = 0; i < opt.n_inputs; i++)
         failures += file_list_add_input(&inputs, opt.inputs[i], opt.recursive, opt.verbose);
-    if ((inputs.skipped_files || inputs.skipped_folders) && !opt.quiet)
-        fprintf(stderr, "sagalux: skipped %d file(s) that are not %s by name and %d subfolder(s)%s%s\n",
+    /* An input that could not be read gets its record now: the run may end
+     * before any device is chosen. */
+    const file_reporter list_reporter = {opt.json, opt.quiet, opt.verbose, to_stdout, NULL};
+    for (size_t i = 0; i < inputs.n_failed; i++) {
+        file_result r = {.input = inputs.failed[i], .status = "failed"};
+        snprintf(r.error, sizeof r.error, "%s", inputs.failed_why[i]);
+        file_report(&list_reporter, &r);
+    }
+    if ((inputs.skipped_files || inputs.skipped_folders || inputs.skipped_hidden) && !opt.quiet)
+    {
+        char hidden[96] = "";
+        if (inputs.skipped_hidden)
+            snprintf(hidden, sizeof hidden, ", and %d hidden file(s) or folder(s) (a name starting with a dot)",
+                     inputs.skipped_hidden);
+        fprintf(stderr, "sagalux: skipped %d file(s) that are not %s by name and %d subfolder(s)%s%s%s\n",
                 inputs.skipped_files, opt.extensions ? "of the --ext list" : "PNG or JPEG", inputs.skipped_folders,
-                inputs.skipped_folders ? " (-r enters them)" : "",
-                opt.verbose ? "" : "; -v lists them");
+                inputs.skipped_folders ? " (-r enters them)" : "", hidden, opt.verbose ? "" : "; -v lists them");
+    }
     if (opt.shard_n) file_list_shard(&inputs, opt.shard_k, opt.shard_n);
     if (inputs.count == 0 && opt.shard_n && !failures) {
         fprintf(stderr, "sagalux: shard %d/%d has no files\n", opt.shard_k, opt.shard_n);
@@ -372,11 +400,16 @@ static int run(cli_options *opt_in)
     const double started = job_now_seconds();
     pipeline_config pc = {&opt, &plan, workers, n_ctx, io, io, &stop_signal};
     pipeline *pipe = NULL;
-    int done = 0, skipped = 0; /* and failures, above; "interrupted" counts as not processed */
+    int done = 0, skipped = 0, not_processed = 0; /* and failures, above */
     double load_ms = 0, network_ms = 0, save_ms = 0, first_done = 0, last_done = 0; /* for -v's figures */
     if (pipeline_start(&pipe, &pc) != 0) {
-        fprintf(stderr, "sagalux: cannot start the worker threads; nothing was processed\n");
-        failures++;
+        for (size_t i = 0; i < plan.count; i++) { /* each file gets its record */
+            file_result r = {.input = plan.entries[i].input, .output = plan.entries[i].output, .status = "failed"};
+            snprintf(r.error, sizeof r.error, "%.400s: not processed: the worker threads could not start",
+                     plan.entries[i].input);
+            file_report(&reporter, &r);
+            failures++;
+        }
     } else {
         /* In plan order, as each is finished; after a stop, the ones that
          * finished all the same (saved, failed or cancelled). */
@@ -393,10 +426,17 @@ static int run(cli_options *opt_in)
                 pipeline_join(pipe);
                 j = pipeline_finished(pipe, i);
             }
-            if (!j) continue; /* never started: counted as not processed */
+            if (!j) { /* never started: its record says so */
+                file_result r = {.input = plan.entries[i].input, .output = plan.entries[i].output,
+                                 .status = "not processed"};
+                not_processed++;
+                if (opt.json) file_report(&reporter, &r);
+                continue;
+            }
             pthread_mutex_lock(&say_lock);
             progress_clear();
-            if (j->note[0]) fprintf(stderr, "sagalux: %s\n", j->note);
+            char note[512];
+            if (j->note[0]) fprintf(stderr, "sagalux: %s\n", file_report_text(j->note, note, sizeof note));
             file_report(&reporter, &j->r);
             pthread_mutex_unlock(&say_lock);
             if (!strcmp(j->r.status, "enhanced")) {
@@ -407,6 +447,7 @@ static int run(cli_options *opt_in)
             }
             else if (!strcmp(j->r.status, "skipped")) skipped++;
             else if (!strcmp(j->r.status, "failed")) failures++;
+            else not_processed++; /* interrupted */
         }
         pipeline_join(pipe);
         pipeline_free(pipe);
@@ -420,8 +461,10 @@ static int run(cli_options *opt_in)
         /* The rate from the first photo finished to the last leaves out the
          * start (the first photo's load and the network's warm-up): it is
          * the rate a long batch runs at. */
-        fprintf(stderr, "sagalux: %d photo(s) in %.2f s: %.2f a second", done, elapsed, done / elapsed);
-        if (done > 1) fprintf(stderr, ", %.2f a second after the first", (done - 1) / (last_done - first_done));
+        char rate[64];
+        fprintf(stderr, "sagalux: %d photo(s) in %.2f s: %s", done, elapsed, rate_text(rate, sizeof rate, done, elapsed));
+        if (done > 1)
+            fprintf(stderr, ", %s after the first", rate_text(rate, sizeof rate, done - 1, last_done - first_done));
         fprintf(stderr, "\nsagalux: per photo: load %.1f ms, network %.1f ms, save %.1f ms; %d decoding and %d "
                         "encoding thread(s); network on", load_ms / done, network_ms / done, save_ms / done, io, io);
         for (int w = 0; w < n_ctx; w++) fprintf(stderr, " %s", devices[w]);
@@ -429,7 +472,7 @@ static int run(cli_options *opt_in)
     }
     if (stop_signal)
         fprintf(stderr, "sagalux: interrupted by %s: %zu file(s) not processed; --skip-existing resumes\n",
-                stop_signal == SIGINT ? "SIGINT" : "SIGTERM", plan.count - (size_t)(done + skipped + failures));
+                stop_signal == SIGINT ? "SIGINT" : "SIGTERM", (size_t)not_processed);
 
     for (int w = 0; w < n_ctx; w++) sagalux_context_free(contexts[w]);
     sagalux_model_free(model);
