@@ -234,11 +234,35 @@ static int list_devices(void)
             printf("cuda:%-5d %s, %.1f GiB memory (%.1f GiB free)\n", d[i].index, d[i].name,
                    d[i].memory_bytes / 1073741824.0, d[i].free_bytes / 1073741824.0);
     }
-    if (n == 1) printf("(no CUDA GPU: %s)\n", "this build has no CUDA backend, or no usable GPU was found");
+    char why[256] = "";
+    if (n == 1 && sagalux_cuda_device_count(why, sizeof why) == 0) printf("(no CUDA GPU: %s)\n", why);
     return 0;
 }
 
 static int run(cli_options *opt);
+
+/* -d auto: the first GPU when there is one it can start on, else the CPU. A
+ * machine with no GPU is an ordinary case (-v says why); a GPU that is there
+ * but cannot be used is said once, with the reason, as it costs speed. */
+static sagalux_context *auto_gpu_context(const cli_options *opt, sagalux_model *model)
+{
+    char why[512] = "";
+    if (sagalux_cuda_device_count(why, sizeof why) == 0) {
+        if (opt->verbose) fprintf(stderr, "sagalux: enhancing on the CPU: no CUDA GPU (%s)\n", why);
+        return NULL;
+    }
+    sagalux_context_options co = sagalux_context_options_default();
+    co.device = SAGALUX_DEVICE_CUDA;
+    co.precision = opt->precision;
+    co.cuda_device = opt->cuda_device;
+    sagalux_context *ctx = NULL;
+    sagalux_status st = sagalux_context_create(model, &co, &ctx, why, sizeof why);
+    if (st == SAGALUX_OK) return ctx;
+    if (!opt->quiet)
+        fprintf(stderr, "sagalux: the GPU cannot be used, so the CPU enhances (slower): %s\n",
+                why[0] ? why : sagalux_status_string(st));
+    return NULL;
+}
 
 /* The network contexts: one for the CPU or the GPU asked for (auto: the
  * first GPU, else the CPU), or one per GPU of -d cuda:N,M / cuda:all.
@@ -261,9 +285,13 @@ static int start_contexts(const cli_options *opt, sagalux_model *model, sagalux_
         for (int i = 0; i < opt->n_cuda_devices; i++) gpus[n++] = opt->cuda_devices[i];
     }
     int count = n ? n : 1;
+    if (!n && opt->device == SAGALUX_DEVICE_AUTO && (ctx[0] = auto_gpu_context(opt, model))) {
+        snprintf(devices[0], 16, "cuda:%d", opt->cuda_device);
+        return 1;
+    }
     for (int i = 0; i < count; i++) {
         sagalux_context_options co = sagalux_context_options_default();
-        co.device = n ? SAGALUX_DEVICE_CUDA : opt->device;
+        co.device = n ? SAGALUX_DEVICE_CUDA : opt->device == SAGALUX_DEVICE_AUTO ? SAGALUX_DEVICE_CPU : opt->device;
         co.threads = opt->threads;
         co.precision = opt->precision;
         co.cuda_device = n ? gpus[i] : opt->cuda_device;

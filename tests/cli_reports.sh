@@ -205,5 +205,23 @@ PY
     'grep -q "1 photo(s) in [0-9.]* s: [0-9.]* s a photo" "$work/err" && ! grep -q " 0\.[0-9]* a second" "$work/err"'
 fi
 
+# --- devices: the reason there is no GPU is the real one --------------------
+# (this build has none, no driver is loaded, or no GPU is there; never "or")
+run --list-devices
+if grep -q "^cuda:" "$work/out"; then
+  echo "skip the no-GPU wording (this machine has a usable GPU)"
+else
+  check "--list-devices says which reason there is no GPU" \
+    'grep -qxE "\(no CUDA GPU: (this build has no CUDA backend|no NVIDIA driver is loaded|no NVIDIA GPU was found|the NVIDIA driver .* is older than this build needs .*)\)" "$work/out"'
+  why=$(sed -n "s/^(no CUDA GPU: \(.*\))$/\1/p" "$work/out")
+  run -d cuda "$work/t1/a.jpg" -o "$work/o15"
+  expect "-d cuda with no GPU gives the same reason, not the runtime's 'driver version is insufficient'" 2 "$why"
+  check "-d cuda with no GPU does not blame the driver's version" '! grep -q "insufficient" "$work/err"'
+  run "$work/t1/a.jpg" -o "$work/o16"
+  check "-d auto with no GPU runs on the CPU without a warning" '[ $rc -eq 0 ] && ! grep -qi "gpu\|cuda" "$work/err"'
+  run -v "$work/t1/a.jpg" -o "$work/o17"
+  expect "-d auto -v says why there is no GPU" 0 "enhancing on the CPU: no CUDA GPU ($why)"
+fi
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
