@@ -119,6 +119,19 @@ static int wanted(const file_list *list, const char *name)
     return dot && in_list(list->extensions, dot + 1, strlen(dot + 1));
 }
 
+/* path for a line on stderr: control characters as \xNN, as the CLI's
+ * other lines write them (the viewer links this file alone, so it has its own). */
+static const char *shown(const char *path, char *buf, size_t size)
+{
+    size_t n = 0;
+    for (const unsigned char *p = (const unsigned char *)path; *p && n + 5 < size; p++) {
+        if (*p < 0x20 || *p == 0x7F) n += (size_t)snprintf(buf + n, size - n, "\\x%02x", *p);
+        else buf[n++] = (char)*p;
+    }
+    buf[n] = 0;
+    return buf;
+}
+
 /* Adds folder dir's images; rel is dir relative to the command-line folder. */
 static int add_folder(file_list *list, const char *dir, const char *rel, int recursive, int verbose, int depth)
 {
@@ -128,6 +141,7 @@ static int add_folder(file_list *list, const char *dir, const char *rel, int rec
         return 1;
     }
     int failures = 0;
+    char buf[4096];
     struct dirent *de;
     while ((de = readdir(d))) {
         if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
@@ -137,13 +151,15 @@ static int add_folder(file_list *list, const char *dir, const char *rel, int rec
             failures++;
             break;
         }
-        if (de->d_name[0] == '.') { /* hidden, as ls and file managers show them */
+        if (de->d_name[0] == '.') { /* hidden, as ls and file managers hide them */
             list->skipped_hidden++;
-            if (verbose) fprintf(stderr, "sagalux: %s: skipped, hidden (its name starts with a dot)\n", path);
+            if (verbose)
+                fprintf(stderr, "sagalux: %s: skipped, hidden (its name starts with a dot)\n", shown(path, buf, sizeof buf));
         } else if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
             if (!recursive) {
                 list->skipped_folders++;
-                if (verbose) fprintf(stderr, "sagalux: %s: folder skipped (-r enters folders)\n", path);
+                if (verbose)
+                    fprintf(stderr, "sagalux: %s: folder skipped (-r enters folders)\n", shown(path, buf, sizeof buf));
             } else if (depth >= 64) {
                 push_failure(list, path, "%s: folders nested more than 64 deep are not entered%s", "");
                 failures++;
@@ -155,7 +171,7 @@ static int add_folder(file_list *list, const char *dir, const char *rel, int rec
         } else if (!wanted(list, de->d_name) || !S_ISREG(sb.st_mode)) {
             list->skipped_files++;
             if (verbose)
-                fprintf(stderr, "sagalux: %s: skipped, not a %s name\n", path,
+                fprintf(stderr, "sagalux: %s: skipped, not a %s name\n", shown(path, buf, sizeof buf),
                         list->extensions ? "chosen (--ext)" : "PNG or JPEG");
         } else if (push(list, path, rel) != 0) {
             failures++;

@@ -91,8 +91,9 @@ static void log_to_stderr(sagalux_log_level level, const char *message, void *us
     const cli_options *opt = user;
     /* Errors come back through return values and are printed once, by the
      * caller, with the file's name: the log adds warnings (and, with -v, info). */
-    if (level == SAGALUX_LOG_WARN || (opt->verbose && level < SAGALUX_LOG_WARN))
-        say(stderr, "sagalux: %s\n", message);
+    if (level != SAGALUX_LOG_WARN && !(opt->verbose && level < SAGALUX_LOG_WARN)) return;
+    char shown[1024];
+    say(stderr, "sagalux: %s\n", file_report_text(message, shown, sizeof shown));
 }
 
 /* SIGINT / SIGTERM: the first stops the run: no new photo is read, the

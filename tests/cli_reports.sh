@@ -142,6 +142,9 @@ printf 'x' >"$(printf '%s/ctl/n\nl.jpg' "$work")"
 run "$work/ctl" -o "$work/o5"
 check "text: a name holding a newline cannot forge a second line on stderr" \
   '[ $rc -eq 1 ] && grep -qF "n\\x0al.jpg" "$work/err" && ! grep -q "^l.jpg" "$work/err"'
+printf 'x' >"$(printf '%s/ctl/r\nm.txt' "$work")"
+run -v "$work/ctl" -o "$work/o5b"
+check "-v: a skipped name holding a newline is escaped too" 'grep -qF "r\x0am.txt: skipped, not a PNG or JPEG name" "$work/err"'
 
 # --- hidden files and folders are counted and named ----------------------
 mkdir -p "$work/hid/.cache"
