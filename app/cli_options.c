@@ -51,10 +51,11 @@ static const option_doc OPTIONS[] = {
     {NULL, "--skip-existing", NULL, "leave existing outputs alone and count them as skipped (resume a run)"},
     {NULL, "--shard", "K/N", "process only the K-th of N slices of the sorted input list (1 <= K <= N), so N machines "
                              "or jobs split a large archive with no coordination"},
-    {NULL, "--json", NULL, "one JSON object per file on standard output (input, output, status, error, ms, width, "
-                           "height, device) instead of the text lines"},
+    {NULL, "--json", NULL, "one JSON object per input on standard output (input, output, status, error, ms, width, "
+                           "height, device; input_hex and output_hex where a name is not UTF-8) instead of the text "
+                           "lines"},
     {"-q", "--quiet", NULL, "print nothing on success"},
-    {"-v", "--verbose", NULL, "print library messages and skipped files"},
+    {"-v", "--verbose", NULL, "print library messages, skipped files (hidden ones too) and the rate"},
     {"-h", "--help", NULL, "this help"},
     {NULL, "--version", NULL, "print the version"},
 };
@@ -62,7 +63,8 @@ static const option_doc OPTIONS[] = {
 static const char SYNOPSIS[] = "sagalux [options] INPUT... -o DIR";
 static const char DESCRIPTION[] =
     "Brightens dark photos with a SAGA U-Net. INPUT is a PNG or JPEG file, a folder (its PNG and JPEG files, "
-    "sorted by name), or - for one image on standard input.";
+    "sorted by name; hidden files and folders, whose name starts with a dot, are skipped and counted), or - for one "
+    "image on standard input.";
 static const char PROMISE[] =
     "Inputs are never modified: a run whose outputs would replace an input, or in which two inputs would share "
     "an output, stops before any work. Each output is written to a temporary file (unnamed where the file system "
@@ -192,6 +194,73 @@ void cli_options_free(cli_options *opt)
 {
     free(opt->inputs);
     opt->inputs = NULL;
+    free(opt->args);
+    opt->args = NULL;
+    free(opt->arg_pool);
+    opt->arg_pool = NULL;
+    free(opt->out_dir_tidy);
+    opt->out_dir_tidy = NULL;
+}
+
+/* The table's entry for a short or long option name (len bytes of name), or NULL. */
+static const option_doc *find_option(const char *name, size_t len)
+{
+    for (size_t i = 0; i < sizeof OPTIONS / sizeof *OPTIONS; i++) {
+        const option_doc *o = &OPTIONS[i];
+        if ((o->short_name && strlen(o->short_name) == len && !strncmp(name, o->short_name, len)) ||
+            (strlen(o->long_name) == len && !strncmp(name, o->long_name, len)))
+            return o;
+    }
+    return NULL;
+}
+
+/* argv with short options taken apart as getopt does: "-rq" is "-r -q",
+ * "-t1" is "-t 1", "-rt1" is "-r -t 1". An option's value and everything
+ * after "--" stay as given. Into opt->args (count in *out_argc); -1 when out
+ * of memory. */
+static int split_short_options(int argc, char **argv, cli_options *opt, int *out_argc)
+{
+    size_t pool_size = 1;
+    for (int i = 1; i < argc; i++) pool_size += 3 * strlen(argv[i]);
+    opt->arg_pool = malloc(pool_size);
+    int cap = 1;
+    for (int i = 1; i < argc; i++) cap += (int)strlen(argv[i]) + 1;
+    opt->args = calloc((size_t)cap, sizeof *opt->args);
+    if (!opt->arg_pool || !opt->args) return -1;
+    char *pool = opt->arg_pool;
+    int n = 0, verbatim = 0, value_next = 0;
+    opt->args[n++] = argv[0];
+    for (int i = 1; i < argc; i++) {
+        char *arg = argv[i];
+        if (verbatim || value_next || arg[0] != '-' || arg[1] == 0) {
+            value_next = 0;
+            opt->args[n++] = arg;
+            continue;
+        }
+        if (arg[1] == '-') {
+            verbatim = arg[2] == 0;
+            const char *eq = strchr(arg, '=');
+            const option_doc *o = find_option(arg, eq ? (size_t)(eq - arg) : strlen(arg));
+            value_next = o && o->value && !eq;
+            opt->args[n++] = arg;
+            continue;
+        }
+        for (char *c = arg + 1; *c; c++) {
+            char *one = pool;
+            pool += 3;
+            one[0] = '-', one[1] = *c, one[2] = 0;
+            opt->args[n++] = one;
+            const option_doc *o = find_option(one, 2);
+            if (!o) break; /* an unknown option, named on its own */
+            if (o->value) {
+                if (c[1]) opt->args[n++] = c + 1;
+                else value_next = 1;
+                break;
+            }
+        }
+    }
+    *out_argc = n;
+    return 0;
 }
 
 static int parse_args(int argc, char **argv, cli_options *opt);
@@ -225,10 +294,13 @@ static int parse_device_list(const char *v, cli_options *opt)
     return 0;
 }
 
-static int parse_args(int argc, char **argv, cli_options *opt)
+static int parse_args(int given_argc, char **given_argv, cli_options *opt)
 {
     *opt = (cli_options){.strength = 1.0f, .jpeg_quality = 92, .device = SAGALUX_DEVICE_AUTO,
                          .precision = SAGALUX_PRECISION_FP16};
+    int argc;
+    if (split_short_options(given_argc, given_argv, opt, &argc) != 0) return CLI_EXIT_USAGE;
+    char **argv = opt->args;
     opt->inputs = calloc((size_t)argc, sizeof(char *));
     if (!opt->inputs) return CLI_EXIT_USAGE;
     int only_inputs = 0;
@@ -260,6 +332,12 @@ static int parse_args(int argc, char **argv, cli_options *opt)
             return CLI_EXIT_OK;
         } else if (is(arg, len, "-o", "--output")) {
             NEED_VALUE();
+            if (opt->out_dir) {
+                fprintf(stderr, "sagalux: -o is given twice (%s and %s); one run writes into one folder\n",
+                        opt->out_dir, v);
+                return CLI_EXIT_USAGE;
+            }
+            if (!*v) BAD_VALUE("the output folder name is empty");
             opt->out_dir = v;
         } else if (is(arg, len, "-m", "--model")) {
             NEED_VALUE();
@@ -375,6 +453,12 @@ static int parse_args(int argc, char **argv, cli_options *opt)
             fprintf(stderr, "sagalux: -o - writes one image to standard output; --name, --suffix and -r name files\n");
             return CLI_EXIT_USAGE;
         }
+    }
+    if (opt->out_dir && strcmp(opt->out_dir, "-") != 0) { /* printed in every output path: tidy */
+        if (!(opt->out_dir_tidy = malloc(strlen(opt->out_dir) + 3))) return CLI_EXIT_USAGE;
+        strcpy(opt->out_dir_tidy, opt->out_dir);
+        file_list_tidy_path(opt->out_dir_tidy);
+        opt->out_dir = opt->out_dir_tidy;
     }
     if (opt->n_inputs == 0 || !opt->out_dir) {
         fprintf(stderr, "sagalux: %s\n", opt->n_inputs ? "no output folder (-o DIR)" : "no input files");

@@ -40,6 +40,9 @@ typedef struct cli_options {
     const unsigned char *stdin_data; /* input "-": standard input, read before planning */
     size_t stdin_size;
     char **inputs;             /* points into argv */
+    char **args;               /* argv with short options taken apart ("-rq": "-r -q") */
+    char *arg_pool;            /* the "-r", "-q" strings of args */
+    char *out_dir_tidy;        /* out_dir's storage once tidied ("out//" is "out") */
 } cli_options;
 
 enum { CLI_RUN = 0, CLI_EXIT_OK = 1, CLI_EXIT_USAGE = 2 };

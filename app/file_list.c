@@ -34,6 +34,28 @@ static int push(file_list *list, const char *path, const char *rel)
     return 0;
 }
 
+/* Records a failure: path, and the message naming it. -1 when out of memory. */
+static int push_failure(file_list *list, const char *path, const char *fmt, const char *detail)
+{
+    char why[1024];
+    snprintf(why, sizeof why, fmt, path, detail);
+    char **grown = realloc(list->failed, (list->n_failed + 1) * sizeof *grown);
+    if (!grown) return -1;
+    list->failed = grown;
+    grown = realloc(list->failed_why, (list->n_failed + 1) * sizeof *grown);
+    if (!grown) return -1;
+    list->failed_why = grown;
+    char *p = strdup(path), *w = strdup(why);
+    if (!p || !w) {
+        free(p);
+        free(w);
+        return -1;
+    }
+    list->failed[list->n_failed] = p;
+    list->failed_why[list->n_failed++] = w;
+    return 0;
+}
+
 typedef struct entry {
     char *path, *rel;
 } entry;
@@ -97,34 +119,54 @@ static int wanted(const file_list *list, const char *name)
     return dot && in_list(list->extensions, dot + 1, strlen(dot + 1));
 }
 
+/* path for a line on stderr: control characters as \xNN, as the CLI's
+ * other lines write them (the viewer links this file alone, so it has its own). */
+static const char *shown(const char *path, char *buf, size_t size)
+{
+    size_t n = 0;
+    for (const unsigned char *p = (const unsigned char *)path; *p && n + 5 < size; p++) {
+        if (*p < 0x20 || *p == 0x7F) n += (size_t)snprintf(buf + n, size - n, "\\x%02x", *p);
+        else buf[n++] = (char)*p;
+    }
+    buf[n] = 0;
+    return buf;
+}
+
 /* Adds folder dir's images; rel is dir relative to the command-line folder. */
 static int add_folder(file_list *list, const char *dir, const char *rel, int recursive, int verbose, int depth)
 {
     DIR *d = opendir(dir);
     if (!d) {
-        fprintf(stderr, "sagalux: %s: cannot read folder: %s\n", dir, strerror(errno));
+        push_failure(list, dir, "%s: cannot read folder: %s", strerror(errno));
         return 1;
     }
     int failures = 0;
+    char buf[4096];
     struct dirent *de;
     while ((de = readdir(d))) {
-        if (de->d_name[0] == '.') continue; /* hidden files and our own temporaries */
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
         char *path = join(dir, de->d_name);
         struct stat sb;
         if (!path) {
             failures++;
             break;
         }
-        if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        if (de->d_name[0] == '.') { /* hidden, as ls and file managers hide them */
+            list->skipped_hidden++;
+            if (verbose)
+                fprintf(stderr, "sagalux: %s: skipped, hidden (its name starts with a dot)\n", shown(path, buf, sizeof buf));
+        } else if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
             if (list->output_dir.set && sb.st_dev == list->output_dir.dev && sb.st_ino == list->output_dir.ino) {
                 /* Our own outputs: reading them as inputs would refuse (same
                  * names) or re-enhance them on the next run. */
-                if (verbose) fprintf(stderr, "sagalux: %s: the output folder, not read as input\n", path);
+                if (verbose)
+                    fprintf(stderr, "sagalux: %s: the output folder, not read as input\n", shown(path, buf, sizeof buf));
             } else if (!recursive) {
                 list->skipped_folders++;
-                if (verbose) fprintf(stderr, "sagalux: %s: folder skipped (-r enters folders)\n", path);
+                if (verbose)
+                    fprintf(stderr, "sagalux: %s: folder skipped (-r enters folders)\n", shown(path, buf, sizeof buf));
             } else if (depth >= 64) {
-                fprintf(stderr, "sagalux: %s: folders nested more than 64 deep are not entered\n", path);
+                push_failure(list, path, "%s: folders nested more than 64 deep are not entered%s", "");
                 failures++;
             } else {
                 char *sub = join(rel, de->d_name);
@@ -134,7 +176,7 @@ static int add_folder(file_list *list, const char *dir, const char *rel, int rec
         } else if (!wanted(list, de->d_name) || !S_ISREG(sb.st_mode)) {
             list->skipped_files++;
             if (verbose)
-                fprintf(stderr, "sagalux: %s: skipped, not a %s name\n", path,
+                fprintf(stderr, "sagalux: %s: skipped, not a %s name\n", shown(path, buf, sizeof buf),
                         list->extensions ? "chosen (--ext)" : "PNG or JPEG");
         } else if (push(list, path, rel) != 0) {
             failures++;
@@ -145,12 +187,36 @@ static int add_folder(file_list *list, const char *dir, const char *rel, int rec
     return failures;
 }
 
-int file_list_add_input(file_list *list, const char *input, int recursive, int verbose)
+/* path without empty or "." parts, so "./t1//a.jpg" is "t1/a.jpg"; a
+ * leading "./" is kept where the rest would read as an option or as
+ * standard input ("-"). Never longer than path + 2. */
+void file_list_tidy_path(char *path)
 {
-    if (strcmp(input, "-") == 0) return push(list, input, "") == 0 ? 0 : 1; /* standard input */
+    const int absolute = path[0] == '/';
+    char *o = path + absolute;
+    for (const char *p = path; *p;) {
+        size_t n = strcspn(p, "/");
+        if (n && !(n == 1 && p[0] == '.')) {
+            if (o > path + absolute) *o++ = '/';
+            memmove(o, p, n);
+            o += n;
+        }
+        p += n;
+        while (*p == '/') p++;
+    }
+    *o = 0;
+    if (o == path + absolute) strcpy(path, absolute ? "/" : ".");
+    if (path[0] == '-') {
+        memmove(path + 2, path, strlen(path) + 1);
+        memcpy(path, "./", 2);
+    }
+}
+
+static int add_tidy_input(file_list *list, const char *input, int recursive, int verbose)
+{
     struct stat sb;
     if (stat(input, &sb) != 0) {
-        fprintf(stderr, "sagalux: %s: %s\n", input, strerror(errno));
+        push_failure(list, input, "%s: %s", strerror(errno));
         return 1;
     }
     if (!S_ISDIR(sb.st_mode)) return push(list, input, "") == 0 ? 0 : 1;
@@ -160,8 +226,26 @@ int file_list_add_input(file_list *list, const char *input, int recursive, int v
     return failures;
 }
 
+int file_list_add_input(file_list *list, const char *given, int recursive, int verbose)
+{
+    if (strcmp(given, "-") == 0) return push(list, given, "") == 0 ? 0 : 1; /* standard input */
+    char *input = malloc(strlen(given) + 3);
+    if (!input) return 1;
+    strcpy(input, given);
+    file_list_tidy_path(input);
+    int failures = add_tidy_input(list, input, recursive, verbose);
+    free(input);
+    return failures;
+}
+
 void file_list_free(file_list *list)
 {
+    for (size_t i = 0; i < list->n_failed; i++) {
+        free(list->failed[i]);
+        free(list->failed_why[i]);
+    }
+    free(list->failed);
+    free(list->failed_why);
     for (size_t i = 0; i < list->count; i++) {
         free(list->paths[i]);
         free(list->rel[i]);

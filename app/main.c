@@ -69,7 +69,8 @@ static void progress_draw(size_t index, size_t total, const char *path, double e
 {
     if (!progress_on) return;
     const char *name = strrchr(path, '/');
-    name = name ? name + 1 : path;
+    char shown[256];
+    name = file_report_text(name ? name + 1 : path, shown, sizeof shown);
     char el[32], eta[32] = "--:--";
     clock_text(el, sizeof el, elapsed);
     if (finished > 0) clock_text(eta, sizeof eta, elapsed / finished * (double)(total - index));
@@ -77,13 +78,23 @@ static void progress_draw(size_t index, size_t total, const char *path, double e
     progress_shown = 1;
 }
 
+/* "2.50 a second", or for slow photos "251.0 s a photo" (a rate below one
+ * a second would print as 0.00). */
+static const char *rate_text(char *out, size_t size, int photos, double seconds)
+{
+    if (seconds > 0 && photos / seconds >= 1.0) snprintf(out, size, "%.2f a second", photos / seconds);
+    else snprintf(out, size, "%.1f s a photo", seconds / photos);
+    return out;
+}
+
 static void log_to_stderr(sagalux_log_level level, const char *message, void *user)
 {
     const cli_options *opt = user;
     /* Errors come back through return values and are printed once, by the
      * caller, with the file's name: the log adds warnings (and, with -v, info). */
-    if (level == SAGALUX_LOG_WARN || (opt->verbose && level < SAGALUX_LOG_WARN))
-        say(stderr, "sagalux: %s\n", message);
+    if (level != SAGALUX_LOG_WARN && !(opt->verbose && level < SAGALUX_LOG_WARN)) return;
+    char shown[1024];
+    say(stderr, "sagalux: %s\n", file_report_text(message, shown, sizeof shown));
 }
 
 /* SIGINT / SIGTERM: the first stops the run: no new photo is read, the
@@ -232,11 +243,35 @@ static int list_devices(void)
             printf("cuda:%-5d %s, %.1f GiB memory (%.1f GiB free)\n", d[i].index, d[i].name,
                    d[i].memory_bytes / 1073741824.0, d[i].free_bytes / 1073741824.0);
     }
-    if (n == 1) printf("(no CUDA GPU: %s)\n", "this build has no CUDA backend, or no usable GPU was found");
+    char why[256] = "";
+    if (n == 1 && sagalux_cuda_device_count(why, sizeof why) == 0) printf("(no CUDA GPU: %s)\n", why);
     return 0;
 }
 
 static int run(cli_options *opt);
+
+/* -d auto: the first GPU when there is one it can start on, else the CPU. A
+ * machine with no GPU is an ordinary case (-v says why); a GPU that is there
+ * but cannot be used is said once, with the reason, as it costs speed. */
+static sagalux_context *auto_gpu_context(const cli_options *opt, sagalux_model *model)
+{
+    char why[512] = "";
+    if (sagalux_cuda_device_count(why, sizeof why) == 0) {
+        if (opt->verbose) fprintf(stderr, "sagalux: enhancing on the CPU: no CUDA GPU (%s)\n", why);
+        return NULL;
+    }
+    sagalux_context_options co = sagalux_context_options_default();
+    co.device = SAGALUX_DEVICE_CUDA;
+    co.precision = opt->precision;
+    co.cuda_device = opt->cuda_device;
+    sagalux_context *ctx = NULL;
+    sagalux_status st = sagalux_context_create(model, &co, &ctx, why, sizeof why);
+    if (st == SAGALUX_OK) return ctx;
+    if (!opt->quiet)
+        fprintf(stderr, "sagalux: the GPU cannot be used, so the CPU enhances (slower): %s\n",
+                why[0] ? why : sagalux_status_string(st));
+    return NULL;
+}
 
 /* The network contexts: one for the CPU or the GPU asked for (auto: the
  * first GPU, else the CPU), or one per GPU of -d cuda:N,M / cuda:all.
@@ -259,9 +294,13 @@ static int start_contexts(const cli_options *opt, sagalux_model *model, sagalux_
         for (int i = 0; i < opt->n_cuda_devices; i++) gpus[n++] = opt->cuda_devices[i];
     }
     int count = n ? n : 1;
+    if (!n && opt->device == SAGALUX_DEVICE_AUTO && (ctx[0] = auto_gpu_context(opt, model))) {
+        snprintf(devices[0], 16, "cuda:%d", opt->cuda_device);
+        return 1;
+    }
     for (int i = 0; i < count; i++) {
         sagalux_context_options co = sagalux_context_options_default();
-        co.device = n ? SAGALUX_DEVICE_CUDA : opt->device;
+        co.device = n ? SAGALUX_DEVICE_CUDA : opt->device == SAGALUX_DEVICE_AUTO ? SAGALUX_DEVICE_CPU : opt->device;
         co.threads = opt->threads;
         co.precision = opt->precision;
         co.cuda_device = n ? gpus[i] : opt->cuda_device;
@@ -298,6 +337,11 @@ int main(int argc, char **argv)
 static int run(cli_options *opt_in)
 {
     if (opt_in->list_devices) return list_devices();
+    if (strcmp(opt_in->out_dir, "-") == 0 && isatty(STDOUT_FILENO)) {
+        fprintf(stderr, "sagalux: -o - writes the image to standard output, which is a terminal; redirect it to a "
+                        "file or a pipe (> bright.png)\n");
+        return 2;
+    }
     for (int i = 0; i < opt_in->n_inputs; i++)
         if (strcmp(opt_in->inputs[i], "-") == 0 && read_stdin(opt_in) != 0) return 1;
     const cli_options opt = *opt_in;
@@ -310,11 +354,24 @@ static int run(cli_options *opt_in)
     int failures = 0;
     for (int i = 0; i < opt.n_inputs; i++)
         failures += file_list_add_input(&inputs, opt.inputs[i], opt.recursive, opt.verbose);
-    if ((inputs.skipped_files || inputs.skipped_folders) && !opt.quiet)
-        fprintf(stderr, "sagalux: skipped %d file(s) that are not %s by name and %d subfolder(s)%s%s\n",
+    /* An input that could not be read gets its record now: the run may end
+     * before any device is chosen. */
+    const file_reporter list_reporter = {opt.json, opt.quiet, opt.verbose, to_stdout, NULL};
+    for (size_t i = 0; i < inputs.n_failed; i++) {
+        file_result r = {.input = inputs.failed[i], .status = "failed"};
+        snprintf(r.error, sizeof r.error, "%s", inputs.failed_why[i]);
+        file_report(&list_reporter, &r);
+    }
+    if ((inputs.skipped_files || inputs.skipped_folders || inputs.skipped_hidden) && !opt.quiet)
+    {
+        char hidden[96] = "";
+        if (inputs.skipped_hidden)
+            snprintf(hidden, sizeof hidden, ", and %d hidden file(s) or folder(s) (a name starting with a dot)",
+                     inputs.skipped_hidden);
+        fprintf(stderr, "sagalux: skipped %d file(s) that are not %s by name and %d subfolder(s)%s%s%s\n",
                 inputs.skipped_files, opt.extensions ? "of the --ext list" : "PNG or JPEG", inputs.skipped_folders,
-                inputs.skipped_folders ? " (-r enters them)" : "",
-                opt.verbose ? "" : "; -v lists them");
+                inputs.skipped_folders ? " (-r enters them)" : "", hidden, opt.verbose ? "" : "; -v lists them");
+    }
     if (opt.shard_n) file_list_shard(&inputs, opt.shard_k, opt.shard_n);
     if (inputs.count == 0 && opt.shard_n && !failures) {
         fprintf(stderr, "sagalux: shard %d/%d has no files\n", opt.shard_k, opt.shard_n);
@@ -389,11 +446,16 @@ static int run(cli_options *opt_in)
     const double started = job_now_seconds();
     pipeline_config pc = {&opt, &plan, workers, n_ctx, io, io, &stop_signal};
     pipeline *pipe = NULL;
-    int done = 0, skipped = 0, disk_full = 0; /* and failures, above; "interrupted" counts as not processed */
+    int done = 0, skipped = 0, not_processed = 0, disk_full = 0; /* and failures, above */
     double load_ms = 0, network_ms = 0, save_ms = 0, first_done = 0, last_done = 0; /* for -v's figures */
     if (pipeline_start(&pipe, &pc) != 0) {
-        fprintf(stderr, "sagalux: cannot start the worker threads; nothing was processed\n");
-        failures++;
+        for (size_t i = 0; i < plan.count; i++) { /* each file gets its record */
+            file_result r = {.input = plan.entries[i].input, .output = plan.entries[i].output, .status = "failed"};
+            snprintf(r.error, sizeof r.error, "%.400s: not processed: the worker threads could not start",
+                     plan.entries[i].input);
+            file_report(&reporter, &r);
+            failures++;
+        }
     } else {
         /* In plan order, as each is finished; after a stop, the ones that
          * finished all the same (saved, failed or cancelled). */
@@ -410,10 +472,17 @@ static int run(cli_options *opt_in)
                 pipeline_join(pipe);
                 j = pipeline_finished(pipe, i);
             }
-            if (!j) continue; /* never started: counted as not processed */
+            if (!j) { /* never started: its record says so */
+                file_result r = {.input = plan.entries[i].input, .output = plan.entries[i].output,
+                                 .status = "not processed"};
+                not_processed++;
+                if (opt.json) file_report(&reporter, &r);
+                continue;
+            }
             pthread_mutex_lock(&say_lock);
             progress_clear();
-            if (j->note[0]) fprintf(stderr, "sagalux: %s\n", j->note);
+            char note[512];
+            if (j->note[0]) fprintf(stderr, "sagalux: %s\n", file_report_text(j->note, note, sizeof note));
             file_report(&reporter, &j->r);
             pthread_mutex_unlock(&say_lock);
             if (!strcmp(j->r.status, "enhanced")) {
@@ -424,6 +493,7 @@ static int run(cli_options *opt_in)
             }
             else if (!strcmp(j->r.status, "skipped")) skipped++;
             else if (!strcmp(j->r.status, "failed")) failures++;
+            else not_processed++; /* interrupted */
         }
         pipeline_join(pipe);
         disk_full = pipeline_disk_full(pipe);
@@ -438,8 +508,10 @@ static int run(cli_options *opt_in)
         /* The rate from the first photo finished to the last leaves out the
          * start (the first photo's load and the network's warm-up): it is
          * the rate a long batch runs at. */
-        fprintf(stderr, "sagalux: %d photo(s) in %.2f s: %.2f a second", done, elapsed, done / elapsed);
-        if (done > 1) fprintf(stderr, ", %.2f a second after the first", (done - 1) / (last_done - first_done));
+        char rate[64];
+        fprintf(stderr, "sagalux: %d photo(s) in %.2f s: %s", done, elapsed, rate_text(rate, sizeof rate, done, elapsed));
+        if (done > 1)
+            fprintf(stderr, ", %s after the first", rate_text(rate, sizeof rate, done - 1, last_done - first_done));
         fprintf(stderr, "\nsagalux: per photo: load %.1f ms, network %.1f ms, save %.1f ms; %d decoding and %d "
                         "encoding thread(s); network on", load_ms / done, network_ms / done, save_ms / done, io, io);
         for (int w = 0; w < n_ctx; w++) fprintf(stderr, " %s", devices[w]);
@@ -447,10 +519,10 @@ static int run(cli_options *opt_in)
     }
     if (disk_full)
         fprintf(stderr, "sagalux: the disk holding %s is full: stopped; %zu photo(s) not processed\n",
-                to_stdout ? "standard output" : opt.out_dir, plan.count - (size_t)(done + skipped + failures));
+                to_stdout ? "standard output" : opt.out_dir, (size_t)not_processed);
     if (stop_signal)
         fprintf(stderr, "sagalux: interrupted by %s: %zu file(s) not processed; --skip-existing resumes\n",
-                stop_signal == SIGINT ? "SIGINT" : "SIGTERM", plan.count - (size_t)(done + skipped + failures));
+                stop_signal == SIGINT ? "SIGINT" : "SIGTERM", (size_t)not_processed);
 
     for (int w = 0; w < n_ctx; w++) sagalux_context_free(contexts[w]);
     sagalux_model_free(model);

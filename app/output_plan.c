@@ -115,6 +115,15 @@ static int by_canonical(const void *a, const void *b)
     return strcmp(x[0], y[0]);
 }
 
+/* The rest of a clash's advice: the naming options that made the name come first. */
+static const char *clash_advice(const cli_options *opt)
+{
+    if (opt->name_template && opt->suffix) return ", or change --name or --suffix";
+    if (opt->name_template) return ", or change --name (%d keeps the tree)";
+    if (opt->suffix) return ", or change --suffix";
+    return " or -f format";
+}
+
 int output_plan_make(output_plan *plan, const cli_options *opt, const file_list *inputs)
 {
     plan->count = inputs->count;
@@ -143,8 +152,8 @@ int output_plan_make(output_plan *plan, const cli_options *opt, const file_list 
         /* An input is never replaced, whatever the options say. */
         for (size_t k = 0; k < inputs->count; k++)
             if (same_file(e->output, inputs->paths[k])) {
-                fprintf(stderr, "sagalux: %s: its output %s would replace the input %s; choose another -o folder "
-                                "or -f format\n", e->input, e->output, inputs->paths[k]);
+                fprintf(stderr, "sagalux: %s: its output %s would replace the input %s; choose another -o folder%s\n",
+                        e->input, e->output, inputs->paths[k], clash_advice(opt));
                 run_errors++;
                 break;
             }
@@ -173,8 +182,10 @@ int output_plan_make(output_plan *plan, const cli_options *opt, const file_list 
     qsort(pairs, np, 2 * sizeof *pairs, by_canonical);
     for (size_t i = 1; i < np; i++)
         if (strcmp(pairs[2 * i], pairs[2 * i - 2]) == 0) {
-            fprintf(stderr, "sagalux: %s and %s would both be written to %s; enhance them into different folders, or name them with --name (%%d keeps the tree)\n",
-                    pairs[2 * i - 1], pairs[2 * i + 1], pairs[2 * i]);
+            fprintf(stderr, "sagalux: %s and %s would both be written to %s; enhance them into different folders%s\n",
+                    pairs[2 * i - 1], pairs[2 * i + 1], pairs[2 * i],
+                    opt->name_template ? clash_advice(opt)
+                                       : ", or name them with --name (%d keeps the tree)");
             run_errors++;
         }
     for (size_t i = 0; i < np; i++) free((char *)pairs[2 * i]);

@@ -266,6 +266,11 @@ typedef struct sagalux_device_info {
 /* Fills up to max entries and returns how many devices there are. */
 int sagalux_list_devices(sagalux_device_info *out, int max);
 
+/* How many CUDA GPUs this build sees. 0 with the reason in why (which may
+ * be NULL): "this build has no CUDA backend", "no NVIDIA driver is loaded",
+ * "no NVIDIA GPU was found", or the CUDA runtime's own words. */
+int sagalux_cuda_device_count(char *why, size_t why_size);
+
 typedef struct sagalux_context sagalux_context;
 
 /* The GPU's arithmetic (the CPU is always fp32). FP16: the maps between

@@ -41,6 +41,14 @@ static void cpu_name(char *out, size_t size)
     fclose(fp);
 }
 
+int sagalux_cuda_device_count(char *why, size_t why_size)
+{
+    char reason[256] = "";
+    int n = sx_cuda_probe(reason, sizeof reason);
+    if (why && why_size) snprintf(why, why_size, "%s", n > 0 ? "" : reason);
+    return n;
+}
+
 int sagalux_list_devices(sagalux_device_info *out, int max)
 {
     sagalux_device_info cpu = {SAGALUX_DEVICE_CPU, 0, "", 0, 0, 0};

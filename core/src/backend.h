@@ -72,6 +72,8 @@ sagalux_status sx_cuda_plan_memory(const sagalux_model *model, int h, int w, sag
                                    struct sx_plan *plan, sx_cuda_memory *bytes);
 /* The usable CUDA GPUs (up to max written to out); 0 without CUDA. */
 int sx_cuda_list_devices(sagalux_device_info *out, int max);
+/* The CUDA GPUs the runtime sees; 0 with the reason in why (see sagalux_cuda_device_count). */
+int sx_cuda_probe(char *why, size_t why_size);
 sagalux_status sx_cuda_backend_open(const sagalux_model *model, int device, size_t memory_limit,
                                     sagalux_precision precision, sx_backend *out,
                                     char *err, size_t err_size);

@@ -710,6 +710,27 @@ extern "C" void cuda_host_free(void *p)
 
 } // namespace
 
+/* The runtime's words for "no driver" (cudaErrorInsufficientDriver: "CUDA
+ * driver version is insufficient for CUDA runtime version") blame a driver
+ * that is not there at all; the driver's version (0: none) tells them apart. */
+extern "C" int sx_cuda_probe(char *why, size_t why_size)
+{
+    int count = 0, driver = 0;
+    cudaError_t e = cudaGetDeviceCount(&count);
+    if (e == cudaSuccess && count > 0) return count;
+    cudaGetLastError();
+    if (cudaDriverGetVersion(&driver) != cudaSuccess) cudaGetLastError(), driver = 0;
+    char text[200];
+    if (e == cudaSuccess || e == cudaErrorNoDevice) snprintf(text, sizeof text, "no NVIDIA GPU was found");
+    else if (driver == 0) snprintf(text, sizeof text, "no NVIDIA driver is loaded");
+    else if (e == cudaErrorInsufficientDriver)
+        snprintf(text, sizeof text, "the NVIDIA driver (CUDA %d.%d) is older than this build needs (CUDA %d.%d)",
+                 driver / 1000, driver % 1000 / 10, CUDART_VERSION / 1000, CUDART_VERSION % 1000 / 10);
+    else snprintf(text, sizeof text, "%s", cudaGetErrorString(e));
+    if (why && why_size) snprintf(why, why_size, "%s", text);
+    return 0;
+}
+
 extern "C" int sx_cuda_list_devices(sagalux_device_info *out, int max)
 {
     int count = 0;
@@ -767,13 +788,10 @@ extern "C" sagalux_status sx_cuda_backend_open(const sagalux_model *model, int d
                                                sagalux_precision precision, sx_backend *out, char *err,
                                                size_t err_size)
 {
-    int count = 0;
-    cudaError_t e = cudaGetDeviceCount(&count);
-    if (e != cudaSuccess) {
-        cudaGetLastError();
-        return sx_reason(err, err_size, SAGALUX_ERR_DEVICE, "CUDA device %d: no usable GPU (%s)", device,
-                       cudaGetErrorString(e));
-    }
+    char why[200];
+    const int count = sx_cuda_probe(why, sizeof why);
+    if (count == 0) return sx_reason(err, err_size, SAGALUX_ERR_DEVICE, "CUDA device %d: %s", device, why);
+    cudaError_t e;
     if (device < 0 || device >= count)
         return sx_reason(err, err_size, SAGALUX_ERR_DEVICE, "CUDA device %d: not present (this machine has %d)", device,
                        count);
