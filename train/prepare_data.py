@@ -5,10 +5,16 @@
 For each package in SOURCES: `apt-get download` (skipped when the .deb is
 already in --debs), `dpkg -x` into a scratch folder (nothing is installed),
 pick the photographs (Qt .rcc bundles and EET files read by containers.py),
-drop drawings and tiny images, resize to at most 1024 px on the long side and
-write JPEG quality 92. Writes manifest.tsv (id, source, licence, size) and
+drop drawings, tiny images and near-duplicates (difference hash plus an 8x8
+colour thumbnail; what was dropped and why is listed in ATTRIBUTION.md),
+resize to at most 1024 px on the long side and
+write JPEG quality 92. Writes manifest.tsv (id, split, package, licence, path
+inside the package, size) and
 ATTRIBUTION.md beside the photos. The validation split is train/val_split.txt
-(kept in the repo); it is created once, by photo, and reused after.
+(kept in the repo); it is created once, by photo, and reused after; when
+photos are added it is topped up once to 10% of the set and rewritten.
+Packages set aside for the second held-out set (prepare_heldout2.py) are
+never listed here.
 
 The set is built in a scratch folder and renamed into place only when
 complete, so a failure never leaves a half-written set that looks finished.
@@ -25,7 +31,7 @@ import sys
 import tempfile
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from containers import ContainerError, read_eet, read_rcc  # noqa: E402
@@ -35,7 +41,7 @@ LONG_SIDE = 1024
 MIN_SHORT_SIDE = 192      # training crops are 192 px or less
 QUALITY = 92
 VAL_SPLIT = os.path.join(HERE, "val_split.txt")
-VAL_FRACTION = 0.12       # of photos; at least 30
+VAL_FRACTION = 0.10       # of photos; at least 30
 
 GCOMPRIS_BUNDLES = ["explore_monuments", "explore_world_animals", "explore_farm_animals", "erase",
                     "clickgame", "categorization"]
@@ -46,6 +52,13 @@ LXQT_PHOTOS = ["flowers.png", "fog.jpg", "after-the-rain.jpg", "Butterfly-Kennet
                "Valendas.png", "appleflower.png", "cloud.png", "drop.png", "this-is-not-windows.jpg",
                "butterfly.png"]
 IMAGE_EXT = (".jpg", ".jpeg", ".png", ".webp")
+# Not photographs, found by looking at contact sheets of every candidate (2026-12-07):
+# the drawn Scratch backgrounds, and the paintings in GCompris' 'details' bundle.
+SCRATCH_DRAWN = ("/woods-and-bench.", "/basketball-court2.", "/school2.", "/brick-wall1.", "/room1.", "/room2.",
+                 "/room3.", "/chalkboard.", "/spotlight-stage.", "/party-room.")
+DETAILS_PAINTINGS = ("PortraitOfPereTanguy", "Van_Gogh", "VincentVanGogh", "Gogh4", "Eglise_dAuvers")
+DHASH_MAX_BITS = 6        # near-duplicates: difference hashes this close (of 64 bits) ...
+THUMB_MAX_DIFF = 0.04     # ... and 8x8 thumbnails this close (mean |difference|, 0..1) are one photo
 
 
 class DataError(RuntimeError):
@@ -59,14 +72,26 @@ def gcompris(root):
             raise DataError(f"gcompris-qt-data: {path} is missing")
         for name, blob in sorted(read_rcc(path).items()):
             if name.lower().endswith(IMAGE_EXT):
-                yield f"{bundle}/{os.path.basename(name)}", blob
+                yield f"{bundle}/{os.path.basename(name)}", blob, f"{os.path.relpath(path, root)}:{name}"
+
+
+def gcompris_details(root):
+    """The 'details' bundle: monuments (photographs) and paintings; the
+    paintings are left out by name (found by looking at a contact sheet)."""
+    path = os.path.join(root, "usr/share/gcompris-qt/rcc/details.rcc")
+    if not os.path.exists(path):
+        raise DataError(f"gcompris-qt-data: {path} is missing")
+    for name, blob in sorted(read_rcc(path).items()):
+        base = os.path.basename(name)
+        if base.lower().endswith(IMAGE_EXT) and "_background" in base and not base.startswith(DETAILS_PAINTINGS):
+            yield f"details/{base}", blob, f"{os.path.relpath(path, root)}:{name}"
 
 
 def files(root, pattern, exclude=()):
     for path in sorted(glob.glob(os.path.join(root, pattern))):
         if not any(x in path for x in exclude):
             with open(path, "rb") as f:
-                yield os.path.basename(path), f.read()
+                yield os.path.basename(path), f.read(), os.path.relpath(path, root)
 
 
 def listed(root, folder, names):
@@ -75,7 +100,7 @@ def listed(root, folder, names):
         if not os.path.exists(path):
             raise DataError(f"{path} is missing from its package")
         with open(path, "rb") as f:
-            yield name, f.read()
+            yield name, f.read(), os.path.relpath(path, root)
 
 
 def enlightenment(root):
@@ -83,7 +108,8 @@ def enlightenment(root):
         entries = read_eet(path)
         jpegs = {k: v for k, v in entries.items() if k.startswith("edje/images/") and v[:2] == b"\xff\xd8"}
         if jpegs:
-            yield os.path.basename(path), max(jpegs.values(), key=len)
+            key = max(jpegs, key=lambda k: len(jpegs[k]))
+            yield os.path.basename(path), jpegs[key], f"{os.path.relpath(path, root)}:{key}"
 
 
 def plasma(root):
@@ -92,14 +118,19 @@ def plasma(root):
         if not os.path.exists(path):
             raise DataError(f"plasma-workspace-wallpapers: {path} is missing")
         with open(path, "rb") as f:
-            yield name, f.read()
+            yield name, f.read(), os.path.relpath(path, root)
 
 
 def backstretch(root):
     # sample1_* and sample2_* are one photo each at several sizes: keep the largest.
-    folder = os.path.join(root, "usr/share/doc/libjs-jquery-backstretch/examples")
-    for name in ["dome.jpg", "pot-holder.jpg", "coffee.jpg", "sample1_1920.jpg", "sample2_1920.jpg"]:
-        yield from listed(folder, "", [name])
+    yield from listed(root, "usr/share/doc/libjs-jquery-backstretch/examples",
+                      ["dome.jpg", "pot-holder.jpg", "coffee.jpg", "sample1_1920.jpg", "sample2_1920.jpg"])
+
+
+def scratch(root):
+    # Scratch 1.4's stage backgrounds (480x360): photographs except the drawn ones.
+    for sub in ("Nature", "Sports", "Outdoors", "Indoors"):
+        yield from files(root, f"usr/share/scratch/Media/Backgrounds/{sub}/*.jpg", SCRATCH_DRAWN)
 
 
 # package, licence summary (from its copyright file), picker
@@ -117,6 +148,9 @@ SOURCES = [
     ("tuxpaint-data", "GPL-2+", lambda r: files(r, "usr/share/tuxpaint/templates/*.jpg")),
     ("palapeli-data", "GPL-2+ / public domain / GFDL", lambda r: files(r, "usr/share/palapeli/collection/*.jpg")),
     ("libjs-jquery-backstretch", "Expat", backstretch),
+    ("scratch", "CC-BY-SA-3.0 (Media/*, Massachusetts Institute of Technology)", scratch),
+    ("gcompris-qt-data", "GPL-3+; photos from Wikimedia Commons (CC-BY-SA-4.0, CC0, PD), see the bundle readme",
+     gcompris_details),
 ]
 
 
@@ -153,21 +187,116 @@ def photo_id(package, name):
     return f"{package}__{stem}"
 
 
+def fingerprint(img: Image.Image):
+    """(64-bit difference hash, 8x8 colour thumbnail). The hash is the signs of
+    horizontal steps on a 9x8 grey thumbnail: resized or re-encoded copies of
+    one photo differ in a few bits, different photos in about 32. Smooth,
+    low-contrast photos (fog, dusk) have near-zero steps and so unstable
+    hashes; the thumbnail's colours must also agree."""
+    g = np.asarray(img.convert("L").resize((9, 8), Image.BILINEAR), np.int16)
+    bits = (g[:, 1:] > g[:, :-1]).reshape(-1)
+    thumb = np.asarray(img.resize((8, 8), Image.BILINEAR), np.float32) / 255
+    return int("".join("1" if b else "0" for b in bits), 2), thumb
+
+
+def near(fp, seen):
+    """The first id in seen ({id: fingerprint}) that fp is a near-duplicate of, else None."""
+    h, thumb = fp
+    for other, (g, t) in seen.items():
+        if bin(h ^ g).count("1") <= DHASH_MAX_BITS and np.abs(thumb - t).mean() < THUMB_MAX_DIFF:
+            return other
+    return None
+
+
+def collect(sources, debs, scratch, seen=None):
+    """Fetches, unpacks and filters every source; writes the kept photos to
+    scratch as JPEG. Returns (rows, dropped, hashes); rows are (id, package,
+    licence, path inside the package, width, height). `seen` ({id: fingerprint}, e.g.
+    another set's photos) counts as already kept for the duplicate check."""
+    rows, dropped, hashes = [], [], {}
+    seen = dict(seen or {})
+    for package, licence, pick in sources:
+        deb = fetch(package, debs)
+        with tempfile.TemporaryDirectory() as root:
+            subprocess.run(["dpkg", "-x", deb, root], check=True)
+            kept = 0
+            for name, blob, where in pick(root):
+                pid = photo_id(package, name)
+                try:
+                    img = Image.open(io.BytesIO(blob))
+                    img.load()
+                    img = ImageOps.exif_transpose(img)
+                except Exception as e:  # a broken entry: say which, skip it
+                    dropped.append((pid, f"undecodable: {e}"))
+                    continue
+                img = img.convert("RGB")
+                if min(img.size) < MIN_SHORT_SIDE:
+                    dropped.append((pid, f"small {img.size[0]}x{img.size[1]}"))
+                    continue
+                if is_drawing(img):
+                    dropped.append((pid, "drawing"))
+                    continue
+                h = fingerprint(img)
+                twin = near(h, seen)
+                if twin:
+                    dropped.append((pid, f"near-duplicate of {twin}"))
+                    continue
+                seen[pid] = hashes[pid] = h
+                scale = LONG_SIDE / max(img.size)
+                if scale < 1:
+                    img = img.resize((round(img.size[0] * scale), round(img.size[1] * scale)), Image.LANCZOS)
+                img.save(os.path.join(scratch, pid + ".jpg"), quality=QUALITY)
+                rows.append((pid, package, licence, where, img.size[0], img.size[1]))
+                kept += 1
+            print(f"{package} ({pick.__name__ if hasattr(pick, '__name__') else ''}): {kept} photos", flush=True)
+    return rows, dropped, hashes
+
+
+def read_ids(path):
+    with open(path) as f:
+        return [l.strip() for l in f if l.strip() and not l.startswith("#")]
+
+
 def load_or_make_split(ids):
+    """The validation ids: those in val_split.txt, topped up (once, then
+    committed) to VAL_FRACTION of the set with the new photos whose id hashes
+    lowest, so that a photo once chosen stays chosen."""
+    ranked = lambda xs: sorted(xs, key=lambda i: hashlib.sha1(i.encode()).hexdigest())  # noqa: E731
+    want = max(30, round(VAL_FRACTION * len(ids)))
+    val = []
     if os.path.exists(VAL_SPLIT):
-        with open(VAL_SPLIT) as f:
-            val = [l.strip() for l in f if l.strip() and not l.startswith("#")]
+        val = read_ids(VAL_SPLIT)
         missing = sorted(set(val) - set(ids))
         if missing:
             raise DataError(f"{VAL_SPLIT} names photos the set no longer has: {missing[:5]}")
-        return set(val)
-    # By photo, spread over sources: the photos whose id hashes lowest.
-    ranked = sorted(ids, key=lambda i: hashlib.sha1(i.encode()).hexdigest())
-    val = sorted(ranked[:max(30, round(VAL_FRACTION * len(ids)))])
+        if len(val) >= want:
+            return set(val)
+    val = sorted(val + ranked([i for i in ids if i not in val])[:want - len(val)])
     with open(VAL_SPLIT, "w") as f:
-        f.write("# Validation photos (by id), held out of training. Made once by train/prepare_data.py.\n")
+        f.write("# Validation photos (by id), held out of training. Made once by train/prepare_data.py;\n"
+                "# topped up to 10% of the set (by lowest SHA-1 of the id) when photos were added.\n")
         f.write("\n".join(val) + "\n")
     return set(val)
+
+
+def write_manifest(folder, rows, split_of, sources, dropped, title):
+    with open(os.path.join(folder, "manifest.tsv"), "w") as f:
+        f.write("id\tsplit\tpackage\tlicence\tpath\twidth\theight\n")
+        for pid, package, licence, where, w, h in rows:
+            f.write(f"{pid}\t{split_of(pid)}\t{package}\t{licence}\t{where}\t{w}\t{h}\n")
+    with open(os.path.join(folder, "ATTRIBUTION.md"), "w") as f:
+        f.write(f"# {title}: sources and licences\n\nFrom Debian 12 packages; each package's "
+                "/usr/share/doc/<package>/copyright has the full notices.\n\n")
+        licences = {}
+        for package, licence, _ in sources:
+            licences.setdefault(package, licence)
+        for package, licence in licences.items():
+            n = sum(1 for r in rows if r[1] == package)
+            f.write(f"- {package}: {n} photos; {licence}\n")
+        f.write("\nEach photo (id: package, path inside the package, licence):\n\n")
+        f.write("".join(f"- {r[0]}: {r[1]}, /{r[3]}, {r[2]}\n" for r in rows))
+        f.write("\nDropped (not photographs, too small, or near-duplicates):\n\n")
+        f.write("".join(f"- {pid}: {why}\n" for pid, why in dropped))
 
 
 def main():
@@ -180,55 +309,19 @@ def main():
     scratch = out + ".partial"
     shutil.rmtree(scratch, ignore_errors=True)
     os.makedirs(scratch)
-    rows, dropped = [], []
     try:
-        for package, licence, pick in SOURCES:
-            deb = fetch(package, args.debs)
-            with tempfile.TemporaryDirectory() as root:
-                subprocess.run(["dpkg", "-x", deb, root], check=True)
-                kept = 0
-                for name, blob in pick(root):
-                    pid = photo_id(package, name)
-                    try:
-                        img = Image.open(io.BytesIO(blob))
-                        img.load()
-                    except Exception as e:  # a broken entry: say which, skip it
-                        dropped.append((pid, f"undecodable: {e}"))
-                        continue
-                    img = img.convert("RGB")
-                    if min(img.size) < MIN_SHORT_SIDE:
-                        dropped.append((pid, f"small {img.size[0]}x{img.size[1]}"))
-                        continue
-                    if is_drawing(img):
-                        dropped.append((pid, "drawing"))
-                        continue
-                    scale = LONG_SIDE / max(img.size)
-                    if scale < 1:
-                        img = img.resize((round(img.size[0] * scale), round(img.size[1] * scale)), Image.LANCZOS)
-                    img.save(os.path.join(scratch, pid + ".jpg"), quality=QUALITY)
-                    rows.append((pid, package, licence, img.size[0], img.size[1]))
-                    kept += 1
-                print(f"{package}: {kept} photos", flush=True)
+        rows, dropped, _ = collect(SOURCES, args.debs, scratch)
+        if not rows:
+            raise DataError("no photos found")
+        val = load_or_make_split([r[0] for r in rows])
+        write_manifest(scratch, rows, lambda pid: "val" if pid in val else "train", SOURCES, dropped,
+                       "Training photos")
     except (ContainerError, DataError, subprocess.CalledProcessError, OSError) as e:
         shutil.rmtree(scratch, ignore_errors=True)
         sys.exit(f"prepare_data: {e}")
-    if not rows:
+    except BaseException:
         shutil.rmtree(scratch, ignore_errors=True)
-        sys.exit("prepare_data: no photos found")
-
-    val = load_or_make_split([r[0] for r in rows])
-    with open(os.path.join(scratch, "manifest.tsv"), "w") as f:
-        f.write("id\tsplit\tpackage\tlicence\twidth\theight\n")
-        for pid, package, licence, w, h in rows:
-            f.write(f"{pid}\t{'val' if pid in val else 'train'}\t{package}\t{licence}\t{w}\t{h}\n")
-    with open(os.path.join(scratch, "ATTRIBUTION.md"), "w") as f:
-        f.write("# Training photos: sources and licences\n\nFrom Debian 12 packages; each package's "
-                "/usr/share/doc/<package>/copyright has the full notices.\n\n")
-        for package, licence, _ in SOURCES:
-            n = sum(1 for r in rows if r[1] == package)
-            f.write(f"- {package}: {n} photos; {licence}\n")
-        f.write("\nDropped (not photographs, or too small):\n\n")
-        f.write("".join(f"- {pid}: {why}\n" for pid, why in dropped))
+        raise
     shutil.rmtree(out, ignore_errors=True)
     os.rename(scratch, out)
     size = sum(os.path.getsize(os.path.join(out, p)) for p in os.listdir(out))
