@@ -39,6 +39,8 @@ static int names_fit(const char *relpath, const char *out_dir)
     return 1;
 }
 
+static int ends_in_slash(const char *s) { return *s && s[strlen(s) - 1] == '/'; }
+
 /* OUTDIR/ + the name template expanded (default <rel>/<stem>.<ext>; rel:
  * the input's folder under a folder given with -r). The extension: the
  * input's, or the one -f asks for, or (an input whose name has none we know,
@@ -68,7 +70,7 @@ static int output_path(const cli_options *opt, const char *input, const char *re
     if (n < 0 || (size_t)n >= sizeof name ||
         name_template_expand(opt->name_template ? opt->name_template : NAME_TEMPLATE_DEFAULT, rel, name, ext, relpath,
                              sizeof relpath) != 0 ||
-        (size_t)snprintf(path, size, "%s/%s", opt->out_dir, relpath) >= size) {
+        (size_t)snprintf(path, size, "%s%s%s", opt->out_dir, ends_in_slash(opt->out_dir) ? "" : "/", relpath) >= size) {
         snprintf(why, why_size, "%s: output path is too long", input);
         return -1;
     }
