@@ -541,6 +541,21 @@ static void test_apply_orientation(void **state)
     }
 }
 
+/* ed's EXIF block without libexif's "Exif\0\0" header, into *out (malloc'd);
+ * ed is released. Returns the size. */
+static size_t exif_block(ExifData *ed, unsigned char **out)
+{
+    unsigned char *saved;
+    unsigned int saved_size;
+    exif_data_save_data(ed, &saved, &saved_size);
+    exif_data_unref(ed);
+    assert_true(saved_size > 6);
+    *out = malloc(saved_size - 6);
+    memcpy(*out, saved + 6, saved_size - 6);
+    free(saved);
+    return saved_size - 6;
+}
+
 /* An EXIF block made with libexif: orientation 1 and a black JPEG thumbnail. */
 static size_t exif_with_dark_thumbnail(unsigned char **out)
 {
@@ -560,15 +575,7 @@ static size_t exif_with_dark_thumbnail(unsigned char **out)
     exif_entry_unref(e);
     ed->data = thumb; /* libexif frees it with free() */
     ed->size = (unsigned)thumb_size;
-    unsigned char *saved;
-    unsigned int saved_size;
-    exif_data_save_data(ed, &saved, &saved_size);
-    exif_data_unref(ed);
-    assert_true(saved_size > 6);
-    *out = malloc(saved_size - 6);
-    memcpy(*out, saved + 6, saved_size - 6);
-    free(saved);
-    return saved_size - 6;
+    return exif_block(ed, out);
 }
 
 /* The mean of the thumbnail in a saved file's EXIF block. */
@@ -684,15 +691,7 @@ static size_t exif_with_resolution(unsigned char **out, int orientation, unsigne
         if (tags[i] == EXIF_TAG_Y_RESOLUTION) exif_set_rational(e->data, order, (ExifRational){y_dpi, 1});
         exif_entry_unref(e);
     }
-    unsigned char *saved;
-    unsigned int saved_size;
-    exif_data_save_data(ed, &saved, &saved_size);
-    exif_data_unref(ed);
-    assert_true(saved_size > 6);
-    *out = malloc(saved_size - 6);
-    memcpy(*out, saved + 6, saved_size - 6);
-    free(saved);
-    return saved_size - 6;
+    return exif_block(ed, out);
 }
 
 /* A saved file's EXIF XResolution and YResolution (rounded), read with libexif. */
