@@ -329,6 +329,27 @@ static void write_png_header_only(const char *path, uint32_t width, uint32_t hei
     write_bytes(path, b, sizeof b);
 }
 
+/* A FIFO named like a photo (no writer) is refused at once by the loader
+ * and the header probe, never waited on: the alarm fails the test if
+ * either blocks. */
+static void test_fifo_is_refused_not_waited_on(void **state)
+{
+    (void)state;
+    const char *fifo = tmp("pipe.jpg");
+    unlink(fifo);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    char err[512];
+    int w, h;
+    sagalux_image *img = NULL;
+    alarm(10);
+    assert_int_equal(sagalux_image_probe(fifo, &w, &h, err, sizeof err), SAGALUX_ERR_IO);
+    assert_non_null(strstr(err, "not a regular file"));
+    assert_int_equal(sagalux_image_load(fifo, &img, err, sizeof err), SAGALUX_ERR_IO);
+    assert_non_null(strstr(err, "not a regular file"));
+    alarm(0);
+    unlink(fifo);
+}
+
 static void test_bad_input(void **state)
 {
     (void)state;
@@ -762,6 +783,7 @@ int main(void)
         cmocka_unit_test(test_png_roundtrip_16bit_alpha_metadata),
         cmocka_unit_test(test_jpeg_variants_and_metadata),
         cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_fifo_is_refused_not_waited_on),
         cmocka_unit_test(test_save_errors_leave_nothing),
         cmocka_unit_test(test_apply_orientation),
         cmocka_unit_test(test_thumbnail_made_from_result),

@@ -3,10 +3,12 @@
  * enhancing it would take before it spends the memory (a 144-megapixel
  * photo decodes to 3.5 GB before the network's allocation can fail). */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 #include "image.h"
 #include "log.h"
@@ -101,12 +103,18 @@ sagalux_status sagalux_image_probe(const char *path, int *width, int *height, ch
 {
     if (!path || !width || !height) return SAGALUX_ERR_INVALID_ARGUMENT;
     *width = *height = 0;
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return sx_reason(err, err_size, SAGALUX_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    /* O_NONBLOCK: a FIFO named like a photo is refused, not waited on. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) return sx_reason(err, err_size, SAGALUX_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     struct stat sb;
-    if (fstat(fileno(fp), &sb) != 0 || !S_ISREG(sb.st_mode)) { /* a pipe's bytes would be gone */
-        fclose(fp);
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) { /* a pipe's bytes would be gone */
+        close(fd);
         return sx_reason(err, err_size, SAGALUX_ERR_IO, "%s: not a regular file", path);
+    }
+    FILE *fp = fdopen(fd, "rb");
+    if (!fp) {
+        close(fd);
+        return sx_reason(err, err_size, SAGALUX_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
     }
     source s = {NULL, 0, fp};
     sagalux_status st = probe(&s, path, width, height, err, err_size);

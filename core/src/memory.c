@@ -45,9 +45,29 @@ static uint64_t read_number(const char *path)
     return got == 1 && n < (1ull << 62) ? (uint64_t)n : UINT64_MAX;
 }
 
+/* A "key value" line of a cgroup's memory.stat (bytes); 0 when absent. */
+static uint64_t stat_field(const char *dir, const char *key)
+{
+    char path[4096], name[64];
+    if (snprintf(path, sizeof path, "%s/memory.stat", dir) >= (int)sizeof path) return 0;
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    unsigned long long v, found = 0;
+    while (fscanf(f, "%63s %llu", name, &v) == 2)
+        if (strcmp(name, key) == 0) {
+            found = v;
+            break;
+        }
+    fclose(f);
+    return found;
+}
+
 /* limit - usage in folder dir (names of the two files given), UINT64_MAX
- * without a limit there. */
-static uint64_t group_room(const char *dir, const char *limit_name, const char *usage_name)
+ * without a limit there. The usage counts the page cache, and a batch run
+ * fills its group with the cache of the photos it reads and writes: its
+ * inactive part (cache_key in memory.stat) is given back on demand, so it
+ * counts as room. */
+static uint64_t group_room(const char *dir, const char *limit_name, const char *usage_name, const char *cache_key)
 {
     char path[4096];
     if (snprintf(path, sizeof path, "%s/%s", dir, limit_name) >= (int)sizeof path) return UINT64_MAX;
@@ -56,13 +76,16 @@ static uint64_t group_room(const char *dir, const char *limit_name, const char *
     if (snprintf(path, sizeof path, "%s/%s", dir, usage_name) >= (int)sizeof path) return UINT64_MAX;
     uint64_t usage = read_number(path);
     if (usage == UINT64_MAX) return UINT64_MAX;
+    uint64_t cache = stat_field(dir, cache_key);
+    usage = cache < usage ? usage - cache : 0;
     return usage < limit ? limit - usage : 0;
 }
 
 /* The least room of the group and every group above it (a limit may be
  * set on a parent) under the hierarchy mounted at mount; rel is the
  * process's path from /proc/self/cgroup. */
-static uint64_t hierarchy_room(const char *mount, const char *rel, const char *limit_name, const char *usage_name)
+static uint64_t hierarchy_room(const char *mount, const char *rel, const char *limit_name, const char *usage_name,
+                               const char *cache_key)
 {
     char dir[4096];
     int n = snprintf(dir, sizeof dir, "%s%s", mount, rel);
@@ -70,14 +93,14 @@ static uint64_t hierarchy_room(const char *mount, const char *rel, const char *l
     while (n > 0 && dir[n - 1] == '/') dir[--n] = 0;
     uint64_t room = UINT64_MAX;
     for (;;) {
-        room = least(room, group_room(dir, limit_name, usage_name));
+        room = least(room, group_room(dir, limit_name, usage_name, cache_key));
         char *slash = strrchr(dir, '/');
         if (!slash || (size_t)(slash - dir) < strlen(mount)) break;
         *slash = 0;
     }
     /* In a container the process's path may not exist under the mount: its
      * own group is then the mount's root, already read above. */
-    return least(room, group_room(mount, limit_name, usage_name));
+    return least(room, group_room(mount, limit_name, usage_name, cache_key));
 }
 
 /* cgroup v2 ("0::/path") and v1 ("N:memory:/path", or a list holding memory). */
@@ -94,13 +117,13 @@ static uint64_t cgroup_room(void)
         *c2 = 0;
         const char *controllers = c1 + 1, *rel = c2 + 1;
         if (strcmp(line, "0") == 0 && controllers[0] == 0) {
-            room = least(room, hierarchy_room("/sys/fs/cgroup", rel, "memory.max", "memory.current"));
+            room = least(room, hierarchy_room("/sys/fs/cgroup", rel, "memory.max", "memory.current", "inactive_file"));
         } else {
             char list[256];
             snprintf(list, sizeof list, ",%s,", controllers);
             if (strstr(list, ",memory,"))
                 room = least(room, hierarchy_room("/sys/fs/cgroup/memory", rel, "memory.limit_in_bytes",
-                                                  "memory.usage_in_bytes"));
+                                                  "memory.usage_in_bytes", "total_inactive_file"));
         }
     }
     fclose(f);
