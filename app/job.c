@@ -83,7 +83,12 @@ static int check_memory(job *j, const cli_options *opt, const sagalux_context *c
     uint64_t file = from_stdin ? 0 : stat(j->r.input, &sb) == 0 ? (uint64_t)sb.st_size : 0; /* read whole */
     uint64_t need = file + sagalux_image_decode_bytes(w, h) + enhance, available = sagalux_memory_available();
     uint64_t reusable = atomic_load(&network_holds);
-    if (available == UINT64_MAX || need <= available + reusable) return 0;
+    /* The decode happens while the photo before may still hold the
+     * network's memory: it must fit in what is free now. (Loaders deciding
+     * at the same moment each see the same room; the library's own check
+     * before the network allocates is the exact one.) */
+    const uint64_t decode = file + sagalux_image_decode_bytes(w, h);
+    if (available == UINT64_MAX || (decode <= available && need <= available + reusable)) return 0;
     char a[32], b[32];
     size_text(a, sizeof a, need);
     size_text(b, sizeof b, available + reusable);
@@ -91,11 +96,26 @@ static int check_memory(job *j, const cli_options *opt, const sagalux_context *c
     return -1;
 }
 
+/* Claims the output among the runs that share its folder, so two runs
+ * started together on one folder do each photo once: a photo another run is
+ * working on is skipped (--skip-existing) or fails at once, before any work
+ * (its final move would refuse anyway). With --overwrite every run writes,
+ * as asked. 0: go on (claimed, or no claim can be made there: the final
+ * move still replaces nothing); -1: finished. */
+static int claim_output(job *j, const cli_options *opt)
+{
+    if (opt->overwrite || is_dash(j->r.output)) return 0;
+    if (sagalux_claim_output(j->r.output, &j->claim) != SAGALUX_ERR_EXISTS) return 0;
+    if (opt->skip_existing) j->r.status = "skipped";
+    else FAIL("%s: another run is writing its output %s now; it was not replaced (--skip-existing skips such photos)",
+              j->r.input, j->r.output);
+    return -1;
+}
+
 int job_load(job *j, const cli_options *opt, const sagalux_context *ctx)
 {
     const double t0 = job_now_seconds();
     char err[512];
-    if (output_appeared(j, opt)) return -1;
     const char *slash = strrchr(j->r.output, '/');
     if (slash && !is_dash(j->r.output)) { /* a subfolder of the output folder (-r, --name) */
         char dir[PATH_MAX];
@@ -105,7 +125,10 @@ int job_load(job *j, const cli_options *opt, const sagalux_context *ctx)
             return -1;
         }
     }
-    if (check_memory(j, opt, ctx) != 0) return -1;
+    if (claim_output(j, opt) != 0 || output_appeared(j, opt) || check_memory(j, opt, ctx) != 0) {
+        job_release(j);
+        return -1;
+    }
     sagalux_status st = is_dash(j->r.input)
                             ? sagalux_image_load_memory(opt->stdin_data, opt->stdin_size, "<stdin>", &j->img, err,
                                                         sizeof err)
@@ -176,8 +199,11 @@ void job_save(job *j, const cli_options *opt)
         size_t size = 0;
         if (sagalux_image_save_memory(j->res, &so, "<stdout>", &data, &size, err, sizeof err) != SAGALUX_OK)
             FAIL("%s", err);
-        else if (write_stdout(data, size) != 0)
-            FAIL("<stdout>: write failed: %s", strerror(errno)), j->disk_full = errno == ENOSPC || errno == EDQUOT;
+        else if (write_stdout(data, size) != 0) {
+            const int e = errno; /* before FAIL's snprintf can change it */
+            FAIL("<stdout>: write failed: %s", strerror(e));
+            j->disk_full = e == ENOSPC || e == EDQUOT;
+        }
         free(data);
     } else {
         sagalux_status st = sagalux_image_save(j->res, j->r.output, &so, err, sizeof err);
@@ -197,6 +223,8 @@ void job_save(job *j, const cli_options *opt)
 
 void job_release(job *j)
 {
+    sagalux_claim_release(j->claim); /* after the save, or when the photo goes no further */
+    j->claim = NULL;
     sagalux_image_free(j->img);
     sagalux_image_free(j->res);
     j->img = j->res = NULL;

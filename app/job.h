@@ -18,6 +18,7 @@ typedef struct job {
     double load_ms, network_ms, save_ms; /* each step's own time (r.ms is their sum) */
     double finished_at; /* job_now_seconds() when finished */
     int disk_full;      /* the save failed for a full file system or quota */
+    sagalux_claim *claim; /* the output, claimed from loading until saved (NULL: none) */
 } job;
 
 /* 0: loaded; -1: finished (failed), also when the header says that the
@@ -30,7 +31,7 @@ int job_load(job *j, const cli_options *opt, const sagalux_context *ctx);
 int job_enhance(job *j, sagalux_context *ctx, const char *device, float strength);
 /* Finishes the job: saved ("enhanced") or failed. */
 void job_save(job *j, const cli_options *opt);
-/* Frees the images a finished or abandoned job still holds. */
+/* Frees the images a finished or abandoned job still holds, and lets its claim go. */
 void job_release(job *j);
 
 double job_now_seconds(void);

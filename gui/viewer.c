@@ -222,7 +222,10 @@ int viewer_open_paths(viewer *v, char **paths, int n)
         for (int i = 0; i < n; i++) file_list_add_input(&list, paths[i], 0, 0);
     }
     if (list.count == 0) {
-        snprintf(v->error, sizeof v->error, "%s: no PNG or JPEG photos here", n > 0 ? paths[0] : "(nothing)");
+        if (list.n_failed) /* a folder that cannot be read says why, not "no photos" */
+            snprintf(v->error, sizeof v->error, "%s", list.failed_why[0]);
+        else
+            snprintf(v->error, sizeof v->error, "%s: no PNG or JPEG photos here", n > 0 ? paths[0] : "(nothing)");
         file_list_free(&list);
         v->redraw = 1;
         return -1;

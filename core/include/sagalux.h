@@ -21,7 +21,7 @@
 extern "C" {
 #endif
 
-#define SAGALUX_VERSION_STRING "0.1.0"
+#define SAGALUX_VERSION_STRING "0.2.0"
 
 typedef enum sagalux_status {
     SAGALUX_OK = 0,
@@ -189,8 +189,23 @@ sagalux_status sagalux_image_save(const sagalux_image *image, const char *path,
  * sagalux_image_save left when its process was killed: a file is removed only
  * when it is provably one: named as sagalux_image_save names them, a regular
  * file of this user, and not locked, so no writer on any host is alive to
- * finish it. *removed (may be NULL) counts them. */
+ * finish it. *removed (may be NULL) counts them. The locks are open-file-
+ * description locks (Linux 3.15 and later); with the older per-process
+ * locks, a program that calls this on one thread while it saves on another
+ * could take its own live temporary for abandoned. */
 sagalux_status sagalux_remove_abandoned_temporaries(const char *dir, int *removed);
+
+/* A claim on an output path among processes that share its folder, on any
+ * host: the first to claim a path gets SAGALUX_OK and holds it until
+ * sagalux_claim_release; the others get SAGALUX_ERR_EXISTS while it is
+ * held. A claim is a locked ".sagalux-XXXXXXXXXXXX.tmp" beside the path (the
+ * name derived from the path's), so a claim whose holder died is taken over,
+ * and sagalux_remove_abandoned_temporaries removes it. Other failures
+ * (SAGALUX_ERR_IO: the folder cannot be written, or something that is not a
+ * regular file has the claim's name) mean no claim was made. */
+typedef struct sagalux_claim sagalux_claim;
+sagalux_status sagalux_claim_output(const char *path, sagalux_claim **out);
+void sagalux_claim_release(sagalux_claim *claim);
 
 /* Encodes into a new malloc'd buffer (*data, *size; free() it): the whole
  * file or, on failure, nothing (*data NULL). name labels error messages. */

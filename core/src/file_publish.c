@@ -11,6 +11,7 @@
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -18,6 +19,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "sagalux.h"
 
 static const char letters[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
@@ -28,7 +30,7 @@ static void random_temp_name(char out[32])
 {
     unsigned char r[SX_TEMP_RANDOM];
     if (getrandom(r, sizeof r, GRND_NONBLOCK) != (ssize_t)sizeof r) {
-        static unsigned counter;
+        static _Atomic unsigned counter; /* savers run on several threads */
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         uint64_t x = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 30) ^ ((uint64_t)getpid() << 16) ^ ++counter;
@@ -181,6 +183,15 @@ void sx_publish_abort(sx_publish *p)
 
 sagalux_status sx_publish_commit(sx_publish *p, int replace, const char *label, char *err, size_t err_size)
 {
+    /* On the disk before it has its name: after a power cut, a name with
+     * half a photo behind it would be taken for a finished output (and
+     * --skip-existing would never redo it). */
+    if (fsync(p->fd) != 0 && errno != EINVAL && errno != EROFS) {
+        int e = errno;
+        sx_publish_abort(p);
+        return sx_fail(err, err_size, e == ENOSPC || e == EDQUOT ? SAGALUX_ERR_NO_SPACE : SAGALUX_ERR_IO,
+                       "%s: write failed: %s", label, strerror(e));
+    }
     int rc;
     if (!p->temp_name[0] && !replace) {
         rc = link_unnamed(p, p->name);
@@ -196,7 +207,8 @@ sagalux_status sx_publish_commit(sx_publish *p, int replace, const char *label, 
                 int e = errno;
                 p->temp_name[0] = 0;
                 close_all(p);
-                return sx_fail(err, err_size, SAGALUX_ERR_IO, "%s: cannot move into place: %s", label, strerror(e));
+                return sx_fail(err, err_size, e == ENOSPC || e == EDQUOT ? SAGALUX_ERR_NO_SPACE : SAGALUX_ERR_IO,
+                               "%s: cannot move into place: %s", label, strerror(e));
             }
         }
         rc = replace ? renameat(p->dirfd, p->temp_name, p->dirfd, p->name) : move_no_replace(p);
@@ -252,4 +264,90 @@ sagalux_status sagalux_remove_abandoned_temporaries(const char *dir, int *remove
     close(dirfd);
     if (removed) *removed = n;
     return SAGALUX_OK;
+}
+
+/* ---------------------------------------------------------------- claims */
+
+struct sagalux_claim {
+    int dirfd, fd;
+    char name[32];
+};
+
+/* The claim's name for the file called base: one of our temporary names
+ * (so the cleanup knows it, and removes it once its holder is gone), its
+ * random part a hash of base, so every process derives the same one. */
+static void claim_name(const char *base, char out[32])
+{
+    uint64_t h1 = 1469598103934665603ull, h2 = 0x9E3779B97F4A7C15ull;
+    for (const unsigned char *p = (const unsigned char *)base; *p; p++) {
+        h1 = (h1 ^ *p) * 1099511628211ull;
+        h2 = (h2 ^ *p) * 0xff51afd7ed558ccdull;
+        h2 ^= h2 >> 29;
+    }
+    char *q = out + snprintf(out, 32, "%s", SX_TEMP_PREFIX);
+    for (int i = 0; i < SX_TEMP_RANDOM; i++) {
+        uint64_t *h = i % 2 ? &h2 : &h1;
+        *q++ = letters[*h % (sizeof letters - 1)];
+        *h /= sizeof letters - 1;
+    }
+    snprintf(q, 8, "%s", SX_TEMP_SUFFIX);
+}
+
+sagalux_status sagalux_claim_output(const char *path, sagalux_claim **out)
+{
+    if (!path || !out) return SAGALUX_ERR_INVALID_ARGUMENT;
+    *out = NULL;
+    const char *slash = strrchr(path, '/'), *base = slash ? slash + 1 : path;
+    char dir[PATH_MAX];
+    size_t dn = slash ? (size_t)(slash - path) : 0;
+    if (!*base || dn >= sizeof dir) return SAGALUX_ERR_INVALID_ARGUMENT;
+    memcpy(dir, path, dn);
+    dir[dn] = 0;
+    sagalux_claim *c = calloc(1, sizeof *c);
+    if (!c) return SAGALUX_ERR_OUT_OF_MEMORY;
+    c->fd = -1;
+    c->dirfd = open(slash ? (dn ? dir : "/") : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (c->dirfd < 0) {
+        free(c);
+        return SAGALUX_ERR_IO;
+    }
+    claim_name(base, c->name);
+    sagalux_status st = SAGALUX_ERR_IO;
+    for (int attempt = 0; attempt < 8; attempt++) {
+        int fd = openat(c->dirfd, c->name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+        if (fd < 0 && errno == EEXIST) /* someone's claim: alive if its lock is held, else abandoned and ours */
+            fd = openat(c->dirfd, c->name, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+        if (fd < 0) {
+            if (errno == ENOENT) continue; /* its holder let it go between our two opens */
+            break;                         /* a link or a folder with that name: no claim */
+        }
+        struct stat sb;
+        if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+            close(fd);
+            break;
+        }
+        if (lock_whole(fd) != 0) {
+            close(fd);
+            st = errno == EAGAIN || errno == EACCES ? SAGALUX_ERR_EXISTS : SAGALUX_ERR_IO;
+            break;
+        }
+        if (still_named(c->dirfd, c->name, fd)) {
+            c->fd = fd;
+            *out = c;
+            return SAGALUX_OK;
+        }
+        close(fd); /* released and removed by its holder after we opened it: try again */
+    }
+    close(c->dirfd);
+    free(c);
+    return st;
+}
+
+void sagalux_claim_release(sagalux_claim *c)
+{
+    if (!c) return;
+    if (still_named(c->dirfd, c->name, c->fd)) unlinkat(c->dirfd, c->name, 0); /* while the lock is still ours */
+    close(c->fd);
+    close(c->dirfd);
+    free(c);
 }

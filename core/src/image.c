@@ -362,8 +362,9 @@ sagalux_status sagalux_image_save(const sagalux_image *image, const char *path,
     int fd = dup(pub.fd);
     FILE *fp = fd >= 0 ? fdopen(fd, "wb") : NULL;
     if (!fp) {
+        st = sx_fail(err, err_size, fd < 0 ? SAGALUX_ERR_IO : SAGALUX_ERR_OUT_OF_MEMORY, "%s: %s", path,
+                     fd < 0 ? strerror(errno) : "out of memory");
         if (fd >= 0) close(fd);
-        st = sx_fail(err, err_size, SAGALUX_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
         sx_publish_abort(&pub);
         return st;
     }
