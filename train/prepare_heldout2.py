@@ -15,7 +15,7 @@ The photo list is train/heldout2_split.txt (committed): made once, then
 checked on every run. Each photo is first resized to at most 512 px on the
 long side, then darkened at that size, so the noise stays at pixel scale.
 Size, measured on these 48 pairs (2026-12-08): lossless darks are noise and
-barely compress: 24.8 MiB at 768 px, about 11 MiB at 512; re-encoding them as
+barely compress: 23.6 MiB at 768 px, 11.8 MiB at 512; re-encoding them as
 JPEG q95 would fit 768 px in ~10 MiB but changes each pixel by 1.7 levels on
 average, as much as the noise being measured, so they stay PNG and the size
 is 512 px, to travel with the training photos (64 MiB in all). Writes
