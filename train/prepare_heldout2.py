@@ -12,8 +12,17 @@ Its photos come from packages (or, for GCompris, bundles) set aside for it
 and never read by prepare_data.py; a photo that is a near-duplicate of a
 training or validation photo (when train/data/photos exists) is refused.
 The photo list is train/heldout2_split.txt (committed): made once, then
-checked on every run. Writes NNN-ID_dark.png, NNN-ID_target.png (lossless),
-params.tsv, manifest.tsv and ATTRIBUTION.md; a failed run leaves no folder.
+checked on every run. Each photo is first resized to at most 512 px on the
+long side, then darkened at that size, so the noise stays at pixel scale.
+Size, measured on these 48 pairs (2026-12-08): lossless darks are noise and
+barely compress: 23.6 MiB at 768 px, 11.8 MiB at 512; re-encoding them as
+JPEG q95 would fit 768 px in ~10 MiB but changes each pixel by 1.7 levels on
+average, as much as the noise being measured, so they stay PNG and the size
+is 512 px, to travel with the training photos (64 MiB in all). Writes
+NNN-ID_dark.png (lossless: the darkening's own noise and JPEG artefacts are
+what is measured) and NNN-ID_target.jpg (JPEG q95, 4:4:4: far below the
+errors a model makes, see train/README.md), params.tsv, manifest.tsv and
+ATTRIBUTION.md; a failed run leaves no folder.
 """
 import argparse
 import os
@@ -32,6 +41,8 @@ from degrade_heldout import degrade_heldout  # noqa: E402
 
 SPLIT = os.path.join(HERE, "heldout2_split.txt")
 SEED = 20261207
+LONG_SIDE = 512           # pairs at most this long (the photos are read at 1024 px); see the docstring
+TARGET_QUALITY = 95       # targets as JPEG, 4:4:4 chroma
 # Looked at on contact sheets (2026-12-07): these are photographs.
 PSYCHTOOLBOX = ["PsychDemos/konijntjes1024x768.jpg", "PsychDemos/OpenGL4MatlabDemos/MorphDemo/TeapotTexture.jpg"] + [
     f"PsychDemos/PsychExampleExperiments/OldNewRecognition/stims/stim{i}.jpg" for i in (2, 3, 4, 5, 6)]
@@ -101,13 +112,18 @@ def main():
         with open(os.path.join(scratch, "params.tsv"), "w") as f:
             f.write("n\tid\tseed\tparams\n")
             for n, pid in enumerate(ids):
-                img = np.asarray(Image.open(os.path.join(scratch, "photos", pid + ".jpg")).convert("RGB"),
-                                 np.float32) / 255
+                photo = Image.open(os.path.join(scratch, "photos", pid + ".jpg")).convert("RGB")
+                scale = LONG_SIDE / max(photo.size)
+                if scale < 1:
+                    photo = photo.resize((round(photo.size[0] * scale), round(photo.size[1] * scale)),
+                                         Image.LANCZOS)
+                img = np.asarray(photo, np.float32) / 255
                 rng = np.random.default_rng([SEED, n])
                 dark, target, p = degrade_heldout(img, rng)
                 stem = os.path.join(scratch, f"{n:03d}-{pid}")
                 Image.fromarray(np.round(dark * 255).astype(np.uint8)).save(stem + "_dark.png")
-                Image.fromarray(np.round(target * 255).astype(np.uint8)).save(stem + "_target.png")
+                Image.fromarray(np.round(target * 255).astype(np.uint8)).save(
+                    stem + "_target.jpg", quality=TARGET_QUALITY, subsampling=0)
                 f.write(f"{n}\t{pid}\t[{SEED}, {n}]\t{p}\n")
         shutil.rmtree(os.path.join(scratch, "photos"))
     except (ContainerError, P.DataError, subprocess.CalledProcessError, OSError) as e:
