@@ -151,11 +151,12 @@ static int add_folder(file_list *list, const char *dir, const char *rel, int rec
             failures++;
             break;
         }
+        int found = 0;
         if (de->d_name[0] == '.') { /* hidden, as ls and file managers hide them */
             list->skipped_hidden++;
             if (verbose)
                 fprintf(stderr, "sagalux: %s: skipped, hidden (its name starts with a dot)\n", shown(path, buf, sizeof buf));
-        } else if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        } else if ((found = stat(path, &sb) == 0) && S_ISDIR(sb.st_mode)) {
             if (list->output_dir.set && sb.st_dev == list->output_dir.dev && sb.st_ino == list->output_dir.ino) {
                 /* Our own outputs: reading them as inputs would refuse (same
                  * names) or re-enhance them on the next run. */
@@ -173,11 +174,17 @@ static int add_folder(file_list *list, const char *dir, const char *rel, int rec
                 failures += sub ? add_folder(list, path, sub, recursive, verbose, depth + 1) : 1;
                 free(sub);
             }
-        } else if (!wanted(list, de->d_name) || !S_ISREG(sb.st_mode)) {
+        } else if (!wanted(list, de->d_name)) {
             list->skipped_files++;
             if (verbose)
                 fprintf(stderr, "sagalux: %s: skipped, not a %s name\n", shown(path, buf, sizeof buf),
                         list->extensions ? "chosen (--ext)" : "PNG or JPEG");
+        } else if (!found || !S_ISREG(sb.st_mode)) {
+            /* A photo's name on a dangling link, a FIFO or a device: a photo
+             * the run cannot take, said as a failure, not read. */
+            push_failure(list, path, "%s: %s", found ? "not a regular file (a FIFO, device or socket is not read)"
+                                                     : strerror(errno));
+            failures++;
         } else if (push(list, path, rel) != 0) {
             failures++;
         }

@@ -120,8 +120,17 @@ int job_load(job *j, const cli_options *opt, const sagalux_context *ctx)
     if (slash && !is_dash(j->r.output)) { /* a subfolder of the output folder (-r, --name) */
         char dir[PATH_MAX];
         snprintf(dir, sizeof dir, "%.*s", (int)(slash - j->r.output), j->r.output);
-        if (make_dirs(dir, NULL) != 0) {
+        /* Looked at before the folders are made (mkdir would make them
+         * through a link) and after (one could be swapped in between). */
+        char bad[PATH_MAX];
+        int real = output_subfolders_real(opt->out_dir, j->r.output, bad, sizeof bad);
+        if (real && make_dirs(dir, NULL) != 0) {
             FAIL("%.200s: cannot create %.200s: %s", j->r.input, dir, strerror(errno));
+            return -1;
+        }
+        if (!real || !output_subfolders_real(opt->out_dir, j->r.output, bad, sizeof bad)) {
+            FAIL("%.200s: %.200s is a link, not a folder: not followed (someone sharing the output folder may have "
+                 "put it there)", j->r.input, bad);
             return -1;
         }
     }

@@ -329,6 +329,12 @@ int main(int argc, char **argv)
     if (parsed != CLI_RUN) return parsed == CLI_EXIT_OK ? 0 : 2;
     sagalux_set_log(log_to_stderr, &opt);
     int rc = run(&opt);
+    /* The report is part of the result: lines that never reached stdout (a
+     * full disk under a --json log, a closed pipe's reader) fail the run. */
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "sagalux: standard output: the report could not be written: %s\n", strerror(errno));
+        if (rc == 0) rc = 1;
+    }
     free((void *)opt.stdin_data);
     cli_options_free(&opt);
     return rc;

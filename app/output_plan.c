@@ -161,7 +161,10 @@ int output_plan_make(output_plan *plan, const cli_options *opt, const file_list 
             }
         struct stat sb; /* lstat: a link at the output, dangling or not, is something there */
         if (lstat(e->output, &sb) == 0 && e->action == PLAN_ENHANCE) {
-            if (opt->skip_existing) e->action = PLAN_SKIP_EXISTING;
+            if (S_ISDIR(sb.st_mode)) { /* no option replaces a folder with a photo */
+                e->action = PLAN_FAIL;
+                snprintf(e->reason, sizeof e->reason, "%s: its output %s is a folder", e->input, e->output);
+            } else if (opt->skip_existing) e->action = PLAN_SKIP_EXISTING;
             else if (!opt->overwrite) {
                 e->action = PLAN_FAIL;
                 snprintf(e->reason, sizeof e->reason,
@@ -266,4 +269,27 @@ int output_dir_ready(const char *dir, made_dirs *made)
     close(fd);
     unlink(probe);
     return 0;
+}
+
+int output_subfolders_real(const char *out_dir, const char *output, char *bad, size_t bad_size)
+{
+    size_t n = strlen(out_dir);
+    if (strncmp(output, out_dir, n) != 0) return 1;
+    const char *last = strrchr(output, '/');
+    char path[PATH_MAX];
+    for (const char *p = output + n; last && p < last;) {
+        while (*p == '/') p++;
+        const char *end = strchr(p, '/');
+        if (!end || end > last) break;
+        if ((size_t)(end - output) >= sizeof path) return 1;
+        memcpy(path, output, (size_t)(end - output));
+        path[end - output] = 0;
+        struct stat sb;
+        if (lstat(path, &sb) == 0 && !S_ISDIR(sb.st_mode)) {
+            snprintf(bad, bad_size, "%s", path);
+            return 0;
+        }
+        p = end;
+    }
+    return 1;
 }

@@ -48,6 +48,12 @@ int output_dir_ready(const char *dir, made_dirs *made);
  * (NULL: not recorded). */
 int make_dirs(const char *dir, made_dirs *made);
 
+/* Whether every folder between out_dir and output (the subfolders -r and
+ * --name make) is a real folder: a link planted there by someone sharing
+ * the output folder would send the photo elsewhere. 0 with the first
+ * offending path in bad. */
+int output_subfolders_real(const char *out_dir, const char *output, char *bad, size_t bad_size);
+
 /* Removes the recorded folders that are still empty, newest first, and
  * forgets them; made_dirs_free only forgets them. */
 void made_dirs_remove(made_dirs *made);

@@ -226,5 +226,8 @@ else
   expect "-d auto -v says why there is no GPU" 0 "enhancing on the CPU: no CUDA GPU ($why)"
 fi
 
+# A report that cannot be written (stdout on a full disk) fails the run.
+"$bin" -m "$model" -t1 --json "$data/tiny_dark.png" -o "$work/o11" >/dev/full 2>"$work/err"; rc=$?
+expect "--json into a full disk: exit 1, said on stderr" 1 "the report could not be written"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -155,6 +155,21 @@ if [ "$rc" -eq 0 ] && [ ! -e "$work/tree/out/out" ] && [ "$(find "$work/tree/out
   ok "-r --suffix: earlier outputs are not enhanced again"
 else echo "  $(find "$work/tree/out" -type f | tr '\n' ' ')"; bad "-r --suffix over the output tree (exit $rc)"; fi
 
+# A link planted in the output folder where -r will make a subfolder is not
+# followed (nothing is made where it points); a folder at an output path
+# fails at planning, --overwrite or not.
+mkdir -p "$work/tree6/a/b" "$work/o6l" "$work/elsewhere"
+cp "$data/tiny_dark.png" "$work/tree6/a/b/p.png"
+ln -s "$work/elsewhere" "$work/o6l/a"
+run -r "$work/tree6" -o "$work/o6l"
+if [ "$rc" -eq 1 ] && grep -q "is a link, not a folder" "$work/err" && [ -z "$(ls -A "$work/elsewhere")" ]; then
+  ok "-r: a link planted for a subfolder is not followed"
+else bad "-r through a planted subfolder link (exit $rc; elsewhere: $(ls -A "$work/elsewhere"))"; fi
+mkdir -p "$work/o6d/y.png"
+run --overwrite "$work/in/y.png" -o "$work/o6d"
+expect "a folder at the output path: refused at planning, --overwrite or not" 1 "is a folder"
+grep -q -- '->' "$work/outlog" && bad "worked on a photo whose output is a folder" || ok "no work for it"
+
 # 5. A legal 250-byte name is written (the temporary's name is short); an
 # output name over the file system's limit is refused at planning.
 long=$(printf 'n%.0s' $(seq 246))
@@ -188,8 +203,15 @@ else bad "FIFO / device inputs (exit $rc; 137 = hung)"; fi
 mkdir -p "$work/fifodir" && mkfifo "$work/fifodir/f.jpg" && cp "$data/tiny_dark.png" "$work/fifodir/ok.png"
 timeout -s KILL 20 "$bin" -m "$model" -t 2 -v "$work/fifodir" -o "$work/o19b" >/dev/null 2>"$work/err"
 rc=$?
-[ "$rc" -eq 0 ] && is_png "$work/o19b/ok.png" && ok "a FIFO in a folder is skipped, the photo beside it done" \
+[ "$rc" -eq 1 ] && is_png "$work/o19b/ok.png" && grep -q "f.jpg: not a regular file" "$work/err" \
+  && ok "a FIFO with a photo's name in a folder: a failure saying why, the photo beside it done" \
   || bad "FIFO in a folder (exit $rc)"
+ln -s "$work/nowhere.jpg" "$work/fifodir/gone.jpg"
+timeout -s KILL 20 "$bin" -m "$model" -t 2 --json "$work/fifodir" -o "$work/o19c" >"$work/outlog" 2>"$work/err"
+rc=$?
+[ "$rc" -eq 1 ] && grep -q '"input":"[^"]*gone.jpg","output":null,"status":"failed"' "$work/outlog" \
+  && ok "a dangling link with a photo's name: a failure with its record, not a silent skip" \
+  || bad "dangling link in a folder (exit $rc)"
 
 # 12. A run refused before any work (exit 2) leaves no folder it made; a
 # folder that was there stays.

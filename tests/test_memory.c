@@ -49,8 +49,17 @@ static void test_need_grows_with_pixels(void **state)
     (void)state;
     sagalux_model *m;
     sagalux_context *ctx = cpu_context(&m);
-    uint64_t small, mid, big, wide;
+    uint64_t small, mid, big, wide, first;
+    /* Before the first run the need also holds the matrix library's work
+     * buffers (OpenBLAS maps them on its first product; after that they
+     * are in use and in the room's accounting, not in the need). */
+    assert_int_equal(sagalux_context_memory_need(ctx, 64, 48, &first), SAGALUX_OK);
+    sagalux_image *in = NULL, *out = NULL;
+    assert_int_equal(sagalux_image_create(64, 48, 0, &in), SAGALUX_OK);
+    assert_int_equal(sagalux_enhance(ctx, in, NULL, &out), SAGALUX_OK);
     assert_int_equal(sagalux_context_memory_need(ctx, 64, 48, &small), SAGALUX_OK);
+    assert_true(first >= small);
+    assert_true(first - small == 0 || first - small == 128ull << 20); /* one thread: one buffer, or none */
     assert_int_equal(sagalux_context_memory_need(ctx, 640, 480, &mid), SAGALUX_OK);
     assert_int_equal(sagalux_context_memory_need(ctx, 6400, 4800, &big), SAGALUX_OK);
     assert_int_equal(sagalux_context_memory_need(ctx, 4800, 6400, &wide), SAGALUX_OK);
@@ -62,9 +71,6 @@ static void test_need_grows_with_pixels(void **state)
     assert_true(wide > 95 * mid && wide < 105 * mid);
     /* What the context holds after a run is what the need counted (its
      * arena and padded copies; plus the result, which the caller holds). */
-    sagalux_image *in = NULL, *out = NULL;
-    assert_int_equal(sagalux_image_create(64, 48, 0, &in), SAGALUX_OK);
-    assert_int_equal(sagalux_enhance(ctx, in, NULL, &out), SAGALUX_OK);
     assert_int_equal(small, sagalux_context_peak_bytes(ctx) + 4ull * 64 * 48 * sizeof(float));
     uint64_t b;
     assert_int_equal(sagalux_context_memory_need(ctx, 0, 48, &b), SAGALUX_ERR_INVALID_ARGUMENT);

@@ -9,6 +9,7 @@
 
 #include "backend.h"
 #include "image.h"
+#include "gemm.h"
 #include "log.h"
 #include "sagalux.h"
 #include "threadpool.h"
@@ -114,8 +115,8 @@ float sagalux_context_progress(const sagalux_context *ctx)
  * 2000x1500 predicted 2658.8 MB, measured 2659.8 MB (+0.04%). The
  * difference is about constant: OpenBLAS's own buffers, which it allocates
  * once per thread at the first product. */
-static sagalux_status host_need(const sagalux_model *model, sagalux_device device, int width, int height,
-                                uint64_t *bytes)
+static sagalux_status host_need(const sagalux_model *model, sagalux_device device, int threads, int width,
+                                int height, uint64_t *bytes)
 {
     const int hp = (height + 15) / 16 * 16, wp = (width + 15) / 16 * 16;
     uint64_t total = 2 * 3 * (uint64_t)hp * wp * sizeof(float) + 4 * (uint64_t)width * height * sizeof(float);
@@ -123,7 +124,7 @@ static sagalux_status host_need(const sagalux_model *model, sagalux_device devic
         size_t arena;
         sagalux_status st = sx_cpu_arena_bytes(model, hp, wp, &arena);
         if (st != SAGALUX_OK) return st;
-        total += arena;
+        total += arena + sx_gemm_workspace_bytes(threads ? threads : sx_cpu_count());
     }
     *bytes = total;
     return SAGALUX_OK;
@@ -167,7 +168,7 @@ sagalux_status sagalux_context_memory_need(const sagalux_context *ctx, int width
     *bytes = 0;
     sagalux_status st = sx_image_check_size(width, height);
     if (st != SAGALUX_OK) return st == SAGALUX_ERR_FORMAT ? SAGALUX_ERR_INVALID_ARGUMENT : st;
-    return host_need(ctx->model, ctx->backend.device, width, height, bytes);
+    return host_need(ctx->model, ctx->backend.device, ctx->options.threads, width, height, bytes);
 }
 
 /* Before each step of the plan: publish progress, and stop when asked to. */
@@ -199,7 +200,7 @@ static sagalux_status run_network(sagalux_context *ctx, int h, int w, int width,
     char gpu_error[sizeof ctx->error];
     snprintf(gpu_error, sizeof gpu_error, "%s", ctx->error);
     uint64_t need;
-    st = host_need(ctx->model, SAGALUX_DEVICE_CPU, width, height, &need);
+    st = host_need(ctx->model, SAGALUX_DEVICE_CPU, ctx->options.threads, width, height, &need);
     /* The padded copies are held already: the CPU adds its arena. */
     if (st == SAGALUX_OK)
         st = check_memory(ctx, need, host_held(ctx, &ctx->backend) + host_held(ctx, &ctx->cpu_fallback), width,
@@ -267,7 +268,7 @@ static sagalux_status run_padded(sagalux_context *ctx, const sagalux_image *inpu
     atomic_store(&ctx->cancel, 0);
     atomic_store(&ctx->progress, 0);
     uint64_t need;
-    sagalux_status st = host_need(ctx->model, ctx->backend.device, w, h, &need);
+    sagalux_status st = host_need(ctx->model, ctx->backend.device, ctx->options.threads, w, h, &need);
     if (st == SAGALUX_OK) st = check_memory(ctx, need, host_held(ctx, &ctx->backend), w, h, "");
     if (st != SAGALUX_OK) return st;
     if (plane * 3 > ctx->pad_floats) {

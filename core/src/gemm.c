@@ -1,6 +1,9 @@
 /* sx_sgemm: OpenBLAS when built with it, else the built-in kernel below. */
 #include "gemm.h"
 
+#include <stdatomic.h>
+#include <stdint.h>
+
 #ifdef SAGALUX_HAVE_OPENBLAS
 #include <cblas.h>
 #endif
@@ -41,10 +44,37 @@ void sx_sgemm_builtin(int trans_a, int trans_b, int m, int n, int k, float alpha
     }
 }
 
+#ifdef SAGALUX_HAVE_OPENBLAS
+/* OpenBLAS maps a work buffer (BUFFER_SIZE: 128 MiB of address space on
+ * x86-64) the first time each concurrent caller runs a product, and under
+ * an address-space limit (ulimit -v) it retries a buffer it cannot map for
+ * ever: the memory check counts the buffers not mapped yet. The threads
+ * that have called are counted; OpenBLAS never maps more buffers than
+ * that. */
+#define BLAS_BUFFER_BYTES ((uint64_t)128 << 20)
+static atomic_int blas_callers;
+static _Thread_local int blas_called_here;
+#endif
+
+uint64_t sx_gemm_workspace_bytes(int threads)
+{
+#ifdef SAGALUX_HAVE_OPENBLAS
+    const int ready = atomic_load(&blas_callers);
+    return threads > ready ? (uint64_t)(threads - ready) * BLAS_BUFFER_BYTES : 0;
+#else
+    (void)threads;
+    return 0; /* the built-in kernel allocates nothing */
+#endif
+}
+
 void sx_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const float *a, int lda, const float *b,
               int ldb, float beta, float *c, int ldc)
 {
 #ifdef SAGALUX_HAVE_OPENBLAS
+    if (!blas_called_here) {
+        blas_called_here = 1;
+        atomic_fetch_add(&blas_callers, 1);
+    }
     cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, m, n, k,
                 alpha, a, lda, b, ldb, beta, c, ldc);
 #else

@@ -6,6 +6,7 @@
 #define SX_GEMM_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* C (M, N) = alpha * op(A) (M, K) . op(B) (K, N) + beta * C.
  * lda, ldb, ldc: row strides of A, B, C as stored. beta == 0 ignores C's old
@@ -22,5 +23,10 @@ void sx_gemm_single_threaded(void);
 
 /* "OpenBLAS" or "built-in", for logs and benchmarks. */
 const char *sx_gemm_name(void);
+
+/* Address space the matrix library will still map for work buffers when
+ * `threads` threads run products (OpenBLAS maps one per caller, once);
+ * 0 with the built-in kernel. */
+uint64_t sx_gemm_workspace_bytes(int threads);
 
 #endif
