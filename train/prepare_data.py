@@ -175,8 +175,8 @@ def labelme(root):
 # These are written at most NEW_LONG_SIDE px long: the photos and the second held-out set
 # travel to the GPU machine together and must stay under about 60 MiB.
 NEW_LONG_SIDE = 768
-TDIARY_PHOTOS = ["cafe-mint-julep-soda/cafe-mint-julep-soda-back.jpg", "gustav/gustav_back.jpg", "snest/h1back.jpg",
-                 "wood/wood.jpg"]
+TDIARY_PHOTOS = ["cafe-mint-julep-soda/cafe-mint-julep-soda-back.jpg", "digital_gadgets/body.jpg",
+                 "gustav/gustav_back.jpg", "snest/h1back.jpg", "wood/wood.jpg"]
 EYES17_PHOTOS = ["RCsteadystate-photo.png", "accessory.jpg", "eyes-box.jpg", "induction-photo.jpg", "rod-pend-LB.jpg"]
 GNOME_FACES = ["bicycle", "book", "calculator", "cat", "coffee2", "flower2", "gamepad", "guitar2", "headphones",
                "hummingbird", "mountain", "plane", "surfer", "tomatoes", "tree"]
@@ -185,8 +185,8 @@ ELEMENTARY_PHOTOS = ["insanely_huge_test_image.jpg", "mystrale.jpg", "mystrale_2
                      "static_webp_image.webp", "twofish.jpg", "wood_01.jpg"]
 FORENSICS_PHOTOS = ["pic1/IMG-20191006-WA0002.jpg", "pic1/IMG_1054.JPG", "pic1/IMG_20200827_231612.jpg",
                     "pic2/IMG_20191224_234846.jpg", "pic2/IMG_20200124_231153.jpg", "pic2/IMG_20200608_111614.jpg"]
-GRAMPS_PHOTOS = ["1897_expeditionsmannschaft_rio_a.jpg", "654px-Aksel_Andersson.jpg", "E_W_Dahlgren.jpg",
-                 "Gunnlaugur_Larusson_-_Yawn.jpg", "O0.jpg", "O3.jpg"]
+GRAMPS_PHOTOS = ["1897_expeditionsmannschaft_rio_a.jpg", "654px-Aksel_Andersson.jpg", "AntoineClaudet.png",
+                 "E_W_Dahlgren.jpg", "Gunnlaugur_Larusson_-_Yawn.jpg", "O0.jpg", "O3.jpg"]
 TUXTYPE_PHOTOS = ["hidden.jpg"] + [f"kcas{i}.jpg" for i in range(12)] + [
     f"../themes/{t}/images/photo.png" for t in ("asturian", "euskara", "italian", "jamaican", "korean")]
 ARGYLL_PHOTOS = ["ColorHug", "ColorMunki", "ColorMunkiCreate", "DTP20", "DTP22", "DTP41", "DTP51", "DTP92", "DTP94",
