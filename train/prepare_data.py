@@ -4,11 +4,14 @@
 
 For each package in SOURCES: `apt-get download` (skipped when the .deb is
 already in --debs), `dpkg -x` into a scratch folder (nothing is installed),
-pick the photographs (Qt .rcc bundles and EET files read by containers.py),
+pick the photographs (Qt .rcc bundles and EET files read by containers.py;
+of a very large package, only the listed files are unpacked),
 drop drawings, tiny images and near-duplicates (difference hash plus an 8x8
 colour thumbnail; what was dropped and why is listed in ATTRIBUTION.md),
-resize to at most 1024 px on the long side and
-write JPEG quality 92. Writes manifest.tsv (id, split, package, licence, path
+resize to at most 1024 px on the long side (768 px for the sources added
+in the second round of issue 26, to save space) and write JPEG quality 92.
+Photos that are near-duplicates of the second held-out set (its targets in
+train/data/heldout2, when built) are refused too. Writes manifest.tsv (id, split, package, licence, path
 inside the package, size) and
 ATTRIBUTION.md beside the photos. The validation split is train/val_split.txt
 (kept in the repo); it is created once, by photo, and reused after; when
@@ -87,6 +90,14 @@ def gcompris_details(root):
             yield f"details/{base}", blob, f"{os.path.relpath(path, root)}:{name}"
 
 
+def source(pick, members=None, long_side=LONG_SIDE):
+    """Marks a picker: `members` (paths inside the package) are the only files
+    unpacked, for packages too large to unpack whole on every run; photos
+    from it are written at most `long_side` px long."""
+    pick.members, pick.long_side = members, long_side
+    return pick
+
+
 def files(root, pattern, exclude=()):
     for path in sorted(glob.glob(os.path.join(root, pattern))):
         if not any(x in path for x in exclude):
@@ -159,6 +170,49 @@ def labelme(root):
         for n, blob, where in listed(root, "usr/share/doc/labelme-examples/examples", [name]):
             yield n.replace("/data_annotated/", "/"), blob, where
 
+# Added for issue 26 (second round, 2026-12-09): every candidate (images of 192 px or more that
+# the drawing filter passed) looked at on contact sheets; only the photographs are named here.
+# These are written at most NEW_LONG_SIDE px long: the photos and the second held-out set
+# travel to the GPU machine together and must stay under about 60 MiB.
+NEW_LONG_SIDE = 768
+TDIARY_PHOTOS = ["cafe-mint-julep-soda/cafe-mint-julep-soda-back.jpg", "digital_gadgets/body.jpg",
+                 "gustav/gustav_back.jpg", "snest/h1back.jpg", "wood/wood.jpg"]
+EYES17_PHOTOS = ["RCsteadystate-photo.png", "accessory.jpg", "eyes-box.jpg", "induction-photo.jpg", "rod-pend-LB.jpg"]
+GNOME_FACES = ["bicycle", "book", "calculator", "cat", "coffee2", "flower2", "gamepad", "guitar2", "headphones",
+               "hummingbird", "mountain", "plane", "surfer", "tomatoes", "tree"]
+ELEMENTARY_PHOTOS = ["insanely_huge_test_image.jpg", "mystrale.jpg", "mystrale_2.jpg", "panel_01.jpg", "plant_01.jpg",
+                     "rock_01.jpg", "rock_02.jpg", "sky_01.jpg", "sky_02.jpg", "sky_03.jpg", "sky_04.jpg",
+                     "static_webp_image.webp", "twofish.jpg", "wood_01.jpg"]
+FORENSICS_PHOTOS = ["pic1/IMG-20191006-WA0002.jpg", "pic1/IMG_1054.JPG", "pic1/IMG_20200827_231612.jpg",
+                    "pic2/IMG_20191224_234846.jpg", "pic2/IMG_20200124_231153.jpg", "pic2/IMG_20200608_111614.jpg"]
+GRAMPS_PHOTOS = ["1897_expeditionsmannschaft_rio_a.jpg", "654px-Aksel_Andersson.jpg", "AntoineClaudet.png",
+                 "E_W_Dahlgren.jpg", "Gunnlaugur_Larusson_-_Yawn.jpg", "O0.jpg", "O3.jpg"]
+TUXTYPE_PHOTOS = ["hidden.jpg"] + [f"kcas{i}.jpg" for i in range(12)] + [
+    f"../themes/{t}/images/photo.png" for t in ("asturian", "euskara", "italian", "jamaican", "korean")]
+ARGYLL_PHOTOS = ["ColorHug", "ColorMunki", "ColorMunkiCreate", "DTP20", "DTP22", "DTP41", "DTP51", "DTP92", "DTP94",
+                 "EX1", "HCFR", "JETI_1501", "K10A", "SMCube", "Smile", "Spyd2", "Spyd3", "Spyd3x", "Spyd4", "Spyd5",
+                 "SpydX", "i1Pro3", "i1d", "i1d3_1", "i1d3_2", "i1m", "i1p", "i1pro2", "sl", "ss"]
+VISP_PHOTOS = ["img-cube-apriltag.jpg", "img-detection-objects.jpeg", "img-drone_tag.jpg", "img-flir-ptu-setup.jpg",
+               "img-jetson-tx2-quasar.jpg", "img-jetson-tx2.jpg"] + [f"img-mbot-{n}.jpg" for n in (
+                   "auriga-mounted", "cable-mounted", "camera-mounted", "material-camera", "material", "robot",
+                   "rpi-mounted", "rpi-shield-mounted", "rpi-support", "serial-adapter")] + [
+               "img-tutorial-contrast-sharpening-Crayfish-low-contrast.png"]
+TEXLIVE_DOC = "usr/share/doc/texlive-doc/"
+TEXLIVE_PHOTOS = ["latex/beamerdarkthemes/img_5630.jpg"] + [
+    f"latex/beamertheme-detlevcm/FS-img{i}.png" for i in (1, 2, 3)] + [
+    "latex/beamertheme-trigon/library.jpg", "latex/bearwear/baer.png", "latex/bearwear/montblanc.jpg"] + [
+    f"latex/incgraph/exaimage-{n}.png" for n in ("0001", "0037", "0123")] + [
+    "latex/papertex/example/img/ireland.jpg", "latex/petiteannonce/baignoire.JPG",
+    "latex/practicalreports/example_figure.jpeg"] + [f"latex/recipebook/images/{n}.jpg" for n in (
+        "Curried_butternut_squash_soup", "Curried_chicken_and_rice", "French_dip", "Grilled_chicken_with_capers",
+        "Hawaiian_burgers", "Italian_calzones", "Pumpkin_pie_soup")] + [
+    "latex/reflectgraphics/example.jpg", "latex/wrapfig2/stele-todi-small.jpg",
+    "lualatex/wallcalendar/doc/examples/photos/frog.jpg", "lualatex/wallcalendar/doc/examples/photos/obscure-crop.jpg"]
+
+
+def new(pick, members=None):
+    return source(pick, members, NEW_LONG_SIDE)
+
 
 # package, licence summary (from its copyright file), picker
 SOURCES = [
@@ -192,6 +246,46 @@ SOURCES = [
     # Hugin's manual: the two unprocessed photographs (the rest are reprojections, crops and screenshots).
     ("hugin-data", "GPL-2+", lambda r: listed(r, "usr/share/hugin/xrc/data/help_en_EN",
                                               ["CA_fringes00.jpg", "CA_tCA00.jpg"])),
+    ("kodi-data", "tv.jpg: CC-BY-SA-3.0 (skin.estouchy); movie.jpg: CC0-1.0",
+     new(lambda r: listed(r, "usr/share/kodi/addons", ["skin.estouchy/background/tv.jpg",
+                                                       "skin.estuary/extras/home-images/movie.jpg"]))),
+    ("tdiary-theme", "GPL-2+", new(lambda r: listed(r, "usr/share/tdiary/theme", TDIARY_PHOTOS))),
+    ("scribus-data", "GPL-2+", new(lambda r: listed(r, "usr/share/scribus/templates",
+                                                    ["nl1/kites.jpg", "nl2/flowers.jpg"]))),
+    ("eyes17", "GPL-3", new(lambda r: listed(r, "usr/share/eyes17/helpFiles/en/pics", EYES17_PHOTOS))),
+    ("gnome-control-center-data", "GPL-2+ and others, CC0-1.0 among them; the copyright file names no licence "
+     "per file for the faces", new(lambda r: listed(r, "usr/share/pixmaps/faces", [f + ".jpg" for f in GNOME_FACES]))),
+    ("libelementary-data", "BSD-2-clause", new(lambda r: listed(r, "usr/share/elementary/images", ELEMENTARY_PHOTOS))),
+    ("libjs-jquery-slides", "Apache-2.0 (slides/*)",
+     new(lambda r: listed(r, "usr/share/doc/libjs-jquery-slides/examples/Linking/img",
+                          [f"slide-{i}.jpg" for i in range(1, 8)] + ["slide.jpg"]))),
+    ("forensics-samples-files", "CC-BY-SA-4.0 (original-files/*)",
+     new(lambda r: listed(r, "usr/share/forensics-samples/original-files", FORENSICS_PHOTOS))),
+    ("gramps", "GPL-2+ (the package); the example photos carry no licence of their own in the copyright file",
+     new(lambda r: listed(r, "usr/share/doc/gramps/example/gramps", GRAMPS_PHOTOS))),
+    ("tuxtype-data", "GPL-2; hidden and kcas*: public domain (NOAA, US Fish and Wildlife Service, per the "
+     "copyright file)", new(lambda r: ((n.replace("../themes/", "themes/"), b, w) for n, b, w in
+                                       listed(r, "usr/share/tuxtype/images", TUXTYPE_PHOTOS)))),
+    ("sddm-theme-maldives", "CC-BY-3.0", new(lambda r: listed(r, "usr/share/sddm/themes/maldives",
+                                                              ["background.jpg"]))),
+    ("puzzle-jigsaw", "CC0-1.0 (samples/*)",
+     new(lambda r: listed(r, "usr/share/puzzle-jigsaw/samples", ["cat-animal-cat-portrait-mackerel.jpg",
+                                                                 "pexels-photo-302304.jpeg"]))),
+    ("gimp-data", "GPL-3+ and others; no licence per file for beavis.jpg",
+     new(lambda r: listed(r, "usr/share/gimp/2.0/scripts/images", ["beavis.jpg"]))),
+    ("python3-pattern", "BSD-3-clause",
+     new(lambda r: listed(r, "usr/share/doc/python3-pattern/examples/08-server/01-basic/static", ["cat.jpg"]))),
+    ("golang-github-disintegration-imaging-dev", "Expat",
+     new(lambda r: listed(r, "usr/share/gocode/src/github.com/disintegration/imaging/testdata",
+                          ["branches.jpg", "flowers.png"]))),
+    # Kalzium's photos of laboratory equipment; those under 192 px are dropped as small.
+    ("kalzium-data", "GPL-2+", new(lambda r: files(r, "usr/share/kalzium/data/toolpics/*.jpg"))),
+    ("argyll-doc", "AGPL-3", new(lambda r: listed(r, "usr/share/doc/argyll-doc", [f + ".jpg" for f in ARGYLL_PHOTOS]))),
+    ("libvisp-doc", "GPL-2", new(lambda r: listed(r, "usr/share/doc/libvisp-dev/html", VISP_PHOTOS))),
+    # 593 MB: only the listed photos are unpacked.
+    ("texlive-latex-extra-doc", "each CTAN package's own free licence (mostly LPPL-1.3c); the copyright file names "
+     "no licence for these example photos",
+     new(lambda r: listed(r, TEXLIVE_DOC, TEXLIVE_PHOTOS), [TEXLIVE_DOC + p for p in TEXLIVE_PHOTOS])),
 ]
 
 
@@ -221,6 +315,18 @@ def fetch(package, debs):
         raise DataError(f"cannot fetch package {package}: {r.stderr.strip() or 'apt-get download failed'}"
                         " (run 'apt-get update' first?)")
     return found[0]
+
+
+def unpack(deb, root, members=None):
+    if not members:
+        subprocess.run(["dpkg", "-x", deb, root], check=True)
+        return
+    tar = subprocess.Popen(["dpkg-deb", "--fsys-tarfile", deb], stdout=subprocess.PIPE)
+    r = subprocess.run(["tar", "-x", "-C", root] + ["./" + m for m in members], stdin=tar.stdout,
+                       capture_output=True, text=True)
+    tar.stdout.close()
+    if tar.wait() != 0 or r.returncode != 0:
+        raise DataError(f"{os.path.basename(deb)}: cannot unpack {len(members)} listed files: {r.stderr.strip()[:300]}")
 
 
 def photo_id(package, name):
@@ -259,7 +365,8 @@ def collect(sources, debs, scratch, seen=None):
     for package, licence, pick in sources:
         deb = fetch(package, debs)
         with tempfile.TemporaryDirectory() as root:
-            subprocess.run(["dpkg", "-x", deb, root], check=True)
+            unpack(deb, root, getattr(pick, "members", None))
+            long_side = getattr(pick, "long_side", None) or LONG_SIDE
             kept = 0
             for name, blob, where in pick(root):
                 pid = photo_id(package, name)
@@ -283,7 +390,7 @@ def collect(sources, debs, scratch, seen=None):
                     dropped.append((pid, f"near-duplicate of {twin}"))
                     continue
                 seen[pid] = hashes[pid] = h
-                scale = LONG_SIDE / max(img.size)
+                scale = long_side / max(img.size)
                 if scale < 1:
                     img = img.resize((round(img.size[0] * scale), round(img.size[1] * scale)), Image.LANCZOS)
                 img.save(os.path.join(scratch, pid + ".jpg"), quality=QUALITY)
@@ -340,10 +447,23 @@ def write_manifest(folder, rows, split_of, sources, dropped, title):
         f.write("".join(f"- {pid}: {why}\n" for pid, why in dropped))
 
 
+def heldout2_fingerprints(folder):
+    """{"heldout2:ID": fingerprint} of the second held-out set's targets, so that a photo
+    of it never enters training or validation; empty (with a note) when it is not built."""
+    if not os.path.isdir(folder):
+        print(f"note: {folder} is missing; the near-duplicate check against the second held-out set is skipped")
+        return {}
+    return {"heldout2:" + f.split("-", 1)[1][:-len("_target.jpg")]:
+            fingerprint(Image.open(os.path.join(folder, f)).convert("RGB"))
+            for f in sorted(os.listdir(folder)) if f.endswith("_target.jpg")}
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default=os.path.join(HERE, "data", "photos"))
     ap.add_argument("--debs", default=os.path.join(HERE, "data", "debs"))
+    ap.add_argument("--heldout2", default=os.path.join(HERE, "data", "heldout2"),
+                    help="the second held-out set: its photos are refused as near-duplicates")
     args = ap.parse_args()
 
     out = os.path.abspath(args.out)
@@ -351,7 +471,7 @@ def main():
     shutil.rmtree(scratch, ignore_errors=True)
     os.makedirs(scratch)
     try:
-        rows, dropped, _ = collect(SOURCES, args.debs, scratch)
+        rows, dropped, _ = collect(SOURCES, args.debs, scratch, heldout2_fingerprints(args.heldout2))
         if not rows:
             raise DataError("no photos found")
         val = load_or_make_split([r[0] for r in rows])
