@@ -35,6 +35,15 @@ BAR_COLOUR = (24, 24, 24)
 WORK = tempfile.mkdtemp(prefix="sagalux-view-test-")
 
 
+def xvfb_run(*screen):
+    """xvfb-run with an X authority file of our own: without one it makes a
+    temporary folder and, when removing it fails at exit, exits 5 in place of
+    the program's status (seen once in CI: a flaky failure of a passing run)."""
+    fd, auth = tempfile.mkstemp(prefix="xauth-", dir=WORK)
+    os.close(fd)
+    return ["xvfb-run", "-a", "-f", auth] + (["-s", screen[0]] if screen else [])
+
+
 def run_viewer(photos, *actions, tile=None, expect=0, size=(W, H), model=MODEL, config=None, device="cpu"):
     """Runs the viewer on photos with actions (a list of ('--set', 'x=y') or
     ('--screenshot', name)); returns {name: RGB array} and stderr. With
@@ -53,7 +62,7 @@ def run_viewer(photos, *actions, tile=None, expect=0, size=(W, H), model=MODEL, 
         args += [flag, value]
     args += photos
     env = dict(os.environ, SDL_RENDER_DRIVER="software", XDG_CONFIG_HOME=config or os.path.join(WORK, "config"))
-    p = subprocess.run(["xvfb-run", "-a", "-s", "-screen 0 1280x1024x24"] + args, env=env,
+    p = subprocess.run(xvfb_run("-screen 0 1280x1024x24") + args, env=env,
                        capture_output=True, text=True, timeout=600)
     if p.returncode != expect:
         raise AssertionError(f"viewer exit {p.returncode}, expected {expect}\n{p.stderr}")
@@ -317,7 +326,7 @@ class ViewerInputTest(unittest.TestCase):
             wait $pid
         """
         env = dict(os.environ, SDL_RENDER_DRIVER="software", XDG_CONFIG_HOME=config)
-        p = subprocess.run(["xvfb-run", "-a", "-s", "-screen 0 1280x1024x24", "bash", "-ec", script], env=env,
+        p = subprocess.run(xvfb_run("-screen 0 1280x1024x24") + ["bash", "-ec", script], env=env,
                            capture_output=True, text=True, timeout=300)
         self.assertEqual(p.returncode, 0, p.stderr)
         with open(os.path.join(config, "sagalux", "viewer.json")) as f:
@@ -350,7 +359,7 @@ class ViewerErrorTest(unittest.TestCase):
         args = [VIEWER, "--no-settings", "-m", os.path.join(WORK, "no-such-model.sglx"), "--size", f"{W}x{H}",
                 "--screenshot", os.path.join(WORK, "nomodel.png"), SAMPLE]
         env = dict(os.environ, SDL_RENDER_DRIVER="software")
-        p = subprocess.run(["xvfb-run", "-a"] + args, env=env, capture_output=True, text=True, timeout=300)
+        p = subprocess.run(xvfb_run() + args, env=env, capture_output=True, text=True, timeout=300)
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assert_error_box(np.asarray(Image.open(os.path.join(WORK, "nomodel.png")).convert("RGB")).astype(np.int16))
 
