@@ -207,6 +207,11 @@ cudaError_t cudaGetDeviceCount(int *n)
     *n = 1;
     return cudaSuccess;
 }
+cudaError_t cudaDriverGetVersion(int *v)
+{
+    *v = CUDART_VERSION; /* the emulated driver is as new as the headers */
+    return cudaSuccess;
+}
 cudaError_t cudaDeviceSynchronize(void) { return cudaSuccess; }
 
 cudaError_t cudaDeviceGetAttribute(int *v, cudaDeviceAttr a, int)
