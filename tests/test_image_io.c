@@ -599,20 +599,27 @@ static size_t exif_with_dark_thumbnail(unsigned char **out)
     return exif_block(ed, out);
 }
 
+/* img's EXIF block parsed by libexif (which wants its "Exif\0\0" header back). */
+static ExifData *exif_of(const sagalux_image *img)
+{
+    assert_non_null(img->exif);
+    unsigned char *buf = malloc(img->exif_size + 6);
+    memcpy(buf, "Exif\0\0", 6);
+    memcpy(buf + 6, img->exif, img->exif_size);
+    ExifData *ed = exif_data_new_from_data(buf, (unsigned)(img->exif_size + 6));
+    free(buf);
+    assert_non_null(ed);
+    return ed;
+}
+
 /* The mean of the thumbnail in a saved file's EXIF block. */
 static double thumbnail_mean(const char *path)
 {
     sagalux_image *back;
     char err[256];
     assert_int_equal(sagalux_image_load(path, &back, err, sizeof err), SAGALUX_OK);
-    assert_non_null(back->exif);
-    unsigned char *buf = malloc(back->exif_size + 6);
-    memcpy(buf, "Exif\0\0", 6);
-    memcpy(buf + 6, back->exif, back->exif_size);
-    ExifData *ed = exif_data_new_from_data(buf, (unsigned)(back->exif_size + 6));
-    free(buf);
+    ExifData *ed = exif_of(back);
     sagalux_image_free(back);
-    assert_non_null(ed);
     assert_non_null(ed->data);
     sagalux_image *t;
     assert_int_equal(sagalux_image_load_memory(ed->data, ed->size, "thumbnail", &t, err, sizeof err), SAGALUX_OK);
@@ -719,14 +726,8 @@ static size_t exif_with_resolution(unsigned char **out, int orientation, unsigne
 static void saved_resolution(const char *path, unsigned *x, unsigned *y)
 {
     sagalux_image *back = load_ok(path);
-    assert_non_null(back->exif);
-    unsigned char *buf = malloc(back->exif_size + 6);
-    memcpy(buf, "Exif\0\0", 6);
-    memcpy(buf + 6, back->exif, back->exif_size);
-    ExifData *ed = exif_data_new_from_data(buf, (unsigned)(back->exif_size + 6));
-    free(buf);
+    ExifData *ed = exif_of(back);
     sagalux_image_free(back);
-    assert_non_null(ed);
     ExifByteOrder order = exif_data_get_byte_order(ed);
     ExifEntry *ex = exif_content_get_entry(ed->ifd[EXIF_IFD_0], EXIF_TAG_X_RESOLUTION);
     ExifEntry *ey = exif_content_get_entry(ed->ifd[EXIF_IFD_0], EXIF_TAG_Y_RESOLUTION);

@@ -195,24 +195,32 @@ sagalux_status sagalux_image_load_memory(const void *data, size_t size, const ch
  * below this limit, and decoding from memory keeps one code path. */
 #define MAX_FILE_BYTES ((size_t)2 << 30)
 
-sagalux_status sagalux_image_load(const char *path, sagalux_image **out, char *err, size_t err_size)
+sagalux_status sx_open_regular(const char *path, FILE **fp, struct stat *sb, char *err, size_t err_size)
 {
-    if (!path || !out) return SAGALUX_ERR_INVALID_ARGUMENT;
-    *out = NULL;
+    *fp = NULL;
     /* O_NONBLOCK: a FIFO or device named like a photo is refused at once
      * instead of waiting for a writer (or reading without end). */
     int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) return sx_fail(err, err_size, SAGALUX_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    struct stat sb;
-    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+    if (fstat(fd, sb) != 0 || !S_ISREG(sb->st_mode)) { /* a pipe's bytes would be gone once read */
         close(fd);
         return sx_fail(err, err_size, SAGALUX_ERR_IO, "%s: not a regular file", path);
     }
-    FILE *fp = fdopen(fd, "rb");
-    if (!fp) {
+    if (!(*fp = fdopen(fd, "rb"))) {
         close(fd);
         return sx_fail(err, err_size, SAGALUX_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
     }
+    return SAGALUX_OK;
+}
+
+sagalux_status sagalux_image_load(const char *path, sagalux_image **out, char *err, size_t err_size)
+{
+    if (!path || !out) return SAGALUX_ERR_INVALID_ARGUMENT;
+    *out = NULL;
+    struct stat sb;
+    FILE *fp;
+    sagalux_status opened = sx_open_regular(path, &fp, &sb, err, err_size);
+    if (opened != SAGALUX_OK) return opened;
     if ((unsigned long long)sb.st_size > MAX_FILE_BYTES) {
         fclose(fp);
         return sx_fail(err, err_size, SAGALUX_ERR_TOO_LARGE, "%s: file is larger than 2 GiB", path);

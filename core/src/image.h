@@ -70,6 +70,12 @@ sagalux_status sx_jpeg_decode(const unsigned char *data, size_t size, sagalux_im
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+
+/* Opens path for reading when it is a regular file (*sb filled in), without
+ * ever waiting on a FIFO or device; else a reason naming path. */
+sagalux_status sx_open_regular(const char *path, FILE **fp, struct stat *sb, char *err, size_t err_size);
+
 sagalux_status sx_png_encode(const sagalux_image *img, FILE *fp, const sagalux_save_options *opt,
                              const char *label, char *err, size_t err_size);
 sagalux_status sx_jpeg_encode(const sagalux_image *img, FILE *fp, const sagalux_save_options *opt,

@@ -103,19 +103,10 @@ sagalux_status sagalux_image_probe(const char *path, int *width, int *height, ch
 {
     if (!path || !width || !height) return SAGALUX_ERR_INVALID_ARGUMENT;
     *width = *height = 0;
-    /* O_NONBLOCK: a FIFO named like a photo is refused, not waited on. */
-    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0) return sx_reason(err, err_size, SAGALUX_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     struct stat sb;
-    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) { /* a pipe's bytes would be gone */
-        close(fd);
-        return sx_reason(err, err_size, SAGALUX_ERR_IO, "%s: not a regular file", path);
-    }
-    FILE *fp = fdopen(fd, "rb");
-    if (!fp) {
-        close(fd);
-        return sx_reason(err, err_size, SAGALUX_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
-    }
+    FILE *fp;
+    sagalux_status opened = sx_open_regular(path, &fp, &sb, err, err_size);
+    if (opened != SAGALUX_OK) return opened;
     source s = {NULL, 0, fp};
     sagalux_status st = probe(&s, path, width, height, err, err_size);
     fclose(fp);
